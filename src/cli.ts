@@ -1,0 +1,32 @@
+import { ReceiverError } from './errors.ts'
+import { decode } from './commands/decode.ts'
+import { encode } from './commands/encode.ts'
+import type { CommandIo } from './commands/io.ts'
+
+type Command = (args: string[], io: CommandIo) => Promise<number>
+
+const COMMANDS: Record<string, Command> = { decode, encode }
+
+const USAGE = `usage: b24-receiver <command>
+  decode   stdin: a raw webhook body (form, or JSON); stdout: the normalized event as JSON
+  encode   stdin: a JSON webhook payload; stdout: the body Bitrix24 would post for it`
+
+/**
+ * Runs one CLI command and returns its exit code: 0 done, 1 bad input (one line on stderr,
+ * never a value from the input), 2 usage.
+ */
+export async function runCli(argv: string[], io: CommandIo): Promise<number> {
+  const [name, ...args] = argv
+  const command = name === undefined ? undefined : COMMANDS[name]
+  if (!command || !Object.hasOwn(COMMANDS, name as string)) {
+    io.stderr.write(`${name === undefined ? '' : `b24-receiver: unknown command '${name}'\n`}${USAGE}\n`)
+    return 2
+  }
+  try {
+    return await command(args, io)
+  } catch (error) {
+    if (!(error instanceof ReceiverError)) throw error
+    io.stderr.write(`b24-receiver ${name}: ${error.message}\n`)
+    return 1
+  }
+}

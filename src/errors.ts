@@ -1,0 +1,48 @@
+// Errors that reach a caller carry an HTTP status and a stable code; messages never hold a value
+// from the input, so no token can leak through them.
+
+/** Base of the errors b24-receiver reports to its callers. */
+export class ReceiverError extends Error {
+  readonly statusCode: number
+  readonly code: string
+
+  constructor(code: string, statusCode: number, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = new.target.name
+    this.code = code
+    this.statusCode = statusCode
+  }
+}
+
+/** The body is not a readable form or JSON document, or it breaks a parser limit (400). */
+export class MalformedBodyError extends ReceiverError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('MALFORMED_BODY', 400, message, options)
+  }
+}
+
+/** The body parses but is not a Bitrix24 event envelope (400). */
+export class EnvelopeError extends ReceiverError {
+  constructor(message: string) {
+    super('NOT_AN_EVENT', 400, message)
+  }
+}
+
+/** One reason an event failed its schema: a JSON pointer into the event and what was expected. */
+export interface ValidationIssue {
+  path: string
+  message: string
+}
+
+/** A known event whose data does not match its schema (422); the issues name paths, never values. */
+export class EventValidationError extends ReceiverError {
+  readonly type: string
+  readonly issues: ValidationIssue[]
+
+  constructor(type: string, issues: ValidationIssue[]) {
+    const listed = issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')
+    super('INVALID_EVENT', 422, `${type} does not match its schema: ${listed}`)
+    this.type = type
+    this.issues = issues
+  }
+}

@@ -1,0 +1,42 @@
+import { inspect } from 'node:util'
+
+/** One OAuth block as Bitrix24 sends it (`auth[…]`, `data[bot][auth][…]`): string fields. */
+export type AuthBlock = Readonly<Record<string, string>>
+
+/**
+ * The secrets that came with an event, kept apart from its `data`. They are readable by the
+ * code that needs them (token check, callbacks) but print as nothing: `JSON.stringify` and pino
+ * skip them, `console.log` shows `[redacted]`.
+ */
+export class Credentials {
+  readonly #auth: AuthBlock | undefined
+  readonly #bot: AuthBlock | undefined
+
+  constructor(auth?: AuthBlock, bot?: AuthBlock) {
+    this.#auth = auth
+    this.#bot = bot
+  }
+
+  /** The top-level `auth[application_token]`: the only proof a webhook came from Bitrix24. */
+  get applicationToken(): string | undefined {
+    return this.#auth?.application_token
+  }
+
+  /** The top-level `auth` block (the application's or outgoing webhook's). */
+  get auth(): AuthBlock | undefined {
+    return this.#auth
+  }
+
+  /** The bot's own OAuth tokens (`data.bot.auth`), for callbacks as the bot. */
+  get bot(): AuthBlock | undefined {
+    return this.#bot
+  }
+
+  toJSON(): undefined {
+    return undefined
+  }
+
+  [inspect.custom](): string {
+    return 'Credentials [redacted]'
+  }
+}

@@ -1,0 +1,9 @@
+import type { AuthBlock } from './credentials.ts'
+
+/** The string fields of an `auth` block, or `undefined` when there is no such block. */
+export function readAuthBlock(value: unknown): AuthBlock | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const block: Record<string, string> = {}
+  for (const [key, field] of Object.entries(value)) if (typeof field === 'string') block[key] = field
+  return block
+}

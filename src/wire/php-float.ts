@@ -1,0 +1,41 @@
+/** A number PHP holds as a float (`1.0`, `1e3`, an integer past 64 bits), whatever its value. */
+export class PhpFloat {
+  constructor(readonly value: number) {}
+}
+
+const PRECISION = 14
+
+/**
+ * Formats a float as PHP's `%.14G` (the `precision` ini), which `http_build_query` uses:
+ * 14 significant digits rounded half to even, trailing zeros dropped, exponent form `1.0E+20`
+ * when the exponent is below -4 or above 14.
+ */
+export function formatPhpFloat(value: number): string {
+  if (Number.isNaN(value)) return 'NAN'
+  if (!Number.isFinite(value)) return value > 0 ? 'INF' : '-INF'
+  if (value === 0) return Object.is(value, -0) ? '-0' : '0'
+  const sign = value < 0 ? '-' : ''
+  const { digits, exponent } = roundDigits(Math.abs(value))
+  const point = exponent + 1 // digits before the decimal point
+  if (point < -3 || point > PRECISION) {
+    const tail = digits.length > 1 ? digits.slice(1) : '0'
+    const e = point - 1
+    return `${sign}${digits[0]}.${tail}E${e < 0 ? '-' : '+'}${Math.abs(e)}`
+  }
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`
+  if (digits.length <= point) return sign + digits + '0'.repeat(point - digits.length)
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`
+}
+
+// Significant digits (no trailing zeros) and decimal exponent of a positive finite number.
+function roundDigits(value: number): { digits: string; exponent: number } {
+  let [mantissa, exp] = value.toExponential(PRECISION - 1).split('e') as [string, string]
+  // toExponential rounds a tie away from zero; PHP's zend_dtoa rounds it to even.
+  const exact = value.toExponential(99).split('e')[0] as string
+  const rest = exact.replace('.', '').slice(PRECISION)
+  if (/^50*$/.test(rest) && Number(exact.replace('.', '')[PRECISION - 1]) % 2 === 0) {
+    mantissa = exact.slice(0, PRECISION + 1)
+    exp = value.toExponential(99).split('e')[1] as string
+  }
+  return { digits: mantissa.replace('.', '').replace(/0+$/, ''), exponent: Number(exp) }
+}
