@@ -52,7 +52,7 @@ function compile(schema: Schema): Node {
     case 'string':
       return { coerce: string, keepsEmpty: true }
     case 'array':
-      return list(compile(schema.items ?? {}))
+      return list(compile(schema.items as Schema))
     case 'object':
       return schema.properties ? object(schema) : freeObject
     default:
@@ -94,9 +94,11 @@ function union(members: Schema[]): Node {
       keepsEmpty: inner.keepsEmpty,
     }
   }
-  // `string|false`, `object|false`: PHP writes `false` as `0`, which no real date or map is. The
-  // docs' own examples leave out `mobileLastDate` and the like: missing reads as `false`, "none".
-  return { coerce: (value) => (value === '0' || value === 0 || value === false ? false : inner.coerce(value)), restore: () => false }
+  // `string|false`, `object|false`: PHP writes `false` as `0`, which no real date or map is. A
+  // missing map is `{}` as for any free-form object; a missing date is `false`, "none" (the docs'
+  // own examples leave out `mobileLastDate` and the like).
+  const restore = inner.restore ?? (() => false)
+  return { coerce: (value) => (value === '0' || value === 0 || value === false ? false : inner.coerce(value)), restore }
 }
 
 function yesNo(value: unknown): unknown {
@@ -123,7 +125,7 @@ function list(items: Node): Node {
 
 function object(schema: Schema): Node {
   const fields = new Map<string, Node>()
-  for (const [key, child] of Object.entries(schema.properties ?? {})) fields.set(key, compile(child))
+  for (const [key, child] of Object.entries(schema.properties as Record<string, Schema>)) fields.set(key, compile(child))
   const required = (schema.required ?? []).flatMap((key) => {
     const restore = (fields.get(key) as Node).restore
     return restore ? [[key, restore] as const] : []

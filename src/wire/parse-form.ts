@@ -55,7 +55,8 @@ export function parseForm(body: string, limits: Partial<FormLimits> = {}): FormM
 
 // Mirrors php_register_variable_ex (main/php_variables.c).
 function assign(root: FormMap, rawKey: string, value: string, maxDepth: number): void {
-  const key = rawKey.replace(/^ +/, '')
+  const nul = rawKey.indexOf('\0') // PHP reads the name as a C string: it ends at a NUL byte
+  const key = (nul === -1 ? rawKey : rawKey.slice(0, nul)).replace(/^ +/, '')
   const open = key.indexOf('[')
   const baseEnd = open === -1 ? key.length : open
   if (baseEnd === 0) return // PHP ignores a pair without a name
@@ -72,7 +73,8 @@ function assign(root: FormMap, rawKey: string, value: string, maxDepth: number):
       break
     }
     if (path.length > maxDepth) throw new FormParseError(`a form key nests deeper than ${maxDepth} levels`)
-    path.push(close === cursor + 1 ? null : key.slice(cursor + 1, close))
+    const index = key.slice(cursor + 1, close)
+    path.push(index === '' || BLANK_INDEX.has(index) ? null : index)
     cursor = close + 1
   }
 
@@ -87,6 +89,9 @@ function assign(root: FormMap, rawKey: string, value: string, maxDepth: number):
   }
   map[path[last] ?? nextIndex(map)] = value
 }
+
+// PHP skips one blank character after `[` before it looks for `]`: `a[ ]` appends like `a[]`.
+const BLANK_INDEX = new Set([' ', '\t', '\n', '\v', '\f', '\r'])
 
 const INTEGER_KEY = /^(?:0|-?[1-9][0-9]{0,17})$/
 

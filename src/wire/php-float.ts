@@ -29,13 +29,15 @@ export function formatPhpFloat(value: number): string {
 
 // Significant digits (no trailing zeros) and decimal exponent of a positive finite number.
 function roundDigits(value: number): { digits: string; exponent: number } {
-  let [mantissa, exp] = value.toExponential(PRECISION - 1).split('e') as [string, string]
+  // 100 digits show every double exactly enough to see a tie at the 15th.
+  const [exactMantissa, exactExponent] = value.toExponential(99).split('e') as [string, string]
+  const exact = exactMantissa.replace('.', '')
   // toExponential rounds a tie away from zero; PHP's zend_dtoa rounds it to even.
-  const exact = value.toExponential(99).split('e')[0] as string
-  const rest = exact.replace('.', '').slice(PRECISION)
-  if (/^50*$/.test(rest) && Number(exact.replace('.', '')[PRECISION - 1]) % 2 === 0) {
-    mantissa = exact.slice(0, PRECISION + 1)
-    exp = value.toExponential(99).split('e')[1] as string
+  if (/^50*$/.test(exact.slice(PRECISION)) && Number(exact[PRECISION - 1]) % 2 === 0) {
+    return { digits: trimZeros(exact.slice(0, PRECISION)), exponent: Number(exactExponent) }
   }
-  return { digits: mantissa.replace('.', '').replace(/0+$/, ''), exponent: Number(exp) }
+  const [mantissa, exponent] = value.toExponential(PRECISION - 1).split('e') as [string, string]
+  return { digits: trimZeros(mantissa.replace('.', '')), exponent: Number(exponent) }
 }
+
+const trimZeros = (digits: string) => digits.replace(/0+$/, '')

@@ -13,8 +13,6 @@ export function phpScalar(value: unknown): string | undefined {
       return value ? '1' : '0'
     case 'number':
       return Number.isSafeInteger(value) ? String(value) : formatPhpFloat(value)
-    case 'bigint':
-      return value.toString()
     default:
       return undefined
   }

@@ -27,7 +27,7 @@ export function validationIssues(errors: Iterable<SchemaError>, schema: object, 
   const issues = new Map<string, string>()
   for (const error of list) {
     if (error.keyword === 'required') {
-      for (const key of (error.params as { requiredProperties?: string[] }).requiredProperties ?? []) issues.set(`${prefix}${error.instancePath}/${key}`, 'is required')
+      for (const key of (error.params as { requiredProperties: string[] }).requiredProperties) issues.set(`${prefix}${error.instancePath}/${key}`, 'is required')
       continue
     }
     const union = unions.find((candidate) => error.schemaPath.startsWith(candidate.schemaPath))
@@ -51,5 +51,5 @@ function resolve(schema: object, pointer: string): Described {
 function describe(schema: Described): string {
   if (schema.anyOf) return schema.anyOf.map(describe).join(' or ')
   if (schema.const !== undefined) return JSON.stringify(schema.const)
-  return schema.type === 'null' ? 'null' : (schema.type ?? 'any value')
+  return String(schema.type)
 }

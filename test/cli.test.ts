@@ -1,0 +1,62 @@
+import { PassThrough, Readable } from 'node:stream'
+import t from 'tap'
+import { runCli } from '../src/cli.ts'
+import { readFixture } from './helpers.ts'
+
+async function run(argv: string[], input = '', tty = false) {
+  const stdout = Object.assign(new PassThrough(), { isTTY: tty })
+  const stderr = new PassThrough()
+  const out: Buffer[] = []
+  const err: Buffer[] = []
+  stdout.on('data', (chunk: Buffer) => out.push(chunk))
+  stderr.on('data', (chunk: Buffer) => err.push(chunk))
+  const code = await runCli(argv, { stdin: Readable.from([Buffer.from(input)]), stdout, stderr })
+  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }
+}
+
+const capture = 'capture_imbot_v2_message_add_2026_09_16'
+const tokens = ['accesstoken0', 'accesstoken1', 'refreshtoken0', 'refreshtoken1', 'c76f868e0000']
+
+t.test('decode prints the typed event as one JSON object and no token', async (t) => {
+  const { code, stdout, stderr } = await run(['decode'], readFixture(`bitrix/${capture}.body.txt`))
+  t.equal(code, 0)
+  t.equal(stderr, '')
+  t.equal(stdout.trim().split('\n').length, 1, 'one line when piped')
+  t.same(JSON.parse(stdout), JSON.parse(readFixture(`expected/${capture}.json`)))
+  for (const token of tokens) t.notOk(stdout.includes(token), token)
+  const pretty = await run(['decode'], readFixture(`bitrix/${capture}.body.txt`), true)
+  t.ok(pretty.stdout.split('\n').length > 50, 'indented on a terminal')
+})
+
+t.test('decode exits non-zero with a one-line reason for bad input, printing no token', async (t) => {
+  const body = readFixture(`bitrix/${capture}.body.txt`)
+  for (const input of [body.slice(0, 1500), body.slice(0, 4000).replace('message%5D%5Bid%5D=1093189', 'message%5D%5Bid%5D=abc'), '\u0000\u00ff garbage %%% [[[', '', '{"event": ', '{"event": "ONIMBOTV2MESSAGEADD", "ts": 1, "data": {"bot": {"auth": {"access_token": "accesstoken0"}}}}']) {
+    const { code, stdout, stderr } = await run(['decode'], input)
+    t.equal(code, 1, JSON.stringify(input.slice(0, 40)))
+    t.equal(stdout, '')
+    t.match(stderr, /^b24-receiver decode: [^\n]+\n$/)
+    for (const token of tokens) t.notOk(stderr.includes(token), token)
+  }
+})
+
+t.test('encode writes the exact PHP body with no trailing newline', async (t) => {
+  const { code, stdout } = await run(['encode'], readFixture(`bitrix/${capture}.payload.json`))
+  t.equal(code, 0)
+  t.equal(stdout, readFixture(`bitrix/${capture}.body.txt`))
+  const bad = await run(['encode'], '{"event": }')
+  t.equal(bad.code, 1)
+  t.match(bad.stderr, /^b24-receiver encode: invalid JSON at character \d+\n$/)
+})
+
+t.test('an unknown or missing command prints usage and exits 2', async (t) => {
+  for (const argv of [[], ['nope'], ['toString'], ['__proto__']]) {
+    const { code, stderr } = await run(argv)
+    t.equal(code, 2)
+    t.match(stderr, /usage: b24-receiver <command>/)
+  }
+})
+
+t.test('a bug is not disguised as bad input', async (t) => {
+  const stdin = new Readable({ read() { this.destroy(new Error('disk on fire')) } })
+  await t.rejects(runCli(['decode'], { stdin, stdout: new PassThrough(), stderr: new PassThrough() }), /disk on fire/)
+})
