@@ -4,6 +4,9 @@ import type { AuthBlock } from './credentials.ts'
 export function readAuthBlock(value: unknown): AuthBlock | undefined {
   if (typeof value !== 'object' || value === null) return undefined
   const block: Record<string, string> = {}
-  for (const [key, field] of Object.entries(value)) if (typeof field === 'string') block[key] = field
+  for (const key in value) {
+    const field = (value as Record<string, unknown>)[key]
+    if (typeof field === 'string' && Object.hasOwn(value, key)) block[key] = field
+  }
   return block
 }

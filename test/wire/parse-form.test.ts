@@ -67,7 +67,12 @@ t.test('refuses a body past a limit with a clear error', async (t) => {
   t.doesNotThrow(() => parseForm(deep(DEFAULT_FORM_LIMITS.maxDepth)))
   t.throws(() => parseForm(deep(DEFAULT_FORM_LIMITS.maxDepth + 1)), /nests deeper than 64 levels/)
   t.throws(() => parseForm('k'.repeat(1025) + '=1'), /longer than 1024 characters/)
-  t.throws(() => parseForm('a[b][c]=1', { maxDepth: 1 }), FormParseError)
+  parseForm('a[b][c]=1')
+  t.throws(() => parseForm('a[b][c]=1', { maxDepth: 1 }), FormParseError, 'a key read before under other limits')
+  t.throws(() => parseForm('a+b' + '[x]'.repeat(65) + '=1'), /nests deeper/, 'a key that needs decoding')
+  t.throws(() => parseForm('a%20b[c][d]=1', { maxDepth: 1 }), /nests deeper/)
+  t.throws(() => parseForm('k'.repeat(300) + '=1', { maxKeyLength: 299 }), /longer than 299/, 'a key too long to be kept')
+  t.same(parsed('[x]=1&[x]=2'), {}, 'a nameless key read twice')
 })
 
 t.test('random garbage never throws anything but its own error', async () => {
