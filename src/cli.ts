@@ -1,13 +1,19 @@
+import { ConfigError } from './config/config-error.ts'
 import { ReceiverError } from './errors.ts'
 import { decode } from './commands/decode.ts'
 import { encode } from './commands/encode.ts'
+import { serve } from './commands/serve.ts'
+import { simulate } from './commands/simulate.ts'
 import type { CommandIo } from './commands/io.ts'
 
 type Command = (args: string[], io: CommandIo) => Promise<number>
 
-const COMMANDS: Record<string, Command> = { decode, encode }
+const COMMANDS: Record<string, Command> = { serve, simulate, decode, encode }
 
 const USAGE = `usage: b24-receiver <command>
+  serve    run the service (PORT, HOST, B24_APP_TOKENS, DATA_DIR… see .env.example)
+  simulate TYPE [--text T] [--chat ID] [--user ID] [--portal DOMAIN] [--url URL] [--token TOKEN]
+           post a realistic event of TYPE, encoded as Bitrix24 does, and print the reply
   decode   stdin: a raw webhook body (form, or JSON); stdout: the normalized event as JSON
   encode   stdin: a JSON webhook payload; stdout: the body Bitrix24 would post for it`
 
@@ -25,7 +31,7 @@ export async function runCli(argv: string[], io: CommandIo): Promise<number> {
   try {
     return await command(args, io)
   } catch (error) {
-    if (!(error instanceof ReceiverError)) throw error
+    if (!(error instanceof ReceiverError || error instanceof ConfigError)) throw error
     io.stderr.write(`b24-receiver ${name}: ${error.message}\n`)
     return 1
   }

@@ -34,14 +34,17 @@ export interface ValidationIssue {
   message: string
 }
 
+const LISTED_ISSUES = 20
+
 /** A known event whose data does not match its schema (422); the issues name paths, never values. */
 export class EventValidationError extends ReceiverError {
   readonly type: string
   readonly issues: ValidationIssue[]
 
   constructor(type: string, issues: ValidationIssue[]) {
-    const listed = issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')
-    super('INVALID_EVENT', 422, `${type} does not match its schema: ${listed}`)
+    const listed = issues.slice(0, LISTED_ISSUES).map((issue) => `${issue.path}: ${issue.message}`)
+    if (issues.length > LISTED_ISSUES) listed.push(`and ${issues.length - LISTED_ISSUES} more`)
+    super('INVALID_EVENT', 422, `${type} does not match its schema: ${listed.join('; ')}`)
     this.type = type
     this.issues = issues
   }

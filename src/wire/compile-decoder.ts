@@ -1,8 +1,12 @@
 import { Compile } from 'typebox/compile'
+import { Settings } from 'typebox/system'
 import type { Static, TSchema } from 'typebox'
 import type { ValidationIssue } from '../errors.ts'
 import { compileCoercer } from './compile-coercer.ts'
 import { validationIssues } from './validation-issues.ts'
+
+// TypeBox stops at 8 errors by default: report every failing path of a body (1000 fields at most).
+Settings.Set({ maxErrors: 4096 })
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; issues: ValidationIssue[] }
 

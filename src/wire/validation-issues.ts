@@ -23,14 +23,14 @@ interface Described {
 export function validationIssues(errors: Iterable<SchemaError>, schema: object, prefix = ''): ValidationIssue[] {
   const list = [...errors]
   const unions = list.filter((error) => error.keyword === 'anyOf')
-  const deeper = (path: string) => list.some((error) => error.instancePath.startsWith(path + '/'))
+  const deeper = (path: string) => list.some((error) => error.instancePath !== path && within(error.instancePath, path))
   const issues = new Map<string, string>()
   for (const error of list) {
     if (error.keyword === 'required') {
       for (const key of (error.params as { requiredProperties: string[] }).requiredProperties) issues.set(`${prefix}${error.instancePath}/${key}`, 'is required')
       continue
     }
-    const union = unions.find((candidate) => error.schemaPath.startsWith(candidate.schemaPath))
+    const union = unions.find((candidate) => within(error.schemaPath, candidate.schemaPath))
     if (union && deeper(union.instancePath)) {
       if (error.instancePath === union.instancePath) continue
     } else if (union) {
@@ -41,6 +41,9 @@ export function validationIssues(errors: Iterable<SchemaError>, schema: object, 
   }
   return [...issues].map(([path, message]) => ({ path, message }))
 }
+
+// Whether a JSON pointer is `parent` or below it (`/a/b` is within `/a`, `/ab` is not).
+const within = (pointer: string, parent: string) => pointer === parent || pointer.startsWith(parent + '/')
 
 function resolve(schema: object, pointer: string): Described {
   let node: unknown = schema

@@ -1,0 +1,17 @@
+import { startServer } from '../server.ts'
+import type { CommandIo } from './io.ts'
+
+/** `b24-receiver serve` (what `npm start` runs): runs until SIGINT or SIGTERM, then closes gracefully. */
+export async function serve(_args: string[], io: CommandIo & { env?: Record<string, string | undefined> }): Promise<number> {
+  const server = await startServer(io.env ?? process.env)
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      void server.close().then(resolve)
+    }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+  })
+  return 0
+}

@@ -1,0 +1,17 @@
+import type { Logger } from 'pino'
+import type { Credentials } from '../event/credentials.ts'
+import type { Delivery, Portal } from '../event/inbound-event.ts'
+
+/** What a handler gets beside the event. */
+export interface HandlerContext {
+  /** The portal the event came from. */
+  portal: Portal
+  /** A child logger tagged with the event type and portal. */
+  log: Logger
+  /** Tokens for callbacks (the bot's OAuth from `data.bot.auth`, the `auth` block); never printed. */
+  credentials: Credentials
+  /** Which door the event came through. */
+  source: Delivery['source']
+  /** 1 on the first try, more on a retry. */
+  attempt: number
+}

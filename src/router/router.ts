@@ -1,0 +1,86 @@
+import type { ChatEventOf } from '../../schemas/chat-event.ts'
+import { CHAT_EVENT_TYPES, isChatEventType, type ChatEventType } from '../../schemas/event-data.ts'
+import type { GenericEvent } from '../../schemas/chat-event.ts'
+import type { NormalizedEvent } from '../event/inbound-event.ts'
+import type { HandlerContext } from './handler-context.ts'
+
+/** A handler: may be async; a throw or rejection is reported to `onError`, never further. */
+export type Handler<E> = (event: E, ctx: HandlerContext) => unknown
+export type ErrorHandler = (error: unknown, event: NormalizedEvent, ctx: HandlerContext) => unknown
+
+/** What one dispatch did: how many handlers ran and the errors they threw. */
+export interface DispatchResult {
+  handled: number
+  errors: unknown[]
+}
+
+/**
+ * Routes normalized events to handlers: `on(type)` for the 13 chat events (with `event.data`
+ * typed for that type), `onAny` for every event, `onUnknown` for the types the schemas do not
+ * know, `onError` for what a handler throws. Handlers of one event run one after another, in
+ * the order registered; a failing one does not stop the others.
+ */
+export class Router {
+  readonly #byType = new Map<string, Array<Handler<never>>>()
+  readonly #any: Array<Handler<NormalizedEvent>> = []
+  readonly #unknown: Array<Handler<GenericEvent>> = []
+  readonly #onError: ErrorHandler[] = []
+
+  /**
+   * Handles one or several chat event types.
+   * @throws {TypeError} for a type that is not one of the 13 (a misspelling fails at start).
+   */
+  on<K extends ChatEventType>(types: K | readonly K[], handler: Handler<ChatEventOf<K>>): this {
+    for (const type of typeof types === 'string' ? [types] : types) {
+      if (!isChatEventType(type)) throw new TypeError(`unknown event type '${String(type)}': expected one of ${CHAT_EVENT_TYPES.join(', ')}`)
+      const handlers = this.#byType.get(type) ?? []
+      handlers.push(handler as Handler<never>)
+      this.#byType.set(type, handlers)
+    }
+    return this
+  }
+
+  /** Handles every event, known or not, after its typed handlers. */
+  onAny(handler: Handler<NormalizedEvent>): this {
+    this.#any.push(handler)
+    return this
+  }
+
+  /** Handles events of types the schemas do not know (`ONCRMDEALADD`, `ONAPPINSTALL`, v1 events). */
+  onUnknown(handler: Handler<GenericEvent>): this {
+    this.#unknown.push(handler)
+    return this
+  }
+
+  /** Hears what a handler throws. Without one, errors are only returned by {@link dispatch}. */
+  onError(handler: ErrorHandler): this {
+    this.#onError.push(handler)
+    return this
+  }
+
+  /** Runs every handler the event has; never throws. */
+  async dispatch(event: NormalizedEvent, ctx: HandlerContext): Promise<DispatchResult> {
+    const typed = isChatEventType(event.type) ? (this.#byType.get(event.type) ?? []) : (this.#unknown as Array<Handler<never>>)
+    const result: DispatchResult = { handled: 0, errors: [] }
+    for (const handler of [...typed, ...this.#any] as Array<Handler<NormalizedEvent>>) {
+      result.handled++
+      try {
+        await handler(event, ctx)
+      } catch (error) {
+        result.errors.push(error)
+        await this.#report(error, event, ctx)
+      }
+    }
+    return result
+  }
+
+  async #report(error: unknown, event: NormalizedEvent, ctx: HandlerContext): Promise<void> {
+    for (const listener of this.#onError) {
+      try {
+        await listener(error, event, ctx)
+      } catch (failure) {
+        ctx.log.error({ err: failure }, 'an onError handler failed')
+      }
+    }
+  }
+}

@@ -1,0 +1,71 @@
+import type { DestinationStream } from 'pino'
+import type { Readiness } from '../routes/health.ts'
+import { buildApp } from './app.ts'
+import { ensureLocalToken } from './auth/local-token.ts'
+import { createTokenSet } from './auth/token-set.ts'
+import { loadConfig } from './config/load-config.ts'
+import { registerHandlers } from './handlers/index.ts'
+import { registerBuiltins } from './handlers/register-builtins.ts'
+import { createLogger } from './log/create-logger.ts'
+import { createDispatcher } from './pipeline/create-dispatcher.ts'
+import { Router } from './router/router.ts'
+
+/** A running service. */
+export interface RunningServer {
+  /** Where it listens, e.g. `http://127.0.0.1:3000`. */
+  url: string
+  /**
+   * Stops gracefully: `/ready` turns 503, no new connection is accepted, requests in flight
+   * complete, handlers get up to `SHUTDOWN_TIMEOUT_MS` to finish.
+   */
+  close(): Promise<void>
+}
+
+/**
+ * Starts the service from environment variables: validates them, logs, listens. The only place
+ * that reads the environment (the CLI passes `process.env`).
+ * @throws {ConfigError} for a bad variable, before anything starts.
+ */
+export async function startServer(env: Record<string, string | undefined>, destination?: DestinationStream): Promise<RunningServer> {
+  const config = loadConfig(env)
+  const logger = createLogger({ level: config.logLevel, pretty: config.logPretty }, destination)
+  let readiness: Readiness = { ready: false, reason: 'starting' }
+
+  let tokens = config.appTokens
+  if (tokens.length === 0) {
+    const local = await ensureLocalToken(config.dataDir)
+    tokens = [local.token]
+    logger.warn(
+      { tokenFile: local.path },
+      `B24_APP_TOKENS is not set: only the local token in ${local.path} is accepted (b24-receiver simulate uses it). ` +
+        "Real Bitrix24 calls are refused until you set B24_APP_TOKENS to your portal's application token: " +
+        'the Bitrix24 UI shows it for an outgoing webhook; an application receives it with ONAPPINSTALL.',
+    )
+  }
+
+  const router = new Router()
+  registerBuiltins(router, config)
+  registerHandlers(router)
+  const pipeline = createDispatcher(router, logger)
+  const app = await buildApp(config, { logger, tokens: createTokenSet(tokens), pipeline, readiness: () => readiness })
+  await app.listen({ port: config.port, host: config.host })
+  readiness = { ready: true, reason: null }
+  const address = app.server.address()
+  const url = typeof address === 'object' && address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address)
+  logger.info({ url, tokens: tokens.length }, 'b24-receiver is listening: POST /webhook, GET /health, GET /ready')
+
+  let closing: Promise<void> | undefined
+  return {
+    url,
+    close: () =>
+      (closing ??= (async () => {
+        readiness = { ready: false, reason: 'closing' }
+        logger.info('closing: finishing requests and handlers in flight')
+        await app.close()
+        const drained = await pipeline.drain(config.shutdownTimeoutMs)
+        if (drained) logger.info('closed')
+        else logger.warn({ timeoutMs: config.shutdownTimeoutMs }, 'closed with handlers still running')
+        logger.flush()
+      })()),
+  }
+}
