@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net'
 import type { DestinationStream } from 'pino'
 import type { Readiness } from '../routes/health.ts'
 import { buildApp } from './app.ts'
@@ -9,6 +10,13 @@ import { registerBuiltins } from './handlers/register-builtins.ts'
 import { createLogger } from './log/create-logger.ts'
 import { createDispatcher } from './pipeline/create-dispatcher.ts'
 import { Router } from './router/router.ts'
+
+export interface ServerOptions {
+  /** Where log lines go; stdout by default. */
+  destination?: DestinationStream
+  /** Registers the user's handlers; src/handlers/index.ts by default. */
+  register?: (router: Router) => void
+}
 
 /** A running service. */
 export interface RunningServer {
@@ -26,7 +34,8 @@ export interface RunningServer {
  * that reads the environment (the CLI passes `process.env`).
  * @throws {ConfigError} for a bad variable, before anything starts.
  */
-export async function startServer(env: Record<string, string | undefined>, destination?: DestinationStream): Promise<RunningServer> {
+export async function startServer(env: Record<string, string | undefined>, options: ServerOptions = {}): Promise<RunningServer> {
+  const { destination, register = registerHandlers } = options
   const config = loadConfig(env)
   const logger = createLogger({ level: config.logLevel, pretty: config.logPretty }, destination)
   let readiness: Readiness = { ready: false, reason: 'starting' }
@@ -45,13 +54,13 @@ export async function startServer(env: Record<string, string | undefined>, desti
 
   const router = new Router()
   registerBuiltins(router, config)
-  registerHandlers(router)
+  register(router)
   const pipeline = createDispatcher(router, logger)
   const app = await buildApp(config, { logger, tokens: createTokenSet(tokens), pipeline, readiness: () => readiness })
   await app.listen({ port: config.port, host: config.host })
   readiness = { ready: true, reason: null }
-  const address = app.server.address()
-  const url = typeof address === 'object' && address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address)
+  const { address, family, port } = app.server.address() as AddressInfo
+  const url = `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`
   logger.info({ url, tokens: tokens.length }, 'b24-receiver is listening: POST /webhook, GET /health, GET /ready')
 
   let closing: Promise<void> | undefined

@@ -3,14 +3,14 @@ import t from 'tap'
 import { runCli } from '../src/cli.ts'
 import { readFixture } from './helpers.ts'
 
-async function run(argv: string[], input = '', tty = false) {
+async function run(argv: string[], input = '', tty = false, env: Record<string, string> = {}) {
   const stdout = Object.assign(new PassThrough(), { isTTY: tty })
   const stderr = new PassThrough()
   const out: Buffer[] = []
   const err: Buffer[] = []
   stdout.on('data', (chunk: Buffer) => out.push(chunk))
   stderr.on('data', (chunk: Buffer) => err.push(chunk))
-  const code = await runCli(argv, { stdin: Readable.from([Buffer.from(input)]), stdout, stderr })
+  const code = await runCli(argv, { stdin: Readable.from([Buffer.from(input)]), stdout, stderr, env })
   return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }
 }
 
@@ -58,5 +58,23 @@ t.test('an unknown or missing command prints usage and exits 2', async (t) => {
 
 t.test('a bug is not disguised as bad input', async (t) => {
   const stdin = new Readable({ read() { this.destroy(new Error('disk on fire')) } })
-  await t.rejects(runCli(['decode'], { stdin, stdout: new PassThrough(), stderr: new PassThrough() }), /disk on fire/)
+  await t.rejects(runCli(['decode'], { stdin, stdout: new PassThrough(), stderr: new PassThrough(), env: {} }), /disk on fire/)
+})
+
+t.test('serve runs until SIGTERM, then closes and exits 0', async (t) => {
+  const stdout = new PassThrough()
+  const running = runCli(['serve'], { stdin: Readable.from([]), stdout, stderr: new PassThrough(), env: { PORT: '0', DATA_DIR: t.testdir(), B24_APP_TOKENS: 'x', LOG_LEVEL: 'silent' } })
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  process.emit('SIGTERM')
+  t.equal(await running, 0)
+  const again = runCli(['serve'], { stdin: Readable.from([]), stdout, stderr: new PassThrough(), env: { PORT: '0', DATA_DIR: t.testdir(), B24_APP_TOKENS: 'x', LOG_LEVEL: 'silent' } })
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  process.emit('SIGINT')
+  t.equal(await again, 0)
+})
+
+t.test('a bad environment stops serve with one line naming the variable', async (t) => {
+  const { code, stderr } = await run(['serve'], '', false, { PORT: 'abc' })
+  t.equal(code, 1)
+  t.equal(stderr, 'b24-receiver serve: invalid environment: PORT must be integer\n')
 })

@@ -1,4 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { Writable } from 'node:stream'
+import type { Readiness } from '../routes/health.ts'
+import { buildApp } from '../src/app.ts'
+import { createTokenSet } from '../src/auth/token-set.ts'
+import type { InboundEvent } from '../src/event/inbound-event.ts'
+import { createLogger } from '../src/log/create-logger.ts'
+import { createDispatcher } from '../src/pipeline/create-dispatcher.ts'
+import { Router } from '../src/router/router.ts'
 
 const fixtures = new URL('./fixtures/', import.meta.url)
 
@@ -14,3 +23,43 @@ export const bitrixCases = (): string[] =>
 
 /** A JSON round trip: what a value looks like to anyone who reads it as JSON (loosely typed, for assertions). */
 export const asJson = (value: unknown): any => JSON.parse(JSON.stringify(value))
+
+/** A pino destination that keeps every line, for assertions on logs. */
+export function captureLogs() {
+  const lines: string[] = []
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean))
+      done()
+    },
+  })
+  return { stream, lines, text: () => lines.join('\n'), parsed: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) }
+}
+
+export const APP_TOKEN = 'c76f868e000000000000000000000000'
+
+/** A real HTTP server of the app, listening on a free loopback port, with its logs captured. */
+export async function startTestApp(options: { tokens?: string[]; bodyLimit?: number; router?: Router } = {}) {
+  const logs = captureLogs()
+  const logger = createLogger({ level: 'debug' }, logs.stream)
+  const router = options.router ?? new Router()
+  const handled: InboundEvent['event'][] = []
+  router.onAny((event) => void handled.push(event))
+  const pipeline = createDispatcher(router, logger)
+  let readiness: Readiness = { ready: true, reason: null }
+  const app = await buildApp({ bodyLimit: options.bodyLimit ?? 1048576 }, { logger, tokens: createTokenSet(options.tokens ?? [APP_TOKEN]), pipeline, readiness: () => readiness })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  const url = `http://127.0.0.1:${port}`
+  return {
+    app,
+    url,
+    logs,
+    pipeline,
+    handled,
+    setReadiness: (state: Readiness) => void (readiness = state),
+    post: (body: string, contentType = 'application/x-www-form-urlencoded') =>
+      fetch(`${url}/webhook`, { method: 'POST', headers: { 'content-type': contentType, 'user-agent': 'Bitrix24 Webhook Engine' }, body }),
+    close: () => app.close(),
+  }
+}

@@ -5,6 +5,8 @@ export interface CommandIo {
   stdin: Readable
   stdout: Writable
   stderr: Writable
+  /** The environment (`process.env` from the command line). */
+  env: Record<string, string | undefined>
 }
 
 /** Reads a whole stream as UTF-8 text. */

@@ -2,8 +2,8 @@ import { startServer } from '../server.ts'
 import type { CommandIo } from './io.ts'
 
 /** `b24-receiver serve` (what `npm start` runs): runs until SIGINT or SIGTERM, then closes gracefully. */
-export async function serve(_args: string[], io: CommandIo & { env?: Record<string, string | undefined> }): Promise<number> {
-  const server = await startServer(io.env ?? process.env)
+export async function serve(_args: string[], io: CommandIo): Promise<number> {
+  const server = await startServer(io.env)
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop)

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { isChatEventType, CHAT_EVENT_TYPES } from '../../schemas/event-data.ts'
 import { readLocalToken } from '../auth/local-token.ts'
-import { parseTokenList } from '../auth/token-set.ts'
+import { loadConfig } from '../config/load-config.ts'
 import { ReceiverError } from '../errors.ts'
 import { samplePayload } from '../simulate/sample-payload.ts'
 import { encodeForm, type PhpValue } from '../wire/encode-form.ts'
@@ -29,8 +29,7 @@ const OPTIONS = {
  * Bitrix24's headers and prints the reply. `--url` defaults to this machine's `PORT`, `--token`
  * to the first of `B24_APP_TOKENS`, else the local token under `DATA_DIR`.
  */
-export async function simulate(args: string[], io: CommandIo & { env?: Record<string, string | undefined> }): Promise<number> {
-  const env = io.env ?? process.env
+export async function simulate(args: string[], io: CommandIo): Promise<number> {
   let parsed
   try {
     parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true })
@@ -46,10 +45,11 @@ export async function simulate(args: string[], io: CommandIo & { env?: Record<st
     if (!/^[1-9][0-9]{0,15}$/.test(value)) throw new SimulateError(`--${name} takes a positive integer`)
     return Number(value)
   }
-  const configured = parseTokenList(env.B24_APP_TOKENS ?? '')[0]?.replace(/^[^:]*:/, '')
-  const token = values.token ?? configured ?? (await readLocalToken(env.DATA_DIR || './data'))
+  const config = loadConfig(io.env)
+  const configured = config.appTokens[0]?.replace(/^[^:]*:/, '')
+  const token = values.token ?? configured ?? (await readLocalToken(config.dataDir))
   if (!token) throw new SimulateError('no token: pass --token, set B24_APP_TOKENS, or start the service once to make a local token')
-  const url = values.url ?? `http://127.0.0.1:${env.PORT || 3000}/webhook`
+  const url = values.url ?? `http://127.0.0.1:${config.port}/webhook`
   const payload = samplePayload({ type, token, text: values.text, chatId: number('chat'), userId: number('user'), portal: values.portal })
 
   let response: Response
@@ -60,7 +60,8 @@ export async function simulate(args: string[], io: CommandIo & { env?: Record<st
       body: encodeForm(payload as PhpValue),
     })
   } catch (error) {
-    throw new SimulateError(`cannot reach ${url}: ${((error as Error).cause as Error | undefined)?.message ?? (error as Error).message}`)
+    // fetch says `fetch failed`; why (refused, DNS, bad URL) is in its cause.
+    throw new SimulateError(`cannot reach ${url}: ${(error as Error).message}: ${String((error as Error).cause)}`)
   }
   io.stdout.write(`${type} -> ${url}: ${response.status} ${await response.text()}\n`)
   return response.ok ? 0 : 1

@@ -2,7 +2,7 @@ import type { NormalizedEvent } from '../event/inbound-event.ts'
 import type { HandlerContext } from '../router/handler-context.ts'
 
 interface Seen {
-  chat?: { id?: unknown; dialogId?: unknown }
+  chat?: { dialogId?: unknown }
   message?: { id?: unknown; text?: unknown }
   messageId?: unknown
   dialogId?: unknown
@@ -16,7 +16,7 @@ export function logEvent(event: NormalizedEvent, ctx: HandlerContext): void {
   const data = event.data as Seen
   const line = {
     eventId: event.eventId,
-    chat: data.chat?.dialogId ?? data.dialogId ?? data.chat?.id,
+    chat: data.chat?.dialogId ?? data.dialogId,
     messageId: data.message?.id ?? data.messageId,
     source: ctx.source,
     attempt: ctx.attempt,

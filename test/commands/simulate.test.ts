@@ -1,0 +1,74 @@
+import { createServer, type AddressInfo } from 'node:net'
+import { PassThrough, Readable } from 'node:stream'
+import t from 'tap'
+import { CHAT_EVENT_TYPES } from '../../schemas/event-data.ts'
+import { simulate } from '../../src/commands/simulate.ts'
+import { runCli } from '../../src/cli.ts'
+import { ensureLocalToken } from '../../src/auth/local-token.ts'
+import { Router } from '../../src/router/router.ts'
+import { APP_TOKEN, startTestApp } from '../helpers.ts'
+
+async function run(args: string[], env: Record<string, string | undefined>) {
+  const stdout = new PassThrough()
+  const stderr = new PassThrough()
+  let out = ''
+  let err = ''
+  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
+  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()))
+  const io = { stdin: Readable.from([]), stdout, stderr, env }
+  const code = await runCli(['simulate', ...args], io)
+  return { code, out, err }
+}
+
+t.test('posts a realistic event of every type that reaches the handler, typed', async (t) => {
+  const router = new Router()
+  const portals: unknown[] = []
+  router.onAny((_event, ctx) => void portals.push(ctx.portal.domain))
+  const server = await startTestApp({ router })
+  t.teardown(server.close)
+  const port = new URL(server.url).port
+  for (const type of CHAT_EVENT_TYPES) {
+    const { code, out } = await run([type.toLowerCase(), '--text', 'hi there', '--chat', '77', '--user', '9', '--portal', 'acme.bitrix24.com'], { PORT: port, B24_APP_TOKENS: `m:${APP_TOKEN}` })
+    t.equal(code, 0, type)
+    t.equal(out, `${type} -> http://127.0.0.1:${port}/webhook: 200 {"ok":true}\n`)
+  }
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  t.same(server.handled.map((event) => event.type), CHAT_EVENT_TYPES)
+  t.match(server.handled[5], { type: 'ONIMBOTV2MESSAGEADD', data: { message: { text: 'hi there', chatId: 77, authorId: 9 }, chat: { id: 77, dialogId: 'chat77' }, user: { id: 9 } } })
+  t.same(new Set(portals), new Set(['acme.bitrix24.com']))
+})
+
+t.test('uses the local token under DATA_DIR by default, or --token and --url', async (t) => {
+  const dir = t.testdir()
+  const { token } = await ensureLocalToken(dir)
+  const server = await startTestApp({ tokens: [token] })
+  t.teardown(server.close)
+  t.equal((await run(['ONIMV2JOINCHAT'], { PORT: new URL(server.url).port, DATA_DIR: dir })).code, 0)
+  t.equal((await run(['ONIMV2JOINCHAT', '--url', `${server.url}/webhook`, '--token', token], {})).code, 0)
+  const refused = await run(['ONIMV2JOINCHAT', '--url', `${server.url}/webhook`, '--token', 'wrong'], {})
+  t.equal(refused.code, 1)
+  t.match(refused.out, /: 401 \{"error":"INVALID_TOKEN"/)
+})
+
+t.test('says what is wrong with its arguments in one line', async (t) => {
+  const closed = createServer()
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+  const { port } = closed.address() as AddressInfo
+  await new Promise((resolve) => closed.close(resolve))
+  const cases: Array<[string[], Record<string, string>, RegExp]> = [
+    [[], {}, /give an event type: ONIMV2MESSAGEADD, /],
+    [['ONIMV2NOPE'], {}, /give an event type/],
+    [['ONIMV2JOINCHAT', '--url', 'not a url'], { B24_APP_TOKENS: 'x' }, /cannot reach not a url: /],
+    [['ONIMV2JOINCHAT', '--chat', 'abc'], { B24_APP_TOKENS: 'x' }, /--chat takes a positive integer/],
+    [['ONIMV2JOINCHAT', '--colour', 'red'], {}, /Unknown option '--colour'/],
+    [['ONIMV2JOINCHAT'], { DATA_DIR: '/nonexistent/b24' }, /no token: pass --token, set B24_APP_TOKENS/],
+    [['ONIMV2JOINCHAT', '--url', `http://127.0.0.1:${port}/webhook`], { B24_APP_TOKENS: 'x' }, /cannot reach http:\/\/127.0.0.1:\d+\/webhook: fetch failed: Error: connect ECONNREFUSED/],
+  ]
+  for (const [args, env, reason] of cases) {
+    const { code, err } = await run(args, env)
+    t.equal(code, 1, args.join(' '))
+    t.match(err, reason)
+    t.equal(err.split('\n').length, 2)
+  }
+  t.equal(typeof simulate, 'function')
+})

@@ -1,0 +1,43 @@
+import t from 'tap'
+import { ConfigError } from '../../src/config/config-error.ts'
+import { loadConfig } from '../../src/config/load-config.ts'
+
+t.test('runs on a fresh clone with no environment at all', async (t) => {
+  const config = loadConfig({}, '/srv/app')
+  t.same(config, {
+    port: 3000,
+    host: '127.0.0.1',
+    appTokens: [],
+    dataDir: '/srv/app/data',
+    eventsFile: null,
+    logLevel: 'info',
+    logPretty: false,
+    bodyLimit: 1048576,
+    shutdownTimeoutMs: 10000,
+    poll: { mode: null, restUrl: null, botId: null, botToken: null, withUserEvents: false, limit: 100, busyMs: 2000, idleMs: 10000 },
+  })
+})
+
+t.test('reads every pinned variable', async (t) => {
+  const config = loadConfig(
+    {
+      PORT: '8080', HOST: '0.0.0.0', B24_APP_TOKENS: ' abc , 61fe:def ,, ', DATA_DIR: '/var/b24', EVENTS_FILE: 'events.jsonl', LOG_LEVEL: 'debug', LOG_PRETTY: '1',
+      BODY_LIMIT: '2048', SHUTDOWN_TIMEOUT_MS: '500', B24_POLL: 'imbot', B24_REST_URL: 'https://p.bitrix24.com/rest/1/x/', B24_BOT_ID: '456', B24_BOT_TOKEN: 'bt',
+      B24_POLL_WITH_USER_EVENTS: 'true', B24_POLL_LIMIT: '50', B24_POLL_BUSY_MS: '2500', B24_POLL_IDLE_MS: '5000', UNRELATED: 'x',
+    },
+    '/srv/app',
+  )
+  t.match(config, { port: 8080, host: '0.0.0.0', appTokens: ['abc', '61fe:def'], dataDir: '/var/b24', eventsFile: '/srv/app/events.jsonl', logLevel: 'debug', logPretty: true, bodyLimit: 2048, shutdownTimeoutMs: 500 })
+  t.same(config.poll, { mode: 'imbot', restUrl: 'https://p.bitrix24.com/rest/1/x/', botId: 456, botToken: 'bt', withUserEvents: true, limit: 50, busyMs: 2500, idleMs: 5000 })
+  t.equal(loadConfig({ B24_POLL_WITH_USER_EVENTS: '0' }).poll.withUserEvents, false)
+  t.equal(loadConfig({ PORT: '' }).port, 3000, 'an empty value is unset')
+})
+
+t.test('stops the start on a bad value, naming each variable', async (t) => {
+  t.throws(() => loadConfig({ PORT: 'eighty' }), new ConfigError('invalid environment: PORT must be integer'))
+  t.throws(() => loadConfig({ PORT: '70000', B24_POLL_LIMIT: '5000', B24_POLL: 'yes', LOG_LEVEL: 'loud', B24_POLL_WITH_USER_EVENTS: 'maybe' }), {
+    name: 'ConfigError',
+    message: /PORT must be <= 65535; LOG_LEVEL must be "fatal" or .*; B24_POLL must be "" or "im" or "imbot"; B24_POLL_WITH_USER_EVENTS must be boolean; B24_POLL_LIMIT must be <= 1000/,
+  })
+  t.throws(() => loadConfig({ B24_BOT_ID: 'bot' }), /B24_BOT_ID must be integer or ""/)
+})

@@ -1,0 +1,88 @@
+import t from 'tap'
+import { pino } from 'pino'
+import { decodeBody } from '../../src/event/decode-body.ts'
+import { createContext } from '../../src/router/create-context.ts'
+import { Router } from '../../src/router/router.ts'
+import type { NormalizedEvent } from '../../src/event/inbound-event.ts'
+import { captureLogs, readFixture } from '../helpers.ts'
+
+const inbound = (name: string) => decodeBody(readFixture(`bitrix/${name}.body.txt`))
+const logs = captureLogs()
+const logger = pino(logs.stream)
+
+t.test('routes an event to the handlers of its type, typed for it, then to onAny', async (t) => {
+  const router = new Router()
+  const seen: string[] = []
+  router.on('ONIMBOTV2MESSAGEADD', (event) => {
+    // `data` is narrowed from the type: these read as numbers and strings without a cast.
+    const id: number = event.data.message.id
+    const code: string = event.data.bot.code
+    seen.push(`message ${id} to ${code}`)
+    // @ts-expect-error ONIMBOTV2MESSAGEADD has no `messageId`
+    void event.data.messageId
+  })
+  router.on(['ONIMV2MESSAGEDELETE', 'ONIMBOTV2MESSAGEDELETE'], (event) => {
+    const id: number = event.data.messageId
+    seen.push(`deleted ${id}`)
+    // @ts-expect-error a delete event carries no message
+    void event.data.message
+  })
+  router.onAny((event) => void seen.push(`any ${event.type}`))
+  router.onUnknown((event) => void seen.push(`unknown ${event.type}`))
+  for (const name of ['imbot_v2_message_add_webhook', 'im_v2_message_delete', 'v1_onimbotmessageadd', 'im_v2_join_chat']) {
+    const { event, ...rest } = inbound(name)
+    const result = await router.dispatch(event, createContext({ event, ...rest }, logger))
+    t.same(result.errors, [])
+  }
+  t.same(seen, ['message 789 to support_bot', 'any ONIMBOTV2MESSAGEADD', 'deleted 5012', 'any ONIMV2MESSAGEDELETE', 'unknown ONIMBOTMESSAGEADD', 'any ONIMBOTMESSAGEADD', 'any ONIMV2JOINCHAT'])
+})
+
+t.test('refuses a misspelled type when a handler is registered', async (t) => {
+  const router = new Router()
+  // @ts-expect-error not one of the 13 chat events
+  t.throws(() => router.on('ONIMBOTV2MESAGEADD', () => undefined), { name: 'TypeError', message: /unknown event type 'ONIMBOTV2MESAGEADD': expected one of ONIMV2MESSAGEADD/ })
+  // @ts-expect-error unknown types go to onUnknown
+  t.throws(() => router.on(['ONIMV2MESSAGEADD', 'ONCRMDEALADD'], () => undefined), TypeError)
+})
+
+t.test('a failing handler never stops the others, and onError hears it', async (t) => {
+  const router = new Router()
+  const seen: unknown[] = []
+  router.on('ONIMV2JOINCHAT', () => {
+    throw new Error('sync failure')
+  })
+  router.on('ONIMV2JOINCHAT', async () => {
+    throw new Error('async failure')
+  })
+  router.onAny(() => void seen.push('still ran'))
+  router.onError((error, event, ctx) => void seen.push(`${(error as Error).message} in ${event.type} #${ctx.attempt}`))
+  router.onError(() => {
+    throw new Error('the error handler itself fails')
+  })
+  const input = inbound('im_v2_join_chat')
+  const result = await router.dispatch(input.event, createContext(input, logger, 2))
+  t.equal(result.handled, 3)
+  t.same(result.errors.map((error) => (error as Error).message), ['sync failure', 'async failure'])
+  t.same(seen, ['sync failure in ONIMV2JOINCHAT #2', 'async failure in ONIMV2JOINCHAT #2', 'still ran'])
+  t.match(logs.text(), /an onError handler failed/)
+})
+
+t.test('gives handlers the portal, a tagged logger, the credentials and the source', async (t) => {
+  const router = new Router()
+  let context: Parameters<Parameters<Router['onAny']>[0]>[1] | undefined
+  router.onAny((_event: NormalizedEvent, ctx) => {
+    context = ctx
+    ctx.log.info('hello')
+  })
+  const input = inbound('capture_imbot_v2_message_add_2026_09_16')
+  await router.dispatch(input.event, createContext(input, logger))
+  t.same(context?.portal, input.delivery.portal)
+  t.equal(context?.source, 'webhook')
+  t.equal(context?.attempt, 1)
+  t.equal(context?.credentials.bot?.access_token, 'accesstoken00000000000000000000000000000000000000000000000000000000000')
+  t.match(JSON.parse(logs.lines.at(-1) as string), { msg: 'hello', type: 'ONIMBOTV2MESSAGEADD', portal: 'teplodar.bitrix24.ru' })
+  const polled = decodeBody(JSON.stringify({ eventId: 9, type: 'ONAPPTEST', date: 'd', data: {} }))
+  await router.dispatch(polled.event, createContext(polled, logger))
+  t.equal(context?.source, 'poll')
+  t.match(JSON.parse(logs.lines.at(-1) as string), { msg: 'hello', type: 'ONAPPTEST', portal: null })
+})

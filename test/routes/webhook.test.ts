@@ -1,0 +1,163 @@
+import t from 'tap'
+import { encodeForm, type PhpValue } from '../../src/wire/encode-form.ts'
+import { APP_TOKEN, asJson, bitrixCases, readFixture, startTestApp } from '../helpers.ts'
+
+const SECRET_FIELDS = /"(?:access_token|refresh_token|application_token)":\s*"([^"]+)"/g
+const secretsOf = (text: string) => [...new Set([...text.matchAll(SECRET_FIELDS)].map((match) => match[1] as string))]
+const withToken = (name: string, token: string | null) => {
+  const payload = JSON.parse(readFixture(`bitrix/${name}.payload.json`)) as { auth: Record<string, unknown> }
+  if (token === null) delete payload.auth.application_token
+  else payload.auth.application_token = token
+  return encodeForm(payload as unknown as PhpValue)
+}
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20))
+
+t.test('every real Bitrix24 body POSTed over HTTP reaches a handler typed per the contract', async (t) => {
+  const server = await startTestApp()
+  t.teardown(server.close)
+  const decodable = bitrixCases().filter((name) => name !== 'variant_empty_and_null')
+  for (const name of decodable) {
+    const response = await server.post(withToken(name, APP_TOKEN))
+    t.equal(response.status, 200, name)
+    t.same(await response.json(), { ok: true })
+  }
+  await settle()
+  t.same(
+    asJson(server.handled),
+    decodable.map((name) => (JSON.parse(readFixture(`expected/${name}.json`)) as { event: unknown }).event),
+  )
+  const response = await server.post(readFixture('bitrix/imbot_v2_message_add_webhook.payload.json').replaceAll('831c76b092f9f135d9b6b36c3a720757', APP_TOKEN), 'application/json')
+  t.equal(response.status, 200, 'JSON bodies too')
+})
+
+t.test('refuses missing, empty and wrong tokens with 401, and a token hidden in data[bot][auth]', async (t) => {
+  const server = await startTestApp()
+  t.teardown(server.close)
+  const cases: Array<[string, string, string]> = [
+    ['wrong', withToken('imbot_v2_message_add_webhook', 'f'.repeat(32)), 'INVALID_TOKEN'],
+    ['one character off', withToken('imbot_v2_message_add_webhook', APP_TOKEN.slice(0, -1) + '1'), 'INVALID_TOKEN'],
+    ['missing', withToken('imbot_v2_message_add_webhook', null), 'MISSING_TOKEN'],
+    ['empty', withToken('imbot_v2_message_add_webhook', ''), 'MISSING_TOKEN'],
+    ['only in data[bot][auth]', readFixture('bitrix/imbot_v2_message_add_webhook.body.txt').replace(/&auth%5B.*$/, '').replace('831c76b092f9f135d9b6b36c3a720757', APP_TOKEN), 'MISSING_TOKEN'],
+    ['auth not a map', 'event=ONIMV2MESSAGEADD&ts=1&auth=' + APP_TOKEN, 'MISSING_TOKEN'],
+    ['empty body', '', 'MISSING_TOKEN'],
+  ]
+  for (const [what, body, code] of cases) {
+    const response = await server.post(body)
+    t.equal(response.status, 401, what)
+    const reply = (await response.json()) as { error: string; message: string }
+    t.equal(reply.error, code, what)
+    t.notOk(JSON.stringify(reply).includes(APP_TOKEN), 'no token in the reply')
+  }
+  const json = await server.post('{"event": "X", "ts": 1, "data": {"bot": {"auth": {"application_token": "' + APP_TOKEN + '"}}}}', 'application/json')
+  t.equal(json.status, 401)
+  await settle()
+  t.same(server.handled, [])
+})
+
+t.test('pins a token to its portal', async (t) => {
+  const server = await startTestApp({ tokens: [`61fe44d3770c22e3fab7bff06b17e7e3:${APP_TOKEN}`] })
+  t.teardown(server.close)
+  t.equal((await server.post(readFixture('bitrix/capture_imbot_v2_message_add_2026_09_16.body.txt'))).status, 200, 'its portal')
+  t.equal((await server.post(withToken('imbot_v2_message_add_webhook', APP_TOKEN))).status, 401, 'another portal')
+})
+
+t.test('answers bad input with a precise status and message, never a 500', async (t) => {
+  const server = await startTestApp({ bodyLimit: 8192 })
+  t.teardown(server.close)
+  const auth = `auth%5Bapplication_token%5D=${APP_TOKEN}`
+  const cases: Array<[string, string, string, number, string]> = [
+    ['text/plain', 'event=X', 'text/plain', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['xml', '<event/>', 'application/xml', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['too large', `${auth}&x=${'a'.repeat(9000)}`, 'application/x-www-form-urlencoded', 413, 'BODY_TOO_LARGE'],
+    ['broken JSON', '{"event": ', 'application/json', 400, 'FST_ERR_CTP_INVALID_JSON_BODY'],
+    ['JSON list', '[1, 2]', 'application/json', 400, 'NOT_AN_EVENT'],
+    ['too deep', `${auth}&a${'[x]'.repeat(65)}=1`, 'application/x-www-form-urlencoded', 400, 'MALFORMED_BODY'],
+    ['no event name', `${auth}&ts=1`, 'application/x-www-form-urlencoded', 400, 'NOT_AN_EVENT'],
+    ['JSON __proto__', `{"__proto__": {"polluted": 1}, "auth": {"application_token": "${APP_TOKEN}"}}`, 'application/json', 400, 'FST_ERR_CTP_INVALID_JSON_BODY'],
+    ['JSON constructor', `{"constructor": {"prototype": {"polluted": 1}}, "auth": {"application_token": "${APP_TOKEN}"}}`, 'application/json', 400, 'FST_ERR_CTP_INVALID_JSON_BODY'],
+  ]
+  for (const [what, body, type, status, code] of cases) {
+    const response = await server.post(body, type)
+    t.equal(response.status, status, what)
+    const reply = (await response.json()) as { error: string }
+    t.match(reply, { error: String, message: String }, what)
+    if (!code.startsWith('FST_')) t.equal(reply.error, code, what)
+  }
+  t.equal(({} as Record<string, unknown>).polluted, undefined)
+})
+
+t.test('__proto__ and constructor keys in a form never pollute and never 500', async (t) => {
+  const server = await startTestApp()
+  t.teardown(server.close)
+  const hostile = `${withToken('im_v2_message_add', APP_TOKEN)}&__proto__%5Bpolluted%5D=1&data%5B__proto__%5D%5Bpolluted%5D=1&data%5Bmessage%5D%5Bconstructor%5D%5Bprototype%5D%5Bpolluted%5D=1&data%5Bmessage%5D%5Bparams%5D%5B__proto__%5D=x`
+  const response = await server.post(hostile)
+  t.equal(response.status, 200)
+  await settle()
+  t.equal(({} as Record<string, unknown>).polluted, undefined)
+  const [event] = server.handled as unknown as Array<{ data: { message: Record<string, unknown> } }>
+  t.equal(Object.getPrototypeOf(event?.data.message), Object.prototype)
+  t.same(asJson(event?.data.message.constructor), { prototype: { polluted: '1' } }, 'kept as data')
+})
+
+t.test('an authenticated event that fails its schema gets 422 and lands in the dead letter', async (t) => {
+  const server = await startTestApp()
+  t.teardown(server.close)
+  const body = withToken('im_v2_message_add', APP_TOKEN).replace('data%5Bmessage%5D%5Bid%5D=5012', 'data%5Bmessage%5D%5Bid%5D=abc')
+  const response = await server.post(body)
+  t.equal(response.status, 422)
+  t.same(await response.json(), {
+    error: 'INVALID_EVENT',
+    message: 'ONIMV2MESSAGEADD does not match its schema: /data/message/id: must be integer',
+    issues: [{ path: '/data/message/id', message: 'must be integer' }],
+  })
+  const [kept] = (server.pipeline as unknown as { deadLetters: Array<{ payload: { event: string; data: { message: { id: string } } }; portal: object }> }).deadLetters
+  t.equal(kept?.payload.event, 'ONIMV2MESSAGEADD')
+  t.equal(kept?.payload.data.message.id, 'abc')
+  t.match(kept?.portal, { domain: 'some-domain.bitrix24.com' })
+  t.notOk(JSON.stringify(kept).includes(APP_TOKEN))
+  t.match(server.pipeline.stats(), { accepted: 0, rejected: 1 })
+})
+
+t.test('no token string appears in any log line or reply', async (t) => {
+  const server = await startTestApp()
+  t.teardown(server.close)
+  const secrets = new Set<string>()
+  for (const name of bitrixCases()) {
+    for (const secret of secretsOf(readFixture(`bitrix/${name}.payload.json`))) secrets.add(secret)
+    const replies = [await server.post(withToken(name, APP_TOKEN)), await server.post(withToken(name, 'wrong-' + name)), await server.post(readFixture(`bitrix/${name}.payload.json`), 'application/json')]
+    for (const reply of replies) {
+      const text = await reply.text()
+      for (const secret of [...secrets, APP_TOKEN]) t.notOk(text.includes(secret))
+    }
+  }
+  await settle()
+  const logs = server.logs.text()
+  t.ok(server.logs.lines.length > 60)
+  for (const secret of [...secrets, APP_TOKEN]) t.notOk(logs.includes(secret), `${secret.slice(0, 6)}… is not logged`)
+})
+
+t.test('logs one JSON line per request, with a request id', async (t) => {
+  const server = await startTestApp()
+  t.teardown(server.close)
+  await fetch(`${server.url}/webhook`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-request-id': 'abc-123' }, body: 'x' })
+  await server.post(withToken('im_v2_message_add', APP_TOKEN))
+  await settle()
+  const requests = server.logs.parsed().filter((line) => line.msg === 'request')
+  t.equal(requests.length, 2)
+  t.match(requests[0], { reqId: 'abc-123', method: 'POST', url: '/webhook', statusCode: 415, error: 'UNSUPPORTED_MEDIA_TYPE' })
+  t.match(requests[1], { reqId: /^[0-9a-f-]{36}$/, statusCode: 200 })
+  t.equal(server.logs.parsed().filter((line) => line.reqId === 'abc-123').length, 1)
+})
+
+t.test('an internal failure is a 500 with no detail, logged', async (t) => {
+  const server = await startTestApp()
+  t.teardown(server.close)
+  server.pipeline.accept = async () => {
+    throw new Error('disk full at /secret/path')
+  }
+  const response = await server.post(withToken('im_v2_message_add', APP_TOKEN))
+  t.equal(response.status, 500)
+  t.same(await response.json(), { error: 'INTERNAL', message: 'internal error' })
+  t.match(server.logs.parsed().find((line) => line.msg === 'request failed'), { level: 50, err: { message: 'disk full at /secret/path' } })
+})

@@ -1,0 +1,86 @@
+import { connect, type Socket } from 'node:net'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { encodeForm, type PhpValue } from '../src/wire/encode-form.ts'
+import { samplePayload } from '../src/simulate/sample-payload.ts'
+import { startServer } from '../src/server.ts'
+import { readLocalToken } from '../src/auth/local-token.ts'
+import { captureLogs } from './helpers.ts'
+
+const post = (url: string, token: string) =>
+  fetch(`${url}/webhook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: encodeForm(samplePayload({ type: 'ONIMBOTV2MESSAGEADD', token, text: 'hi' }) as PhpValue),
+  })
+
+t.test('starts on a fresh clone with a local token it names, and refuses other tokens', async (t) => {
+  const dataDir = join(t.testdir(), 'data')
+  const logs = captureLogs()
+  const server = await startServer({ PORT: '0', DATA_DIR: dataDir }, { destination: logs.stream })
+  t.teardown(server.close)
+  const token = await readLocalToken(dataDir)
+  t.match(token, /^[0-9a-f]{32}$/)
+  t.equal((await post(server.url, token as string)).status, 200)
+  t.equal((await post(server.url, 'a-real-portal-token')).status, 401)
+  t.equal((await fetch(`${server.url}/ready`)).status, 200)
+  t.match(await (await fetch(`${server.url}/health`)).json(), { status: 'ok', events: { accepted: 1 } })
+  await server.close()
+  const lines = logs.parsed()
+  t.match(lines[0], { level: 40, msg: /B24_APP_TOKENS is not set: only the local token in .*local-app-token is accepted/ })
+  t.match(logs.text(), /"msg":"event"/)
+  t.notOk(logs.text().includes(token as string), 'the token itself is never logged')
+  t.match(lines.at(-1), { msg: 'closed' })
+})
+
+t.test('uses the configured tokens and makes no local one', async (t) => {
+  const dataDir = join(t.testdir(), 'data')
+  const logs = captureLogs()
+  const server = await startServer({ PORT: '0', HOST: '::1', DATA_DIR: dataDir, B24_APP_TOKENS: 'portal-token' }, { destination: logs.stream })
+  t.teardown(server.close)
+  t.equal((await post(server.url, 'portal-token')).status, 200)
+  t.notOk(existsSync(join(dataDir, 'local-app-token')))
+  t.notOk(logs.text().includes('B24_APP_TOKENS is not set'))
+})
+
+t.test('refuses to start on a bad variable', async (t) => {
+  await t.rejects(startServer({ PORT: 'x' }), { name: 'ConfigError', message: /PORT must be integer/ })
+})
+
+const rawRequest = (port: number) =>
+  new Promise<Socket>((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => resolve(socket))
+  })
+
+t.test('closing: a request in flight completes, ready then answers 503, handlers finish', async (t) => {
+  const logs = captureLogs()
+  const server = await startServer({ PORT: '0', DATA_DIR: t.testdir(), B24_APP_TOKENS: 'tok', SHUTDOWN_TIMEOUT_MS: '2000' }, { destination: logs.stream })
+  const port = Number(new URL(server.url).port)
+  const body = encodeForm(samplePayload({ type: 'ONIMV2MESSAGEADD', token: 'tok' }) as PhpValue)
+  const socket = await rawRequest(port)
+  let replies = ''
+  socket.on('data', (chunk) => (replies += chunk.toString()))
+  const ended = new Promise((resolve) => socket.on('close', resolve))
+  socket.write(`POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 100)}`)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const closing = server.close()
+  t.equal(server.close(), closing, 'closing twice is closing once')
+  // The rest of the body, then a pipelined readiness probe that arrives while closing.
+  socket.write(body.slice(100) + 'GET /ready HTTP/1.1\r\nHost: x\r\n\r\n')
+  await closing
+  await ended
+  t.match(replies, /^HTTP\/1.1 200[\s\S]*\{"ok":true\}[\s\S]*HTTP\/1.1 503/)
+  t.match(logs.text(), /"msg":"closing: finishing requests and handlers in flight"[\s\S]*"msg":"event"[\s\S]*"msg":"closed"/)
+})
+
+t.test('closes after SHUTDOWN_TIMEOUT_MS even when a handler never finishes, and says so', async (t) => {
+  const logs = captureLogs()
+  const server = await startServer(
+    { PORT: '0', DATA_DIR: t.testdir(), B24_APP_TOKENS: 'tok', SHUTDOWN_TIMEOUT_MS: '50' },
+    { destination: logs.stream, register: (router) => router.onAny(() => new Promise(() => {})) },
+  )
+  t.equal((await post(server.url, 'tok')).status, 200)
+  await server.close()
+  t.match(logs.parsed().at(-1), { level: 40, msg: 'closed with handlers still running', timeoutMs: 50 })
+})
