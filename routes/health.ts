@@ -22,15 +22,19 @@ const HealthSchema = Type.Object({
   uptimeSeconds: Type.Number(),
   ready: Type.Boolean(),
   reason: Type.Union([Type.String(), Type.Null()]),
-  events: Type.Object({ accepted: Type.Integer(), rejected: Type.Integer(), failed: Type.Integer(), inFlight: Type.Integer() }),
+  events: Type.Object({ accepted: Type.Integer(), duplicates: Type.Integer(), rejected: Type.Integer(), failed: Type.Integer(), inFlight: Type.Integer() }),
   lastEventAt: Type.Union([Type.String(), Type.Null()]),
+  inbox: Type.Union([
+    Type.Object({ depth: Type.Integer(), oldestPendingAgeMs: Type.Union([Type.Integer(), Type.Null()]), retrying: Type.Integer(), deadLetters: Type.Integer() }),
+    Type.Null(),
+  ]),
 })
 const ReadySchema = Type.Object({ ready: Type.Boolean(), reason: Type.Union([Type.String(), Type.Null()]) })
 
 /** `GET /health` (cheap, always 200, a JSON status) and `GET /ready` (200, or 503 with a reason). */
 export const healthRoute: FastifyPluginAsync<HealthRouteOptions> = async (app, { version, startedAt, stats, readiness }) => {
   app.get('/health', { schema: { response: { 200: HealthSchema } } }, async () => {
-    const { lastEventAt, ...events } = stats()
+    const { lastEventAt, inbox, ...events } = stats()
     const { ready, reason } = readiness()
     return {
       status: ready ? ('ok' as const) : ('degraded' as const),
@@ -41,6 +45,7 @@ export const healthRoute: FastifyPluginAsync<HealthRouteOptions> = async (app, {
       reason,
       events,
       lastEventAt,
+      inbox,
     }
   })
   app.get('/ready', { schema: { response: { 200: ReadySchema, 503: ReadySchema } } }, async (_request, reply) => {

@@ -50,7 +50,7 @@ export async function buildApp(config: Pick<Config, 'bodyLimit'>, deps: AppDeps)
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const known = error.code ? FASTIFY_CODES[error.code] : undefined
     const status = error instanceof ReceiverError || known ? (error.statusCode as number) : (error.statusCode ?? 500)
-    if (status >= 500) {
+    if (status >= 500 && !(error instanceof ReceiverError)) {
       request.log.error({ err: error }, 'request failed')
       return reply.code(status).send({ error: 'INTERNAL', message: 'internal error' })
     }

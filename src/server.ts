@@ -8,7 +8,7 @@ import { loadConfig } from './config/load-config.ts'
 import { registerHandlers } from './handlers/index.ts'
 import { registerBuiltins } from './handlers/register-builtins.ts'
 import { createLogger } from './log/create-logger.ts'
-import { createDispatcher } from './pipeline/create-dispatcher.ts'
+import { openPipeline } from './pipeline/open-pipeline.ts'
 import { Router } from './router/router.ts'
 
 export interface ServerOptions {
@@ -52,11 +52,15 @@ export async function startServer(env: Record<string, string | undefined>, optio
     )
   }
 
-  const router = new Router()
+  const router = new Router({ handlerTimeoutMs: config.worker.handlerTimeoutMs })
   registerBuiltins(router, config)
   register(router)
-  const pipeline = createDispatcher(router, logger)
-  const app = await buildApp(config, { logger, tokens: createTokenSet(tokens), pipeline, readiness: () => readiness })
+  const pipeline = openPipeline(config, router, logger)
+  const ready = (): Readiness => {
+    const unavailable = readiness.ready ? pipeline.unavailable() : null
+    return unavailable ? { ready: false, reason: unavailable } : readiness
+  }
+  const app = await buildApp(config, { logger, tokens: createTokenSet(tokens), pipeline, readiness: ready })
   await app.listen({ port: config.port, host: config.host })
   readiness = { ready: true, reason: null }
   const { address, family, port } = app.server.address() as AddressInfo
@@ -72,8 +76,9 @@ export async function startServer(env: Record<string, string | undefined>, optio
         logger.info('closing: finishing requests and handlers in flight')
         await app.close()
         const drained = await pipeline.drain(config.shutdownTimeoutMs)
+        pipeline.close()
         if (drained) logger.info('closed')
-        else logger.warn({ timeoutMs: config.shutdownTimeoutMs }, 'closed with handlers still running')
+        else logger.warn({ timeoutMs: config.shutdownTimeoutMs }, 'closed with handlers still running: their events stay in the inbox for the next start')
         logger.flush()
       })()),
   }

@@ -1,4 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import type { Readiness } from '../routes/health.ts'
@@ -6,7 +8,7 @@ import { buildApp } from '../src/app.ts'
 import { createTokenSet } from '../src/auth/token-set.ts'
 import type { InboundEvent } from '../src/event/inbound-event.ts'
 import { createLogger } from '../src/log/create-logger.ts'
-import { createDispatcher } from '../src/pipeline/create-dispatcher.ts'
+import { openPipeline } from '../src/pipeline/open-pipeline.ts'
 import { Router } from '../src/router/router.ts'
 
 const fixtures = new URL('./fixtures/', import.meta.url)
@@ -39,13 +41,14 @@ export function captureLogs() {
 export const APP_TOKEN = 'c76f868e000000000000000000000000'
 
 /** A real HTTP server of the app, listening on a free loopback port, with its logs captured. */
-export async function startTestApp(options: { tokens?: string[]; bodyLimit?: number; router?: Router } = {}) {
+export async function startTestApp(options: { tokens?: string[]; bodyLimit?: number; router?: Router; dataDir?: string } = {}) {
   const logs = captureLogs()
   const logger = createLogger({ level: 'debug' }, logs.stream)
   const router = options.router ?? new Router()
   const handled: InboundEvent['event'][] = []
   router.onAny((event) => void handled.push(event))
-  const pipeline = createDispatcher(router, logger)
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'b24-test-'))
+  const pipeline = openPipeline({ dataDir, ...TEST_SETTINGS }, router, logger)
   let readiness: Readiness = { ready: true, reason: null }
   const app = await buildApp({ bodyLimit: options.bodyLimit ?? 1048576 }, { logger, tokens: createTokenSet(options.tokens ?? [APP_TOKEN]), pipeline, readiness: () => readiness })
   await app.listen({ port: 0, host: '127.0.0.1' })
@@ -60,6 +63,26 @@ export async function startTestApp(options: { tokens?: string[]; bodyLimit?: num
     setReadiness: (state: Readiness) => void (readiness = state),
     post: (body: string, contentType = 'application/x-www-form-urlencoded') =>
       fetch(`${url}/webhook`, { method: 'POST', headers: { 'content-type': contentType, 'user-agent': 'Bitrix24 Webhook Engine' }, body }),
-    close: () => app.close(),
+    close: async () => {
+      await app.close()
+      await pipeline.drain(1000)
+      pipeline.close()
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Inbox and worker settings for tests: quick retries. */
+export const TEST_SETTINGS = {
+  inbox: { durability: 'process' as const, dedupWindowMs: 86400000 },
+  worker: { concurrency: 4, handlerTimeoutMs: 5000, maxAttempts: 3, retryBaseMs: 10, retryMaxMs: 50 },
+}
+
+/** Waits until `check` holds, polling; fails after `timeoutMs`. */
+export async function eventually(check: () => boolean, timeoutMs = 3000): Promise<void> {
+  const start = Date.now()
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting')
+    await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }

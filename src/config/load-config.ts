@@ -18,6 +18,17 @@ export interface Config {
   logPretty: boolean
   bodyLimit: number
   shutdownTimeoutMs: number
+  inbox: {
+    durability: 'process' | 'power'
+    dedupWindowMs: number
+  }
+  worker: {
+    concurrency: number
+    handlerTimeoutMs: number
+    maxAttempts: number
+    retryBaseMs: number
+    retryMaxMs: number
+  }
   poll: {
     mode: 'im' | 'imbot' | null
     restUrl: string | null
@@ -58,6 +69,14 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     logPretty: e.LOG_PRETTY,
     bodyLimit: e.BODY_LIMIT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    inbox: { durability: e.INBOX_DURABILITY, dedupWindowMs: e.DEDUP_WINDOW_MS },
+    worker: {
+      concurrency: e.WORKER_CONCURRENCY,
+      handlerTimeoutMs: e.HANDLER_TIMEOUT_MS,
+      maxAttempts: e.MAX_ATTEMPTS,
+      retryBaseMs: e.RETRY_BASE_MS,
+      retryMaxMs: e.RETRY_MAX_MS,
+    },
     poll: {
       mode: e.B24_POLL === '' ? null : e.B24_POLL,
       restUrl: optional(e.B24_REST_URL),

@@ -19,8 +19,7 @@ const decodeEnvelope = compileDecoder(Type.Omit(WebhookPayloadSchema, ['data', '
  */
 export function normalizeWebhook(payload: Record<string, unknown>): InboundEvent {
   const { head, data } = readEnvelope(decodeEnvelope, payload, ['event', 'event_handler_id', 'ts'], 'a Bitrix24 event')
-  const auth = readAuthBlock(payload.auth)
-  const bot = readAuthBlock((data as { bot?: { auth?: unknown } }).bot?.auth)
+  const credentials = webhookCredentials(payload)
   const type = head.event.toUpperCase()
   return {
     event: {
@@ -31,11 +30,17 @@ export function normalizeWebhook(payload: Record<string, unknown>): InboundEvent
     } as InboundEvent['event'],
     delivery: {
       source: 'webhook',
-      portal: portalOf(auth ?? bot),
+      portal: portalOf(credentials.auth ?? credentials.bot),
       handlerId: head.event_handler_id ?? null,
-      credentials: new Credentials(auth, bot),
+      credentials,
     },
   }
+}
+
+/** The credentials of a webhook payload: its top-level `auth` and the bot's `data.bot.auth`. */
+export function webhookCredentials(payload: Record<string, unknown>): Credentials {
+  const data = payload.data as { bot?: { auth?: unknown } } | undefined
+  return new Credentials(readAuthBlock(payload.auth), readAuthBlock(data?.bot?.auth))
 }
 
 /** The portal facts of an `auth` block. */

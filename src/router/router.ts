@@ -8,6 +8,14 @@ import type { HandlerContext } from './handler-context.ts'
 export type Handler<E> = (event: E, ctx: HandlerContext) => unknown
 export type ErrorHandler = (error: unknown, event: NormalizedEvent, ctx: HandlerContext) => unknown
 
+/** A handler ran past the router's `handlerTimeoutMs`. */
+export class HandlerTimeoutError extends Error {
+  constructor(timeoutMs: number) {
+    super(`the handler did not finish within ${timeoutMs} ms`)
+    this.name = 'HandlerTimeoutError'
+  }
+}
+
 /** What one dispatch did: how many handlers ran and the errors they threw. */
 export interface DispatchResult {
   handled: number
@@ -21,10 +29,16 @@ export interface DispatchResult {
  * the order registered; a failing one does not stop the others.
  */
 export class Router {
+  readonly #timeoutMs: number | null
   readonly #byType = new Map<string, Array<Handler<never>>>()
   readonly #any: Array<Handler<NormalizedEvent>> = []
   readonly #unknown: Array<Handler<GenericEvent>> = []
   readonly #onError: ErrorHandler[] = []
+
+  /** @param options.handlerTimeoutMs how long one handler may run before it counts as failed (none by default) */
+  constructor(options: { handlerTimeoutMs?: number } = {}) {
+    this.#timeoutMs = options.handlerTimeoutMs ?? null
+  }
 
   /**
    * Handles one or several chat event types.
@@ -65,13 +79,24 @@ export class Router {
     for (const handler of [...typed, ...this.#any] as Array<Handler<NormalizedEvent>>) {
       result.handled++
       try {
-        await handler(event, ctx)
+        await this.#limit(handler(event, ctx))
       } catch (error) {
         result.errors.push(error)
         await this.#report(error, event, ctx)
       }
     }
     return result
+  }
+
+  // A handler past its time counts as failed; it cannot be stopped, so it may still finish later.
+  #limit(running: unknown): unknown {
+    if (this.#timeoutMs === null) return running
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new HandlerTimeoutError(this.#timeoutMs as number)), this.#timeoutMs as number)
+      timer.unref()
+    })
+    return Promise.race([running, timeout]).finally(() => clearTimeout(timer))
   }
 
   async #report(error: unknown, event: NormalizedEvent, ctx: HandlerContext): Promise<void> {

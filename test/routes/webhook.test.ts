@@ -111,12 +111,13 @@ t.test('an authenticated event that fails its schema gets 422 and lands in the d
     message: 'ONIMV2MESSAGEADD does not match its schema: /data/message/id: must be integer',
     issues: [{ path: '/data/message/id', message: 'must be integer' }],
   })
-  const [kept] = (server.pipeline as unknown as { deadLetters: Array<{ payload: { event: string; data: { message: { id: string } } }; portal: object }> }).deadLetters
-  t.equal(kept?.payload.event, 'ONIMV2MESSAGEADD')
-  t.equal(kept?.payload.data.message.id, 'abc')
-  t.match(kept?.portal, { domain: 'some-domain.bitrix24.com' })
+  const [kept] = server.pipeline.inbox()?.deadLetters() ?? []
+  t.match(kept, { type: 'ONIMV2MESSAGEADD', event: null, payload: { event: 'ONIMV2MESSAGEADD', data: { message: { id: 'abc' } } }, portal: { domain: 'some-domain.bitrix24.com' } })
+  t.match(kept?.error, /\/data\/message\/id: must be integer/)
   t.notOk(JSON.stringify(kept).includes(APP_TOKEN))
-  t.match(server.pipeline.stats(), { accepted: 0, rejected: 1 })
+  t.match(server.pipeline.stats(), { accepted: 0, rejected: 1, inbox: { deadLetters: 1 } })
+  t.equal((await server.post(body)).status, 422, 'a second delivery is refused alike')
+  t.match(server.pipeline.stats(), { rejected: 1, inbox: { deadLetters: 1 } }, 'and kept once')
 })
 
 t.test('no token string appears in any log line or reply', async (t) => {

@@ -1,0 +1,29 @@
+import { createHash } from 'node:crypto'
+import type { InboundEvent, Portal } from '../event/inbound-event.ts'
+
+const portalKey = (portal: Portal) => portal.memberId ?? portal.domain ?? '-'
+
+/**
+ * The dedup key of an event. Polled events have an id: portal and `eventId`. A webhook has none,
+ * so its key digests portal, type, `ts` and the stripped data: a double delivery of one event is
+ * the same key, two real edits of one message (other text, other time) are two.
+ */
+export function dedupKey({ event, delivery }: InboundEvent, eventJson = JSON.stringify(event)): string {
+  if (event.eventId !== null) return `poll:${portalKey(delivery.portal)}:${event.eventId}`
+  return `hook:${createHash('sha256').update(portalKey(delivery.portal)).update('\n').update(eventJson).digest('base64url')}`
+}
+
+/** The key of a webhook that failed its schema: its portal and payload. */
+export function rejectedKey(portal: Portal, payload: Record<string, unknown>): string {
+  return `bad:${createHash('sha256').update(portalKey(portal)).update('\n').update(JSON.stringify(payload)).digest('base64url')}`
+}
+
+/**
+ * The ordering key: events of one chat are handled one at a time, in arrival order. An event
+ * about no chat (a bot deleted, an app installed) orders with nothing else.
+ */
+export function chatKey({ event, delivery }: InboundEvent, dedup: string): string {
+  const data = event.data as { chat?: { id?: unknown }; dialogId?: unknown }
+  const chat = data.chat?.id ?? data.dialogId
+  return chat === undefined ? `solo:${dedup}` : `chat:${portalKey(delivery.portal)}:${String(chat)}`
+}

@@ -1,0 +1,44 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import BetterSqlite3, { type Database } from 'better-sqlite3'
+import { InboxUnavailableError } from './inbox-error.ts'
+import { migrate } from './migrations.ts'
+
+/**
+ * How far a stored event survives: `process` (default) survives a crash or kill of the process
+ * (WAL, `synchronous=NORMAL`); `power` also survives a power loss (`synchronous=FULL`, an fsync
+ * per group commit).
+ */
+export type Durability = 'process' | 'power'
+
+/** The inbox database file under `DATA_DIR`. */
+export const INBOX_FILE = 'inbox.db'
+
+/**
+ * Opens (creating if needed) the inbox database under `dataDir`, in WAL mode, migrated.
+ * @throws {InboxUnavailableError} naming the directory when it cannot be created, written or read.
+ */
+export function openDatabase(dataDir: string, durability: Durability = 'process'): Database {
+  const path = join(dataDir, INBOX_FILE)
+  let db: Database | undefined
+  try {
+    mkdirSync(dataDir, { recursive: true })
+    db = new BetterSqlite3(path)
+    db.pragma('journal_mode = WAL')
+    db.pragma(`synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`)
+    db.pragma('foreign_keys = ON')
+    db.pragma('busy_timeout = 5000')
+    migrate(db)
+    return db
+  } catch (error) {
+    db?.close()
+    const code = (error as { code?: string }).code
+    const why =
+      code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT'
+        ? `${path} is not a readable SQLite database (corrupt?): move it away to start afresh`
+        : code === 'EACCES' || code === 'EPERM' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'EROFS'
+          ? `DATA_DIR ${dataDir} is not writable`
+          : `cannot open the inbox in DATA_DIR ${dataDir}: ${(error as Error).message}`
+    throw new InboxUnavailableError(why, { cause: error })
+  }
+}
