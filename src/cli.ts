@@ -1,6 +1,7 @@
 import { ConfigError } from './config/config-error.ts'
 import { ReceiverError } from './errors.ts'
 import { decode } from './commands/decode.ts'
+import { dlq } from './commands/dlq.ts'
 import { encode } from './commands/encode.ts'
 import { serve } from './commands/serve.ts'
 import { simulate } from './commands/simulate.ts'
@@ -8,14 +9,16 @@ import type { CommandIo } from './commands/io.ts'
 
 type Command = (args: string[], io: CommandIo) => Promise<number>
 
-const COMMANDS: Record<string, Command> = { serve, simulate, decode, encode }
+const COMMANDS: Record<string, Command> = { serve, simulate, decode, encode, dlq }
 
 const USAGE = `usage: b24-receiver <command>
   serve    run the service (PORT, HOST, B24_APP_TOKENS, DATA_DIR… see .env.example)
   simulate TYPE [--text T] [--chat ID] [--user ID] [--portal DOMAIN] [--url URL] [--token TOKEN]
            post a realistic event of TYPE, encoded as Bitrix24 does, and print the reply
   decode   stdin: a raw webhook body (form, or JSON); stdout: the normalized event as JSON
-  encode   stdin: a JSON webhook payload; stdout: the body Bitrix24 would post for it`
+  encode   stdin: a JSON webhook payload; stdout: the body Bitrix24 would post for it
+  dlq list | show ID | replay ID|--all | drop ID
+           the dead letter of the inbox under DATA_DIR (the service may be running)`
 
 /**
  * Runs one CLI command and returns its exit code: 0 done, 1 bad input (one line on stderr,

@@ -128,7 +128,7 @@ export class Inbox {
       ),
       listDead: prepare("SELECT e.*, NULL AS credentials FROM events e WHERE status = 'dead' ORDER BY id"),
       getDead: prepare(`SELECT e.*, c.json AS credentials FROM events e LEFT JOIN credentials c ON c.event_id = e.id WHERE e.id = ? AND e.status = 'dead'`),
-      revive: prepare("UPDATE events SET status = 'pending', attempts = 0, next_at = ?, event_json = ?, raw_json = ?, last_error = NULL WHERE id = ?"),
+      revive: prepare("UPDATE events SET status = 'pending', attempts = 0, next_at = ?, event_json = ?, chat_key = COALESCE(?, chat_key), raw_json = NULL, last_error = NULL WHERE id = ? AND status = 'dead'"),
       drop: prepare("DELETE FROM events WHERE id = ? AND status = 'dead'"),
       purge: prepare('DELETE FROM dedup WHERE expires_at <= ?'),
       getMeta: prepare('SELECT value FROM meta WHERE key = ?'),
@@ -278,9 +278,12 @@ export class Inbox {
     return { payload: row.raw_json ? JSON.parse(row.raw_json) : null, event: row.event_json ? JSON.parse(row.event_json) : null, credentials: readCredentials(row.credentials) }
   }
 
-  /** Puts a dead letter back in line, with its event (decoded again when it had failed its schema). */
-  revive(id: number, event: InboundEvent['event'], now = Date.now()): void {
-    this.#sql.revive!.run(now, JSON.stringify(event), null, id)
+  /**
+   * Puts a dead letter back in line, with its event (decoded again when it had failed its schema,
+   * then with the chat it turned out to be about).
+   */
+  revive(id: number, event: InboundEvent['event'], chatKey: string | null, now = Date.now()): void {
+    this.#sql.revive!.run(now, JSON.stringify(event), chatKey, id)
     for (const listener of this.#listeners) listener()
   }
 

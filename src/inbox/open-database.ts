@@ -37,7 +37,7 @@ export function openDatabase(dataDir: string, durability: Durability = 'process'
       code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT'
         ? `${path} is not a readable SQLite database (corrupt?): move it away to start afresh`
         : code === 'EACCES' || code === 'EPERM' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'EROFS'
-          ? `DATA_DIR ${dataDir} is not writable`
+          ? `DATA_DIR ${dataDir} is not writable (cannot open ${path})`
           : `cannot open the inbox in DATA_DIR ${dataDir}: ${(error as Error).message}`
     throw new InboxUnavailableError(why, { cause: error })
   }

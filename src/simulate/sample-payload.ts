@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { ChatEventType } from '../../schemas/event-data.ts'
 
 /** What a simulated event is about; everything else is filled with realistic values. */
@@ -24,7 +24,8 @@ export function samplePayload(options: SampleOptions): Record<string, unknown> {
   const { type, token, text = 'Hello from b24-receiver simulate', chatId = 5, userId = 1, portal = 'example.bitrix24.com' } = options
   const ts = options.ts ?? Math.floor(Date.now() / 1000)
   const date = new Date(ts * 1000).toISOString().replace('.000Z', '+00:00')
-  const memberId = randomBytes(16).toString('hex')
+  // One portal, one member id, as on a real portal (events of one chat share it).
+  const memberId = createHash('md5').update(portal).digest('hex')
   const auth = {
     access_token: randomBytes(24).toString('hex'),
     expires: String(ts + 3600),
