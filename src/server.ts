@@ -57,8 +57,8 @@ export async function startServer(env: Record<string, string | undefined>, optio
   register(router)
   const pipeline = openPipeline(config, router, logger)
   const ready = (): Readiness => {
-    const unavailable = readiness.ready ? pipeline.unavailable() : null
-    return unavailable ? { ready: false, reason: unavailable } : readiness
+    const unavailable = pipeline.unavailable()
+    return unavailable && readiness.ready ? { ready: false, reason: unavailable } : readiness
   }
   const app = await buildApp(config, { logger, tokens: createTokenSet(tokens), pipeline, readiness: ready })
   await app.listen({ port: config.port, host: config.host })

@@ -84,3 +84,18 @@ t.test('closes after SHUTDOWN_TIMEOUT_MS even when a handler never finishes, and
   await server.close()
   t.match(logs.parsed().at(-1), { level: 40, msg: /^closed with handlers still running: their events stay in the inbox/, timeoutMs: 50 })
 })
+
+t.test('an unusable DATA_DIR: events get 503 and /ready says why, nothing is acknowledged', async (t) => {
+  const parent = t.testdir({ data: 'a file where DATA_DIR should be' })
+  const logs = captureLogs()
+  const server = await startServer({ PORT: '0', DATA_DIR: join(parent, 'data'), B24_APP_TOKENS: 'tok' }, { destination: logs.stream })
+  t.teardown(server.close)
+  const response = await post(server.url, 'tok')
+  t.equal(response.status, 503)
+  t.match(await response.json(), { error: 'INBOX_UNAVAILABLE', message: /cannot open the inbox in DATA_DIR/ })
+  const ready = await fetch(`${server.url}/ready`)
+  t.equal(ready.status, 503)
+  t.match(await ready.json(), { ready: false, reason: /cannot open the inbox in DATA_DIR/ })
+  t.match(await (await fetch(`${server.url}/health`)).json(), { status: 'degraded', inbox: null })
+  t.match(logs.parsed().find((line) => line.level === 50), { msg: /events are refused with 503 until it is fixed/ })
+})

@@ -1,19 +1,59 @@
-import { appendFile, mkdir } from 'node:fs/promises'
+import { appendFile, mkdir, open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { NormalizedEvent } from '../event/inbound-event.ts'
 import type { HandlerContext } from '../router/handler-context.ts'
 
+// A crash can come between a line written and its event marked done; that event is handled
+// again after the restart. The keys of the last lines tell which events are written already.
+const TAIL_BYTES = 8 * 1024 * 1024
+const REMEMBERED_KEYS = 10000
+
 /**
  * Built-in handler for `EVENTS_FILE`: appends one JSON line per handled event,
- * `{"event": …, "delivery": …}` as `b24-receiver decode` prints it, credentials left out.
- * Lines are written one at a time, in handling order.
+ * `{"event": …, "delivery": …, "key": …}` (the event as `b24-receiver decode` prints it,
+ * credentials left out). Lines are written one at a time, in handling order, and once per
+ * event: a retry or a restart does not write an event again.
  */
-export function eventsFile(path: string): (event: NormalizedEvent, ctx: HandlerContext) => Promise<void> {
-  let queue: Promise<unknown> = mkdir(dirname(path), { recursive: true })
+export function eventsFile(path: string, memory = { tailBytes: TAIL_BYTES, keys: REMEMBERED_KEYS }): (event: NormalizedEvent, ctx: HandlerContext) => Promise<void> {
+  const written = new Set<string>()
+  const remember = (key: string) => {
+    written.add(key)
+    if (written.size > memory.keys) written.delete(written.values().next().value as string)
+  }
+  let queue: Promise<unknown> = readWrittenKeys(path, memory.tailBytes).then((keys) => keys.forEach(remember))
   return (event, ctx) => {
-    const line = JSON.stringify({ event, delivery: { source: ctx.source, portal: ctx.portal, attempt: ctx.attempt } }) + '\n'
-    const written = queue.then(() => appendFile(path, line, 'utf8'))
-    queue = written.catch(() => undefined)
-    return written
+    const line = JSON.stringify({ event, delivery: { source: ctx.source, portal: ctx.portal, attempt: ctx.attempt }, key: ctx.key }) + '\n'
+    const done = queue.then(async () => {
+      if (written.has(ctx.key)) return
+      await appendFile(path, line, 'utf8')
+      remember(ctx.key)
+    })
+    queue = done.catch(() => undefined)
+    return done
+  }
+}
+
+// The keys of the complete lines at the end of the file (creating its directory if needed).
+async function readWrittenKeys(path: string, tailBytes: number): Promise<string[]> {
+  await mkdir(dirname(path), { recursive: true })
+  const file = await open(path, 'r').catch(() => null)
+  if (!file) return []
+  try {
+    const { size } = await file.stat()
+    const start = Math.max(0, size - tailBytes)
+    const buffer = Buffer.alloc(size - start)
+    await file.read(buffer, 0, buffer.length, start)
+    const lines = buffer.toString('utf8').split('\n')
+    if (start > 0) lines.shift() // cut in the middle
+    return lines.flatMap((line) => {
+      try {
+        const key = (JSON.parse(line) as { key?: unknown }).key
+        return typeof key === 'string' ? [key] : []
+      } catch {
+        return [] // an empty or torn line
+      }
+    })
+  } finally {
+    await file.close()
   }
 }

@@ -6,6 +6,8 @@ import { InboxUnavailableError } from './inbox-error.ts'
 /** An event taken from the inbox for handling. */
 export interface StoredEvent {
   id: number
+  /** The event's dedup key: the same across retries and restarts. */
+  key: string
   chatKey: string
   inbound: InboundEvent
   /** Attempts already made (0 on the first try). */
@@ -36,13 +38,14 @@ export interface InboxStats {
 
 interface PendingAdd {
   row: Record<string, unknown>
-  credentials: string | null
+  credentials: string
   resolve: (stored: boolean) => void
   reject: (error: Error) => void
 }
 
 interface Row {
   id: number
+  key: string
   chat_key: string
   type: string
   received_at: number
@@ -51,7 +54,7 @@ interface Row {
   delivery_json: string
   raw_json: string | null
   last_error: string | null
-  credentials: string | null
+  credentials: string
 }
 
 /** What a new event is stored with. */
@@ -73,11 +76,9 @@ export interface NewRejected {
   dedupKey: string
 }
 
-const serializeCredentials = (credentials: Credentials) =>
-  credentials.auth || credentials.bot ? JSON.stringify({ auth: credentials.auth, bot: credentials.bot }) : null
+const serializeCredentials = (credentials: Credentials) => JSON.stringify({ auth: credentials.auth, bot: credentials.bot })
 
-function readCredentials(json: string | null): Credentials {
-  if (!json) return new Credentials()
+function readCredentials(json: string): Credentials {
   const { auth, bot } = JSON.parse(json) as { auth?: AuthBlock; bot?: AuthBlock }
   return new Credentials(auth, bot)
 }
@@ -104,13 +105,13 @@ export class Inbox {
     this.#sql = {
       dedup: prepare('INSERT INTO dedup (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
       insert: prepare(
-        `INSERT INTO events (status, chat_key, type, received_at, next_at, event_json, delivery_json, raw_json, last_error)
-         VALUES (@status, @chat_key, @type, @received_at, @received_at, @event_json, @delivery_json, @raw_json, @last_error)`,
+        `INSERT INTO events (status, key, chat_key, type, received_at, next_at, event_json, delivery_json, raw_json, last_error)
+         VALUES (@status, @dedup, @chat_key, @type, @received_at, @received_at, @event_json, @delivery_json, @raw_json, @last_error)`,
       ),
       insertCredentials: prepare('INSERT INTO credentials (event_id, json) VALUES (?, ?)'),
       claim: prepare(
-        `SELECT e.id, e.chat_key, e.type, e.received_at, e.attempts, e.event_json, e.delivery_json, e.raw_json, e.last_error, c.json AS credentials
-         FROM events e LEFT JOIN credentials c ON c.event_id = e.id
+        `SELECT e.id, e.key, e.chat_key, e.type, e.received_at, e.attempts, e.event_json, e.delivery_json, e.raw_json, e.last_error, c.json AS credentials
+         FROM events e JOIN credentials c ON c.event_id = e.id
          WHERE e.status = 'pending' AND e.next_at <= ?
            AND e.id = (SELECT MIN(id) FROM events h WHERE h.status = 'pending' AND h.chat_key = e.chat_key)
          ORDER BY e.id LIMIT ?`,
@@ -127,7 +128,7 @@ export class Inbox {
            (SELECT COUNT(*) FROM events WHERE status = 'dead') AS dead`,
       ),
       listDead: prepare("SELECT e.*, NULL AS credentials FROM events e WHERE status = 'dead' ORDER BY id"),
-      getDead: prepare(`SELECT e.*, c.json AS credentials FROM events e LEFT JOIN credentials c ON c.event_id = e.id WHERE e.id = ? AND e.status = 'dead'`),
+      getDead: prepare(`SELECT e.*, c.json AS credentials FROM events e JOIN credentials c ON c.event_id = e.id WHERE e.id = ? AND e.status = 'dead'`),
       revive: prepare("UPDATE events SET status = 'pending', attempts = 0, next_at = ?, event_json = ?, chat_key = COALESCE(?, chat_key), raw_json = NULL, last_error = NULL WHERE id = ? AND status = 'dead'"),
       drop: prepare("DELETE FROM events WHERE id = ? AND status = 'dead'"),
       purge: prepare('DELETE FROM dedup WHERE expires_at <= ?'),
@@ -182,7 +183,7 @@ export class Inbox {
     return this.#enqueue(row, serializeCredentials(rejected.credentials))
   }
 
-  #enqueue(row: Record<string, unknown>, credentials: string | null): Promise<boolean> {
+  #enqueue(row: Record<string, unknown>, credentials: string): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ row, credentials, resolve, reject })
       if (!this.#scheduled) {
@@ -203,9 +204,8 @@ export class Inbox {
       stored = this.#db.transaction(() =>
         batch.map(({ row, credentials }) => {
           if (this.#sql.dedup!.run(row.dedup, now + this.#dedupWindowMs).changes === 0) return false
-          const { dedup: _, ...fields } = row
-          const id = this.#sql.insert!.run({ ...fields, received_at: now }).lastInsertRowid
-          if (credentials) this.#sql.insertCredentials!.run(id, credentials)
+          const id = this.#sql.insert!.run({ ...row, received_at: now }).lastInsertRowid
+          this.#sql.insertCredentials!.run(id, credentials)
           return true
         }),
       )()
@@ -229,7 +229,7 @@ export class Inbox {
     return rows
       .filter((row) => !busyChats.has(row.chat_key))
       .slice(0, limit)
-      .map((row) => ({ id: row.id, chatKey: row.chat_key, attempts: row.attempts, inbound: toInbound(row) }))
+      .map((row) => ({ id: row.id, key: row.key, chatKey: row.chat_key, attempts: row.attempts, inbound: toInbound(row) }))
   }
 
   /** Handled: the event and its credentials go; its dedup key stays for the window. */
@@ -275,15 +275,15 @@ export class Inbox {
   deadLetterSource(id: number): { payload: Record<string, unknown> | null; event: InboundEvent['event'] | null; credentials: Credentials } | null {
     const row = this.#sql.getDead!.get(id) as Row | undefined
     if (!row) return null
-    return { payload: row.raw_json ? JSON.parse(row.raw_json) : null, event: row.event_json ? JSON.parse(row.event_json) : null, credentials: readCredentials(row.credentials) }
+    return { payload: row.raw_json ? JSON.parse(row.raw_json) : null, event: row.event_json ? JSON.parse(row.event_json) : null, credentials: readCredentials(row.credentials as string) }
   }
 
   /**
    * Puts a dead letter back in line, with its event (decoded again when it had failed its schema,
    * then with the chat it turned out to be about).
    */
-  revive(id: number, event: InboundEvent['event'], chatKey: string | null, now = Date.now()): void {
-    this.#sql.revive!.run(now, JSON.stringify(event), chatKey, id)
+  revive(id: number, event: InboundEvent['event'], chatKey: string | null): void {
+    this.#sql.revive!.run(Date.now(), JSON.stringify(event), chatKey, id)
     for (const listener of this.#listeners) listener()
   }
 
@@ -307,7 +307,7 @@ export class Inbox {
 
 function toInbound(row: Row): InboundEvent {
   const delivery = JSON.parse(row.delivery_json) as Omit<Delivery, 'credentials'>
-  return { event: JSON.parse(row.event_json as string) as InboundEvent['event'], delivery: { ...delivery, credentials: readCredentials(row.credentials) } }
+  return { event: JSON.parse(row.event_json as string) as InboundEvent['event'], delivery: { ...delivery, credentials: readCredentials(row.credentials as string) } }
 }
 
 function toDeadLetter(row: Row): DeadLetter {
@@ -317,7 +317,7 @@ function toDeadLetter(row: Row): DeadLetter {
     type: row.type,
     receivedAt: new Date(row.received_at).toISOString(),
     attempts: row.attempts,
-    error: row.last_error ?? '',
+    error: row.last_error as string, // a dead letter always says why
     event: row.event_json ? JSON.parse(row.event_json) : null,
     payload: row.raw_json ? JSON.parse(row.raw_json) : null,
     portal: delivery.portal,

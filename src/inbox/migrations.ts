@@ -6,6 +6,7 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE events (
      id INTEGER PRIMARY KEY AUTOINCREMENT,
      status TEXT NOT NULL CHECK (status IN ('pending', 'dead')),
+     key TEXT NOT NULL,
      chat_key TEXT NOT NULL,
      type TEXT NOT NULL,
      received_at INTEGER NOT NULL,

@@ -126,7 +126,7 @@ export class Worker {
 
   async #handle(stored: StoredEvent): Promise<void> {
     const attempt = stored.attempts + 1
-    const ctx = createContext(stored.inbound, this.#logger, attempt)
+    const ctx = createContext(stored.inbound, this.#logger, attempt, stored.key)
     const result = await this.#router.dispatch(stored.inbound.event, ctx)
     // Finished after the worker stopped (and the inbox closed): it stays pending for the next start.
     if (this.#stopped) return

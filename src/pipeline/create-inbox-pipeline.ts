@@ -1,4 +1,4 @@
-import { chatKey, dedupKey, rejectedKey } from '../inbox/event-keys.ts'
+import { chatKey, dedupKey, rejectedKey } from '../event/event-keys.ts'
 import type { Inbox } from '../inbox/inbox.ts'
 import type { Worker } from '../inbox/worker.ts'
 import type { Pipeline } from './pipeline.ts'

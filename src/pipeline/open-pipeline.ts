@@ -24,7 +24,7 @@ export interface OpenPipeline extends Pipeline {
  * saying why on `/ready`, and tries again every few seconds: nothing is acknowledged that
  * could not be stored.
  */
-export function openPipeline(config: Pick<Config, 'dataDir' | 'inbox' | 'worker'>, router: Router, logger: Logger): OpenPipeline {
+export function openPipeline(config: Pick<Config, 'dataDir' | 'inbox' | 'worker'>, router: Router, logger: Logger, reopenMs = REOPEN_MS): OpenPipeline {
   let current: { pipeline: Pipeline; inbox: Inbox } | null = null
   let failure = ''
   let timer: NodeJS.Timeout | undefined
@@ -41,7 +41,7 @@ export function openPipeline(config: Pick<Config, 'dataDir' | 'inbox' | 'worker'
       const message = (error as Error).message
       if (message !== failure) logger.error({ dataDir: config.dataDir }, `${message}: events are refused with 503 until it is fixed`)
       failure = message
-      timer = setTimeout(open, REOPEN_MS).unref()
+      timer = setTimeout(open, reopenMs).unref()
     }
   }
   open()
@@ -50,8 +50,8 @@ export function openPipeline(config: Pick<Config, 'dataDir' | 'inbox' | 'worker'
     throw new InboxUnavailableError(failure)
   }
   return {
-    accept: (inbound) => (current ? current.pipeline.accept(inbound) : refuse()),
-    reject: (rejected) => (current ? current.pipeline.reject(rejected) : refuse()),
+    accept: async (inbound) => (current ? current.pipeline.accept(inbound) : refuse()),
+    reject: async (rejected) => (current ? current.pipeline.reject(rejected) : refuse()),
     unavailable: () => (current ? current.pipeline.unavailable() : failure),
     drain: async (timeoutMs) => (current ? current.pipeline.drain(timeoutMs) : true),
     stats: () =>

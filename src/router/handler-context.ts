@@ -14,4 +14,9 @@ export interface HandlerContext {
   source: Delivery['source']
   /** 1 on the first try, more on a retry. */
   attempt: number
+  /**
+   * A stable identity of this event, the same on every attempt and after a restart (the dedup
+   * key): what to record to make a handler's effect happen once.
+   */
+  key: string
 }

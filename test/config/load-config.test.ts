@@ -14,6 +14,8 @@ t.test('runs on a fresh clone with no environment at all', async (t) => {
     logPretty: false,
     bodyLimit: 1048576,
     shutdownTimeoutMs: 10000,
+    inbox: { durability: 'process', dedupWindowMs: 86400000 },
+    worker: { concurrency: 8, handlerTimeoutMs: 30000, maxAttempts: 8, retryBaseMs: 1000, retryMaxMs: 300000 },
     poll: { mode: null, restUrl: null, botId: null, botToken: null, withUserEvents: false, limit: 100, busyMs: 2000, idleMs: 10000 },
   })
 })
@@ -24,10 +26,13 @@ t.test('reads every pinned variable', async (t) => {
       PORT: '8080', HOST: '0.0.0.0', B24_APP_TOKENS: ' abc , 61fe:def ,, ', DATA_DIR: '/var/b24', EVENTS_FILE: 'events.jsonl', LOG_LEVEL: 'debug', LOG_PRETTY: '1',
       BODY_LIMIT: '2048', SHUTDOWN_TIMEOUT_MS: '500', B24_POLL: 'imbot', B24_REST_URL: 'https://p.bitrix24.com/rest/1/x/', B24_BOT_ID: '456', B24_BOT_TOKEN: 'bt',
       B24_POLL_WITH_USER_EVENTS: 'true', B24_POLL_LIMIT: '50', B24_POLL_BUSY_MS: '2500', B24_POLL_IDLE_MS: '5000', UNRELATED: 'x',
+      INBOX_DURABILITY: 'power', DEDUP_WINDOW_MS: '1000', WORKER_CONCURRENCY: '2', HANDLER_TIMEOUT_MS: '500', MAX_ATTEMPTS: '3', RETRY_BASE_MS: '10', RETRY_MAX_MS: '100',
     },
     '/srv/app',
   )
   t.match(config, { port: 8080, host: '0.0.0.0', appTokens: ['abc', '61fe:def'], dataDir: '/var/b24', eventsFile: '/srv/app/events.jsonl', logLevel: 'debug', logPretty: true, bodyLimit: 2048, shutdownTimeoutMs: 500 })
+  t.same(config.inbox, { durability: 'power', dedupWindowMs: 1000 })
+  t.same(config.worker, { concurrency: 2, handlerTimeoutMs: 500, maxAttempts: 3, retryBaseMs: 10, retryMaxMs: 100 })
   t.same(config.poll, { mode: 'imbot', restUrl: 'https://p.bitrix24.com/rest/1/x/', botId: 456, botToken: 'bt', withUserEvents: true, limit: 50, busyMs: 2500, idleMs: 5000 })
   t.equal(loadConfig({ B24_POLL_WITH_USER_EVENTS: '0' }).poll.withUserEvents, false)
   t.equal(loadConfig({ PORT: '' }).port, 3000, 'an empty value is unset')

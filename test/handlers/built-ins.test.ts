@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { appendFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { pino } from 'pino'
@@ -40,6 +40,30 @@ t.test('appends one JSON line per event to EVENTS_FILE, in order, without creden
   t.same(lines.map((line) => (JSON.parse(line) as { event: { type: string } }).event.type), ['ONIMBOTV2MESSAGEADD', 'ONIMV2MESSAGEADD', 'ONIMBOTMESSAGEADD'])
   t.match(JSON.parse(lines[0] as string), { delivery: { source: 'webhook', portal: { domain: 'teplodar.bitrix24.ru' }, attempt: 1 } })
   for (const secret of ['accesstoken', 'refreshtoken', 'c76f868e', '831c76b0', 'a98b9d69']) t.notOk(lines.join('').includes(secret))
+})
+
+t.test('writes an event once, across retries and restarts', async (t) => {
+  const path = join(t.testdir(), 'events.jsonl')
+  const logger = pino({ level: 'silent' })
+  const inputs = ['im_v2_message_add', 'im_v2_message_update', 'im_v2_join_chat'].map(inbound)
+  const first = eventsFile(path)
+  await first(inputs[0]!.event, createContext(inputs[0]!, logger))
+  await first(inputs[0]!.event, createContext(inputs[0]!, logger, 2))
+  await first(inputs[1]!.event, createContext(inputs[1]!, logger))
+  appendFileSync(path, '{"torn": \n\n{"event": "from an older version, no key"}\n')
+  const lines = () => readFileSync(path, 'utf8').split('\n').filter((line) => line.startsWith('{"event"'))
+  t.equal(lines().length, 3, 'a retry is not written again')
+  const restarted = eventsFile(path)
+  await restarted(inputs[1]!.event, createContext(inputs[1]!, logger))
+  await restarted(inputs[2]!.event, createContext(inputs[2]!, logger))
+  t.equal(lines().length, 4, 'nor after a restart')
+  const shortMemory = eventsFile(path, { tailBytes: 10, keys: 1 })
+  await shortMemory(inputs[0]!.event, createContext(inputs[0]!, logger))
+  t.equal(lines().length, 5, 'only the tail of a long file is read')
+  await shortMemory(inputs[1]!.event, createContext(inputs[1]!, logger))
+  await shortMemory(inputs[0]!.event, createContext(inputs[0]!, logger))
+  t.equal(lines().length, 7, 'and only so many keys are kept')
+  t.match(JSON.parse(lines()[0] as string), { key: /^hook:/ })
 })
 
 t.test('a failed write is reported to its caller and does not block the next', async (t) => {

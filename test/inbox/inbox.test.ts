@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Inbox } from '../../src/inbox/inbox.ts'
 import { openDatabase } from '../../src/inbox/open-database.ts'
-import { chatKey, dedupKey, rejectedKey } from '../../src/inbox/event-keys.ts'
+import { chatKey, dedupKey, rejectedKey } from '../../src/event/event-keys.ts'
 import { decodeBody } from '../../src/event/decode-body.ts'
 import { Credentials } from '../../src/event/credentials.ts'
 import { EventValidationError } from '../../src/errors.ts'
@@ -106,7 +106,10 @@ t.test('keeps dead letters, with or without an event, and never their credential
   t.equal(inbox.deadLetterSource(letters[1]?.id as number)?.credentials.applicationToken, 'secret-app')
   t.equal(inbox.drop(letters[1]?.id as number), true)
   t.equal(inbox.drop(letters[1]?.id as number), false)
+  let woken = 0
+  inbox.onAdded(() => woken++)
   inbox.revive(letters[0]?.id as number, letters[0]?.event as InboundEvent['event'], null)
+  t.equal(woken, 1, 'a revived event wakes the worker')
   t.same(inbox.claim(Date.now(), 5, new Set()).map((item) => [item.inbound.event.type, item.attempts]), [['ONIMBOTV2MESSAGEADD', 0]])
 })
 

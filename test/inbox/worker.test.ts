@@ -3,7 +3,7 @@ import { pino } from 'pino'
 import { Inbox } from '../../src/inbox/inbox.ts'
 import { openDatabase } from '../../src/inbox/open-database.ts'
 import { Worker, type WorkerOptions } from '../../src/inbox/worker.ts'
-import { chatKey, dedupKey } from '../../src/inbox/event-keys.ts'
+import { chatKey, dedupKey } from '../../src/event/event-keys.ts'
 import { backoff } from '../../src/inbox/backoff.ts'
 import { decodeBody } from '../../src/event/decode-body.ts'
 import { Router } from '../../src/router/router.ts'
@@ -195,6 +195,30 @@ t.test('an unreadable inbox is logged and tried again', async (t) => {
   worker.start()
   await eventually(() => failures < 0)
   t.match(logs.parsed(), [{ msg: 'cannot read the inbox', err: { message: 'database is locked' } }])
+})
+
+t.test('records what a handler threw, whatever it threw', async (t) => {
+  const router = new Router()
+  router.onAny(() => {
+    throw 'a bare string'
+  })
+  const { worker, add, inbox } = setup(t, router, { maxAttempts: 1 })
+  worker.start()
+  await add(1, 'x')
+  await eventually(() => inbox.stats().deadLetters === 1)
+  t.equal(inbox.deadLetters()[0]?.error, 'a bare string')
+})
+
+t.test('a worker stopped before its first turn takes nothing', async (t) => {
+  const router = new Router()
+  let handled = 0
+  router.onAny(() => void handled++)
+  const { worker, add } = setup(t, router)
+  await add(1, 'x')
+  worker.start()
+  t.equal(await worker.stop(0), true)
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  t.equal(handled, 0)
 })
 
 t.test('backs off exponentially with jitter, up to a cap', async (t) => {

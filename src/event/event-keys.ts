@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { InboundEvent, Portal } from '../event/inbound-event.ts'
+import type { InboundEvent, Portal } from './inbound-event.ts'
 
 const portalKey = (portal: Portal) => portal.memberId ?? portal.domain ?? '-'
 

@@ -1,0 +1,82 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync, existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { samplePayload } from '../../src/simulate/sample-payload.ts'
+import { encodeForm, type PhpValue } from '../../src/wire/encode-form.ts'
+
+const bin = fileURLToPath(new URL('../../bin/b24-receiver.js', import.meta.url))
+
+function serve(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; exited: Promise<unknown> }> {
+  const child = spawn(process.execPath, [bin, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = new Promise((resolve) => child.on('exit', resolve))
+  let output = ''
+  return new Promise((resolve) =>
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+      const found = /"url":"(http:[^"]+)"/.exec(output)
+      if (found) resolve({ child, url: found[1] as string, exited })
+    }),
+  )
+}
+
+const post = (url: string, body: string) =>
+  fetch(`${url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body }).then(
+    (response) => response.status,
+    () => 0,
+  )
+
+t.test('SIGKILL with events in flight: after a restart every acknowledged event is handled once, in chat order', async (t) => {
+  const dir = t.testdir()
+  const eventsFile = join(dir, 'events.jsonl')
+  const env = { PORT: '0', DATA_DIR: join(dir, 'data'), B24_APP_TOKENS: 'tok', EVENTS_FILE: eventsFile, LOG_LEVEL: 'info', WORKER_CONCURRENCY: '2' }
+  const first = await serve(env)
+  t.teardown(() => void first.child.kill('SIGKILL'))
+  const chats = 8
+  const perChat = 40
+  const bodies = new Map<string, string>()
+  const acknowledged: string[] = []
+  let sent = 0
+  let killed = false
+  // Each chat sends its messages one after another (so arrival order is defined); chats in parallel.
+  await Promise.all(
+    Array.from({ length: chats }, async (_, chat) => {
+      for (let seq = 0; seq < perChat; seq++) {
+        const text = `chat ${chat + 1} message ${seq}`
+        const body = encodeForm(samplePayload({ type: 'ONIMBOTV2MESSAGEADD', token: 'tok', chatId: chat + 1, text, ts: 1_800_000_000 + seq }) as PhpValue)
+        bodies.set(text, body)
+        if (++sent === (chats * perChat) / 2 && !killed) {
+          killed = true
+          first.child.kill('SIGKILL')
+        }
+        if (killed) return
+        if ((await post(first.url, body)) === 200) acknowledged.push(text)
+      }
+    }),
+  )
+  await first.exited
+  t.ok(acknowledged.length > 50, `${acknowledged.length} acknowledged before the kill`)
+
+  const handled = () => (existsSync(eventsFile) ? readFileSync(eventsFile, 'utf8').trimEnd().split('\n').map((line) => (JSON.parse(line) as { event: { data: { message: { text: string } } } }).event.data.message.text) : [])
+  const handledBeforeRestart = handled().length
+  t.ok(handledBeforeRestart < acknowledged.length, `${acknowledged.length - handledBeforeRestart} acknowledged events were still in the inbox`)
+  const second = await serve(env)
+  t.teardown(() => void second.child.kill('SIGKILL'))
+  // Bitrix24 sometimes delivers twice: send a few acknowledged events again.
+  for (const text of acknowledged.slice(0, 10)) t.equal(await post(second.url, bodies.get(text) as string), 200)
+  const deadline = Date.now() + 20000
+  while (Date.now() < deadline && !acknowledged.every((text) => handled().includes(text))) await new Promise((resolve) => setTimeout(resolve, 50))
+  second.child.kill('SIGTERM')
+  await second.exited
+
+  const lines = handled()
+  const missing = acknowledged.filter((text) => !lines.includes(text))
+  t.same(missing, [], 'no acknowledged event is lost')
+  const twice = lines.filter((text, i) => lines.indexOf(text) !== i)
+  t.same(twice, [], 'none is handled twice')
+  for (let chat = 1; chat <= chats; chat++) {
+    const order = lines.filter((text) => text.startsWith(`chat ${chat} `)).map((text) => Number(text.split(' ').at(-1)))
+    t.same(order, [...order].sort((a, b) => a - b), `chat ${chat} in arrival order`)
+  }
+})
