@@ -2,9 +2,11 @@
 //   npm run bench            every benchmark
 //   npm run bench -- decode  one of them
 import { benchDecode, reportDecode } from './decode.ts'
+import { benchIngest } from './ingest.ts'
 
 const benchmarks: Record<string, () => string | Promise<string>> = {
   decode: () => reportDecode(benchDecode()),
+  ingest: benchIngest,
 }
 
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(benchmarks)

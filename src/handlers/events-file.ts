@@ -20,7 +20,8 @@ export function eventsFile(path: string, memory = { tailBytes: TAIL_BYTES, keys:
     written.add(key)
     if (written.size > memory.keys) written.delete(written.values().next().value as string)
   }
-  let queue: Promise<unknown> = readWrittenKeys(path, memory.tailBytes).then((keys) => keys.forEach(remember))
+  // An unreadable file is no reason to stop: its writes will fail, be retried, and say why.
+  let queue: Promise<unknown> = readWrittenKeys(path, memory.tailBytes).then((keys) => keys.forEach(remember), () => undefined)
   return (event, ctx) => {
     const line = JSON.stringify({ event, delivery: { source: ctx.source, portal: ctx.portal, attempt: ctx.attempt }, key: ctx.key }) + '\n'
     const done = queue.then(async () => {

@@ -14,6 +14,16 @@ export interface StoredEvent {
   attempts: number
 }
 
+/** Where a pending event stands in line: enough to schedule it without reading it. */
+export interface PendingRef {
+  id: number
+  chatKey: string
+  /** When it is due (ms): now for a new event, later for one waiting to be retried. */
+  nextAt: number
+  /** The event itself when this process just stored it: no need to read it back. */
+  stored?: StoredEvent
+}
+
 /** A dead letter as `dlq list`/`dlq show` print it: never its credentials. */
 export interface DeadLetter {
   id: number
@@ -39,6 +49,7 @@ export interface InboxStats {
 interface PendingAdd {
   row: Record<string, unknown>
   credentials: string
+  inbound?: InboundEvent
   resolve: (stored: boolean) => void
   reject: (error: Error) => void
 }
@@ -46,6 +57,7 @@ interface PendingAdd {
 interface Row {
   id: number
   key: string
+  credentials_json: string
   chat_key: string
   type: string
   received_at: number
@@ -54,7 +66,6 @@ interface Row {
   delivery_json: string
   raw_json: string | null
   last_error: string | null
-  credentials: string
 }
 
 /** What a new event is stored with. */
@@ -76,6 +87,9 @@ export interface NewRejected {
   dedupKey: string
 }
 
+const GROUP_COMMIT_MS = 2
+const GROUP_COMMIT_ROWS = 128
+
 const serializeCredentials = (credentials: Credentials) => JSON.stringify({ auth: credentials.auth, bot: credentials.bot })
 
 function readCredentials(json: string): Credentials {
@@ -85,17 +99,21 @@ function readCredentials(json: string): Credentials {
 
 /**
  * The durable queue between the doors and the handlers (SQLite, WAL). Adds are group-committed:
- * every add of one event-loop turn goes into one transaction, and each caller hears back once it
- * is committed. A unique key per event, kept for the dedup window, stores a double delivery once.
- * Credentials live in their own table and go with their event.
+ * what arrives within a couple of milliseconds goes into one transaction, and each caller hears
+ * back once it is committed. A unique key per event, kept for the dedup window after it is
+ * handled, stores a double delivery once. Credentials live apart from the event (their own
+ * column) and go with it.
  */
 export class Inbox {
   readonly #db: Database
   readonly #dedupWindowMs: number
   #queue: PendingAdd[] = []
   #scheduled = false
+  #timer: NodeJS.Timeout | undefined
+  #completed: number[] = []
   #writeError: Error | null = null
-  readonly #listeners = new Set<() => void>()
+  #dataVersion: number | null = null
+  readonly #listeners = new Set<(added: PendingRef[]) => void>()
   readonly #sql: Record<string, Statement>
 
   constructor(db: Database, options: { dedupWindowMs: number }) {
@@ -103,20 +121,18 @@ export class Inbox {
     this.#dedupWindowMs = options.dedupWindowMs
     const prepare = (sql: string) => db.prepare(sql)
     this.#sql = {
-      dedup: prepare('INSERT INTO dedup (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
       insert: prepare(
-        `INSERT INTO events (status, key, chat_key, type, received_at, next_at, event_json, delivery_json, raw_json, last_error)
-         VALUES (@status, @dedup, @chat_key, @type, @received_at, @received_at, @event_json, @delivery_json, @raw_json, @last_error)`,
+        `INSERT INTO events (status, key, chat_key, type, received_at, next_at, event_json, delivery_json, raw_json, credentials_json, last_error)
+         VALUES (@status, @dedup, @chat_key, @type, @received_at, @received_at, @event_json, @delivery_json, @raw_json, @credentials, @last_error)
+         ON CONFLICT (key) DO NOTHING`,
       ),
-      insertCredentials: prepare('INSERT INTO credentials (event_id, json) VALUES (?, ?)'),
-      claim: prepare(
-        `SELECT e.id, e.key, e.chat_key, e.type, e.received_at, e.attempts, e.event_json, e.delivery_json, e.raw_json, e.last_error, c.json AS credentials
-         FROM events e JOIN credentials c ON c.event_id = e.id
-         WHERE e.status = 'pending' AND e.next_at <= ?
-           AND e.id = (SELECT MIN(id) FROM events h WHERE h.status = 'pending' AND h.chat_key = e.chat_key)
-         ORDER BY e.id LIMIT ?`,
+      load: prepare("SELECT id, key, chat_key, attempts, event_json, delivery_json, credentials_json FROM events WHERE id = ? AND status = 'pending'"),
+      pending: prepare("SELECT id, chat_key AS chatKey, next_at AS nextAt FROM events WHERE status = 'pending' ORDER BY id"),
+      chatOf: prepare('SELECT chat_key AS chatKey FROM events WHERE id = ?'),
+      complete: prepare(
+        `UPDATE events SET status = 'done', expires_at = ?, chat_key = NULL, event_json = NULL, delivery_json = NULL, raw_json = NULL,
+           credentials_json = NULL, last_error = NULL WHERE id = ? AND status = 'pending'`,
       ),
-      complete: prepare('DELETE FROM events WHERE id = ?'),
       retry: prepare("UPDATE events SET attempts = ?, next_at = ?, last_error = ? WHERE id = ? AND status = 'pending'"),
       bury: prepare("UPDATE events SET status = 'dead', attempts = ?, last_error = ? WHERE id = ?"),
       nextDue: prepare("SELECT MIN(next_at) AS at FROM events WHERE status = 'pending'"),
@@ -127,11 +143,11 @@ export class Inbox {
            (SELECT COUNT(*) FROM events WHERE status = 'pending' AND attempts > 0) AS retrying,
            (SELECT COUNT(*) FROM events WHERE status = 'dead') AS dead`,
       ),
-      listDead: prepare("SELECT e.*, NULL AS credentials FROM events e WHERE status = 'dead' ORDER BY id"),
-      getDead: prepare(`SELECT e.*, c.json AS credentials FROM events e JOIN credentials c ON c.event_id = e.id WHERE e.id = ? AND e.status = 'dead'`),
+      listDead: prepare("SELECT * FROM events WHERE status = 'dead' ORDER BY id"),
+      getDead: prepare("SELECT * FROM events WHERE id = ? AND status = 'dead'"),
       revive: prepare("UPDATE events SET status = 'pending', attempts = 0, next_at = ?, event_json = ?, chat_key = COALESCE(?, chat_key), raw_json = NULL, last_error = NULL WHERE id = ? AND status = 'dead'"),
       drop: prepare("DELETE FROM events WHERE id = ? AND status = 'dead'"),
-      purge: prepare('DELETE FROM dedup WHERE expires_at <= ?'),
+      purge: prepare("DELETE FROM events WHERE status = 'done' AND expires_at <= ?"),
       getMeta: prepare('SELECT value FROM meta WHERE key = ?'),
       setMeta: prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
     }
@@ -142,8 +158,8 @@ export class Inbox {
     return this.#writeError === null
   }
 
-  /** Calls `listener` after every commit that stored something. */
-  onAdded(listener: () => void): () => void {
+  /** Calls `listener` with what every commit put in line (new events, revived dead letters). */
+  onAdded(listener: (added: PendingRef[]) => void): () => void {
     this.#listeners.add(listener)
     return () => this.#listeners.delete(listener)
   }
@@ -165,7 +181,7 @@ export class Inbox {
       last_error: null,
       dedup: dedupKey,
     }
-    return this.#enqueue(row, serializeCredentials(delivery.credentials))
+    return this.#enqueue(row, serializeCredentials(delivery.credentials), inbound)
   }
 
   /** Keeps an authenticated event that failed its schema as a dead letter, for a replay after a fix. */
@@ -183,32 +199,44 @@ export class Inbox {
     return this.#enqueue(row, serializeCredentials(rejected.credentials))
   }
 
-  #enqueue(row: Record<string, unknown>, credentials: string): Promise<boolean> {
+  #enqueue(row: Record<string, unknown>, credentials: string, inbound?: InboundEvent): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ row, credentials, resolve, reject })
-      if (!this.#scheduled) {
-        this.#scheduled = true
-        setImmediate(() => this.#flush())
-      }
+      this.#queue.push({ row, credentials, inbound, resolve, reject })
+      this.#scheduleFlush()
     })
   }
 
-  // One transaction for everything added during the last turn of the event loop.
+  // A commit costs far more than a row: gather what arrives within a couple of milliseconds
+  // (or a full batch) into one, so throughput does not collapse to one commit per request.
+  #scheduleFlush(): void {
+    if (this.#queue.length >= GROUP_COMMIT_ROWS) return void this.#flushNow()
+    if (this.#scheduled) return
+    this.#scheduled = true
+    this.#timer = setTimeout(() => this.#flush(), GROUP_COMMIT_MS)
+  }
+
+  #flushNow(): void {
+    clearTimeout(this.#timer)
+    this.#flush()
+  }
+
+  // One transaction for everything added and handled during the last turn of the event loop.
   #flush(): void {
     const batch = this.#queue
+    const completed = this.#completed
     this.#queue = []
+    this.#completed = []
     this.#scheduled = false
     const now = Date.now()
-    let stored: boolean[]
+    let stored: Array<number | null>
     try {
-      stored = this.#db.transaction(() =>
-        batch.map(({ row, credentials }) => {
-          if (this.#sql.dedup!.run(row.dedup, now + this.#dedupWindowMs).changes === 0) return false
-          const id = this.#sql.insert!.run({ ...row, received_at: now }).lastInsertRowid
-          this.#sql.insertCredentials!.run(id, credentials)
-          return true
-        }),
-      )()
+      stored = this.#db.transaction(() => {
+        for (const id of completed) this.#sql.complete!.run(now + this.#dedupWindowMs, id)
+        return batch.map(({ row, credentials }) => {
+          const result = this.#sql.insert!.run({ ...row, credentials, received_at: now })
+          return result.changes === 0 ? null : Number(result.lastInsertRowid)
+        })
+      })()
       this.#writeError = null
     } catch (error) {
       this.#writeError = error as Error
@@ -216,25 +244,46 @@ export class Inbox {
       for (const { reject } of batch) reject(failure)
       return
     }
-    batch.forEach(({ resolve }, i) => resolve(stored[i] as boolean))
-    if (stored.includes(true)) for (const listener of this.#listeners) listener()
+    batch.forEach(({ resolve }, i) => resolve(stored[i] !== null))
+    const added = batch.flatMap(({ row, inbound }, i) => {
+      const id = stored[i] as number | null
+      if (id === null || !inbound) return []
+      const chatKey = row.chat_key as string
+      return [{ id, chatKey, nextAt: now, stored: { id, key: row.dedup as string, chatKey, attempts: 0, inbound } }]
+    })
+    if (added.length > 0) this.#notify(added)
+  }
+
+  #notify(added: PendingRef[]): void {
+    for (const listener of this.#listeners) listener(added)
+  }
+
+  /** Every pending event, in arrival order: where a worker starts. */
+  pending(): PendingRef[] {
+    return this.#sql.pending!.all() as PendingRef[]
+  }
+
+  /** A pending event, whole; `null` once it is gone (handled, or dropped by another process). */
+  load(id: number): StoredEvent | null {
+    const row = this.#sql.load!.get(id) as Row | undefined
+    return row ? { id: row.id, key: row.key, chatKey: row.chat_key, attempts: row.attempts, inbound: toInbound(row) } : null
+  }
+
+  /** Whether another connection (`dlq replay` in another process) changed the database since the last call. */
+  changedElsewhere(): boolean {
+    const version = this.#db.pragma('data_version', { simple: true }) as number
+    const changed = this.#dataVersion !== null && version !== this.#dataVersion
+    this.#dataVersion = version
+    return changed
   }
 
   /**
-   * The next events to handle: due, pending, and each the oldest pending event of its chat, so
-   * a chat's events run in arrival order (a retrying event holds back the later ones).
+   * Handled: the event and its credentials go, with the next group commit; its dedup key stays
+   * for the window. A crash before that commit leaves it pending: handled again, never lost.
    */
-  claim(now: number, limit: number, busyChats: ReadonlySet<string>): StoredEvent[] {
-    const rows = this.#sql.claim!.all(now, limit + busyChats.size) as Row[]
-    return rows
-      .filter((row) => !busyChats.has(row.chat_key))
-      .slice(0, limit)
-      .map((row) => ({ id: row.id, key: row.key, chatKey: row.chat_key, attempts: row.attempts, inbound: toInbound(row) }))
-  }
-
-  /** Handled: the event and its credentials go; its dedup key stays for the window. */
   complete(id: number): void {
-    this.#sql.complete!.run(id)
+    this.#completed.push(id)
+    this.#scheduleFlush()
   }
 
   /** Failed, to be tried again at `nextAt`. */
@@ -275,7 +324,7 @@ export class Inbox {
   deadLetterSource(id: number): { payload: Record<string, unknown> | null; event: InboundEvent['event'] | null; credentials: Credentials } | null {
     const row = this.#sql.getDead!.get(id) as Row | undefined
     if (!row) return null
-    return { payload: row.raw_json ? JSON.parse(row.raw_json) : null, event: row.event_json ? JSON.parse(row.event_json) : null, credentials: readCredentials(row.credentials as string) }
+    return { payload: row.raw_json ? JSON.parse(row.raw_json) : null, event: row.event_json ? JSON.parse(row.event_json) : null, credentials: readCredentials(row.credentials_json) }
   }
 
   /**
@@ -283,8 +332,9 @@ export class Inbox {
    * then with the chat it turned out to be about).
    */
   revive(id: number, event: InboundEvent['event'], chatKey: string | null): void {
-    this.#sql.revive!.run(Date.now(), JSON.stringify(event), chatKey, id)
-    for (const listener of this.#listeners) listener()
+    const now = Date.now()
+    this.#sql.revive!.run(now, JSON.stringify(event), chatKey, id)
+    this.#notify([{ id, chatKey: (this.#sql.chatOf!.get(id) as { chatKey: string }).chatKey, nextAt: now }])
   }
 
   /** Deletes a dead letter for good; `false` when there is none with that id. */
@@ -300,14 +350,21 @@ export class Inbox {
     this.#sql.setMeta!.run(key, value)
   }
 
+  /** Commits what is queued now, without waiting for the group commit. */
+  commit(): void {
+    if (this.#db.open && (this.#queue.length > 0 || this.#completed.length > 0)) this.#flushNow()
+  }
+
+  /** Commits what is queued, then closes the database. */
   close(): void {
+    this.commit()
     this.#db.close()
   }
 }
 
 function toInbound(row: Row): InboundEvent {
   const delivery = JSON.parse(row.delivery_json) as Omit<Delivery, 'credentials'>
-  return { event: JSON.parse(row.event_json as string) as InboundEvent['event'], delivery: { ...delivery, credentials: readCredentials(row.credentials as string) } }
+  return { event: JSON.parse(row.event_json as string) as InboundEvent['event'], delivery: { ...delivery, credentials: readCredentials(row.credentials_json) } }
 }
 
 function toDeadLetter(row: Row): DeadLetter {

@@ -3,27 +3,28 @@ import type { Database } from 'better-sqlite3'
 // The inbox schema, one entry per version; `PRAGMA user_version` says how many have run.
 // Append, never edit: a database made by an older release upgrades on open.
 const MIGRATIONS: string[] = [
+  // One row per event: `pending` until handled, then a `done` tombstone holding only its key
+  // for the dedup window, or `dead` (the dead letter). Credentials have their own column, apart
+  // from the event, and go with it.
   `CREATE TABLE events (
      id INTEGER PRIMARY KEY AUTOINCREMENT,
-     status TEXT NOT NULL CHECK (status IN ('pending', 'dead')),
-     key TEXT NOT NULL,
-     chat_key TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('pending', 'dead', 'done')),
+     key TEXT NOT NULL UNIQUE,
+     chat_key TEXT,
      type TEXT NOT NULL,
      received_at INTEGER NOT NULL,
      attempts INTEGER NOT NULL DEFAULT 0,
      next_at INTEGER NOT NULL,
+     expires_at INTEGER,
      event_json TEXT,
-     delivery_json TEXT NOT NULL,
+     delivery_json TEXT,
      raw_json TEXT,
+     credentials_json TEXT,
      last_error TEXT
    );
-   CREATE INDEX events_by_chat ON events (status, chat_key, id);
-   CREATE TABLE credentials (
-     event_id INTEGER PRIMARY KEY REFERENCES events (id) ON DELETE CASCADE,
-     json TEXT NOT NULL
-   );
-   CREATE TABLE dedup (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
-   CREATE INDEX dedup_by_expiry ON dedup (expires_at);
+   CREATE INDEX events_pending ON events (id) WHERE status = 'pending';
+   CREATE INDEX events_dead ON events (id) WHERE status = 'dead';
+   CREATE INDEX events_expiry ON events (expires_at) WHERE status = 'done';
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`,
 ]
 

@@ -24,7 +24,10 @@ export function openDatabase(dataDir: string, durability: Durability = 'process'
   try {
     mkdirSync(dataDir, { recursive: true })
     db = new BetterSqlite3(path)
+    // A 4.6 KB event fits one 16 KB page (not an overflow chain); set before the first table.
+    db.pragma('page_size = 4096')
     db.pragma('journal_mode = WAL')
+    db.pragma('cache_size = -65536')
     db.pragma(`synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`)
     db.pragma('foreign_keys = ON')
     db.pragma('busy_timeout = 5000')

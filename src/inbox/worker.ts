@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { createContext } from '../router/create-context.ts'
 import type { Router } from '../router/router.ts'
 import { backoff } from './backoff.ts'
-import type { Inbox, StoredEvent } from './inbox.ts'
+import type { Inbox, PendingRef, StoredEvent } from './inbox.ts'
 
 export interface WorkerOptions {
   /** Events handled at once, across chats (one at a time within a chat). */
@@ -11,7 +11,7 @@ export interface WorkerOptions {
   maxAttempts: number
   retryBaseMs: number
   retryMaxMs: number
-  /** How often an idle worker looks for work added by another process (`dlq replay`). */
+  /** How often an idle worker looks for changes made by another process (`dlq replay`). */
   pollIntervalMs: number
 }
 
@@ -30,12 +30,17 @@ const describe = (errors: unknown[]) => errors.map((error) => (error instanceof 
  * one chat's events in arrival order, failures retried with exponential backoff and jitter,
  * then dead-lettered. An event leaves the inbox only once handled; a crash leaves it pending
  * for the next start.
+ *
+ * The line of each chat is kept in memory (ids and due times, read from the inbox at start and
+ * told of every commit), so choosing the next events costs nothing however deep the inbox is.
  */
 export class Worker {
   readonly #inbox: Inbox
   readonly #router: Router
   readonly #logger: Logger
   readonly #options: WorkerOptions
+  /** Pending events per chat, oldest first: only the head of a line may run. */
+  #lines = new Map<string, PendingRef[]>()
   readonly #running = new Map<number, Promise<void>>()
   readonly #busyChats = new Set<string>()
   #timer: NodeJS.Timeout | undefined
@@ -54,7 +59,12 @@ export class Worker {
   /** Starts handling, beginning with whatever a previous run left pending. */
   start(): void {
     this.#stopped = false
-    this.#unsubscribe = this.#inbox.onAdded(() => this.#schedule())
+    this.#unsubscribe = this.#inbox.onAdded((added) => {
+      this.#enqueue(added)
+      this.#schedule()
+    })
+    this.#reload()
+    this.#inbox.changedElsewhere()
     this.#schedule()
   }
 
@@ -65,22 +75,43 @@ export class Worker {
   async stop(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs
     this.#unsubscribe?.()
-    while (Date.now() < deadline && (this.#running.size > 0 || this.#hasDueWork())) {
+    while (Date.now() < deadline && (this.#running.size > 0 || this.#dueHeads(1).length > 0)) {
       this.#schedule()
       await new Promise((resolve) => setTimeout(resolve, 5))
     }
     this.#stopped = true
     clearTimeout(this.#timer)
+    this.#inbox.commit()
     return this.#running.size === 0
-  }
-
-  #hasDueWork(): boolean {
-    const due = this.#inbox.nextDueAt()
-    return due !== null && due <= Date.now()
   }
 
   stats(): WorkerStats {
     return { inFlight: this.#running.size, ...this.#counts }
+  }
+
+  #reload(): void {
+    this.#lines = new Map()
+    this.#enqueue(this.#inbox.pending())
+  }
+
+  #enqueue(refs: PendingRef[]): void {
+    for (const ref of refs) {
+      const line = this.#lines.get(ref.chatKey)
+      if (!line) this.#lines.set(ref.chatKey, [ref])
+      else if ((line.at(-1) as PendingRef).id < ref.id) line.push(ref)
+      else line.splice(line.findIndex((other) => other.id > ref.id), 0, ref) // a revived dead letter rejoins in its place
+    }
+  }
+
+  // The due heads of idle chats, oldest first.
+  #dueHeads(limit: number): PendingRef[] {
+    const now = Date.now()
+    const heads: PendingRef[] = []
+    for (const [chat, line] of this.#lines) {
+      const head = line[0] as PendingRef
+      if (head.nextAt <= now && !this.#busyChats.has(chat)) heads.push(head)
+    }
+    return heads.sort((a, b) => a.id - b.id).slice(0, limit)
   }
 
   #schedule(): void {
@@ -94,33 +125,45 @@ export class Worker {
 
   #pump(): void {
     if (this.#stopped) return
-    const free = this.#options.concurrency - this.#running.size
-    let claimed: StoredEvent[] = []
-    if (free > 0) {
+    for (const head of this.#dueHeads(this.#options.concurrency - this.#running.size)) {
+      let stored: StoredEvent | null
       try {
-        claimed = this.#inbox.claim(Date.now(), free, this.#busyChats)
+        stored = head.stored ?? this.#inbox.load(head.id)
       } catch (error) {
         this.#logger.error({ err: error }, 'cannot read the inbox')
+        break
       }
-    }
-    for (const stored of claimed) {
-      this.#busyChats.add(stored.chatKey)
-      this.#running.set(stored.id, this.#handle(stored))
+      if (!stored) {
+        this.#dequeue(head.chatKey) // handled or dropped elsewhere
+        continue
+      }
+      this.#busyChats.add(head.chatKey)
+      this.#running.set(head.id, this.#handle(stored))
     }
     this.#wakeLater()
   }
 
-  // Sleep until the next retry is due, or the poll interval, whichever comes first.
+  // The head of a chat's line is done with (handled, dead, or gone).
+  #dequeue(chatKey: string): void {
+    const line = this.#lines.get(chatKey) as PendingRef[]
+    line.shift()
+    if (line.length === 0) this.#lines.delete(chatKey)
+  }
+
+  // Sleep until the next retry is due, or the poll interval (to notice other processes' changes).
   #wakeLater(): void {
     clearTimeout(this.#timer)
+    const now = Date.now()
     let delay = this.#options.pollIntervalMs
-    try {
-      const due = this.#inbox.nextDueAt()
-      if (due !== null) delay = Math.max(0, Math.min(delay, due - Date.now()))
-    } catch {
-      // Reading failed: the poll interval will try again.
-    }
-    this.#timer = setTimeout(() => this.#schedule(), delay)
+    for (const [chat, line] of this.#lines) if (!this.#busyChats.has(chat)) delay = Math.min(delay, Math.max(0, (line[0] as PendingRef).nextAt - now))
+    this.#timer = setTimeout(() => {
+      try {
+        if (this.#inbox.changedElsewhere()) this.#reload()
+      } catch (error) {
+        this.#logger.error({ err: error }, 'cannot read the inbox')
+      }
+      this.#schedule()
+    }, delay)
     this.#timer.unref()
   }
 
@@ -133,15 +176,20 @@ export class Worker {
     try {
       if (result.errors.length === 0) {
         this.#inbox.complete(stored.id)
+        this.#dequeue(stored.chatKey)
         this.#counts.handled++
       } else if (attempt >= this.#options.maxAttempts) {
         this.#inbox.bury(stored.id, attempt, describe(result.errors))
+        this.#dequeue(stored.chatKey)
         this.#counts.failedAttempts++
         this.#counts.deadLettered++
         ctx.log.error({ attempt, inboxId: stored.id }, 'handlers kept failing: moved to the dead letter')
       } else {
         const delayMs = backoff(attempt, this.#options.retryBaseMs, this.#options.retryMaxMs)
-        this.#inbox.retry(stored.id, attempt, Date.now() + delayMs, describe(result.errors))
+        const nextAt = Date.now() + delayMs
+        this.#inbox.retry(stored.id, attempt, nextAt, describe(result.errors))
+        // The next attempt reads the event back, with its attempt count.
+        Object.assign(this.#lines.get(stored.chatKey)?.[0] as PendingRef, { nextAt, stored: undefined })
         this.#counts.failedAttempts++
         ctx.log.warn({ attempt, retryInMs: delayMs, inboxId: stored.id }, 'handlers failed: will retry')
       }

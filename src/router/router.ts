@@ -89,8 +89,9 @@ export class Router {
   }
 
   // A handler past its time counts as failed; it cannot be stopped, so it may still finish later.
+  // One that returned no promise has finished already.
   #limit(running: unknown): unknown {
-    if (this.#timeoutMs === null) return running
+    if (this.#timeoutMs === null || !(running instanceof Promise)) return running
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise((_, reject) => {
       timer = setTimeout(() => reject(new HandlerTimeoutError(this.#timeoutMs as number)), this.#timeoutMs as number)

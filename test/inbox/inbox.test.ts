@@ -23,20 +23,24 @@ t.test('stores events with their credentials apart, and gives them back whole', 
   const inbox = open(t)
   const input = inbound('capture_imbot_v2_message_add_2026_09_16')
   t.equal(await inbox.add(newEvent(input)), true)
-  const [stored] = inbox.claim(Date.now(), 10, new Set())
+  const [ref] = inbox.pending()
+  const stored = inbox.load(ref?.id as number)
   t.same(asJson(stored?.inbound), asJson(input))
   t.equal(stored?.attempts, 0)
   t.equal(stored?.inbound.delivery.credentials.bot?.access_token, input.delivery.credentials.bot?.access_token)
   t.equal(stored?.inbound.delivery.credentials.applicationToken, 'c76f868e000000000000000000000000')
   inbox.complete(stored?.id as number)
-  t.same(inbox.claim(Date.now(), 10, new Set()), [])
+  t.equal(inbox.pending().length, 1, 'gone with the next group commit')
+  await new Promise((resolve) => setTimeout(resolve, 10))
+  t.same(inbox.pending(), [])
+  t.equal(inbox.load(stored?.id as number), null)
   t.match(inbox.stats(), { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0 })
 })
 
 t.test('commits everything added in one turn together and tells each caller', async (t) => {
   const inbox = open(t)
   const added: number[] = []
-  inbox.onAdded(() => added.push(inbox.stats().depth))
+  inbox.onAdded((refs) => added.push(refs.length))
   const inputs = ['im_v2_message_add', 'im_v2_message_update', 'im_v2_join_chat', 'imbot_v2_delete_webhook', 'v1_onimbotmessageadd'].map(inbound)
   t.same(await Promise.all(inputs.map((input) => inbox.add(newEvent(input)))), [true, true, true, true, true])
   t.same(added, [5], 'one commit for the five')
@@ -52,42 +56,51 @@ t.test('stores a double delivery once, within the dedup window', async (t) => {
   t.equal(await inbox.add(twin), false, 'or later')
   const edit = newEvent(inbound('im_v2_message_update'))
   t.equal(await inbox.add(edit), true, 'another event of the same message is another event')
-  t.equal(inbox.purgeExpiredKeys(Date.now() + 60), 2, 'keys leave after the window')
+  for (const ref of inbox.pending()) inbox.complete(ref.id)
+  await new Promise((resolve) => setTimeout(resolve, 10))
+  t.equal(await inbox.add(twin), false, 'a handled event keeps its key for the window')
+  t.equal(inbox.purgeExpiredKeys(Date.now() + 100), 2, 'then the key leaves')
   t.equal(await inbox.add(twin), true)
 })
 
-t.test('hands out the oldest pending event of each chat only, so a chat keeps its order', async (t) => {
+t.test('says where each pending event stands: its chat and when it is due', async (t) => {
   const inbox = open(t)
-  const a1 = inbound('im_v2_message_add')
-  const a2 = inbound('im_v2_message_update')
-  const b1 = inbound('capture_imbot_v2_message_add_2026_09_16')
-  const solo = inbound('imbot_v2_delete_webhook')
-  for (const input of [a1, a2, b1, solo]) await inbox.add(newEvent(input))
-  const first = inbox.claim(Date.now(), 10, new Set())
-  t.same(first.map((stored) => stored.inbound.event.type), ['ONIMV2MESSAGEADD', 'ONIMBOTV2MESSAGEADD', 'ONIMBOTV2DELETE'])
-  t.match(first.map((stored) => stored.chatKey), ['chat:d897063e1ce7c5eb9f04b9751eef5915:5', 'chat:61fe44d3770c22e3fab7bff06b17e7e3:19167', /^solo:hook:/])
-  t.same(inbox.claim(Date.now(), 10, new Set([first[0]?.chatKey as string])).length, 2, 'a busy chat is skipped')
-  t.same(inbox.claim(Date.now(), 1, new Set()).length, 1, 'up to the limit')
-  inbox.retry(first[0]?.id as number, 1, Date.now() + 60000, 'Error: boom')
-  t.same(
-    inbox.claim(Date.now(), 10, new Set()).map((stored) => stored.inbound.event.type),
-    ['ONIMBOTV2MESSAGEADD', 'ONIMBOTV2DELETE'],
-    'a retrying event holds back the later events of its chat',
-  )
-  t.same(inbox.claim(Date.now() + 60000, 10, new Set())[0]?.attempts, 1, 'until it is due')
+  const inputs = ['im_v2_message_add', 'im_v2_message_update', 'capture_imbot_v2_message_add_2026_09_16', 'imbot_v2_delete_webhook'].map(inbound)
+  const before = Date.now()
+  for (const input of inputs) await inbox.add(newEvent(input))
+  const pending = inbox.pending()
+  t.match(pending.map((ref) => ref.chatKey), ['chat:d897063e1ce7c5eb9f04b9751eef5915:5', 'chat:d897063e1ce7c5eb9f04b9751eef5915:5', 'chat:61fe44d3770c22e3fab7bff06b17e7e3:19167', /^solo:hook:/])
+  t.ok(pending.every((ref) => ref.nextAt >= before && ref.nextAt <= Date.now()))
+  const [first, second] = pending
+  inbox.retry(first?.id as number, 1, before + 60000, 'Error: boom')
+  t.equal(inbox.pending()[0]?.nextAt, before + 60000)
+  t.equal(inbox.load(first?.id as number)?.attempts, 1)
   t.match(inbox.stats(), { depth: 4, retrying: 1 })
-  t.ok((inbox.nextDueAt() as number) <= Date.now())
-  inbox.bury(first[0]?.id as number, 3, 'Error: boom')
-  t.same(inbox.claim(Date.now(), 10, new Set()).map((stored) => stored.inbound.event.type), ['ONIMV2MESSAGEUPDATE', 'ONIMBOTV2MESSAGEADD', 'ONIMBOTV2DELETE'], 'a dead one lets them go')
+  inbox.bury(first?.id as number, 3, 'Error: boom')
+  t.equal(inbox.load(first?.id as number), null, 'a dead letter is not pending')
+  t.same(inbox.pending().map((ref) => ref.id), [second?.id, pending[2]?.id, pending[3]?.id])
   t.match(inbox.stats(), { depth: 3, deadLetters: 1 })
+})
+
+t.test('tells when another connection changed the database', async (t) => {
+  const dir = t.testdir()
+  const inbox = new Inbox(openDatabase(dir), { dedupWindowMs: 1000 })
+  t.teardown(() => inbox.close())
+  t.equal(inbox.changedElsewhere(), false, 'the first call only notes where it is')
+  await inbox.add(newEvent(inbound('im_v2_message_add')))
+  t.equal(inbox.changedElsewhere(), false, 'its own commits do not count')
+  const other = openDatabase(dir)
+  other.prepare("INSERT INTO meta (key, value) VALUES ('by', 'another process')").run()
+  other.close()
+  t.equal(inbox.changedElsewhere(), true)
+  t.equal(inbox.changedElsewhere(), false)
 })
 
 t.test('keeps dead letters, with or without an event, and never their credentials', async (t) => {
   const inbox = open(t)
   const input = inbound('imbot_v2_message_add_webhook')
   await inbox.add(newEvent(input))
-  const [stored] = inbox.claim(Date.now(), 1, new Set())
-  inbox.bury(stored?.id as number, 8, 'Error: handler down')
+  inbox.bury(inbox.pending()[0]?.id as number, 8, 'Error: handler down')
   const payload = { event: 'ONIMV2MESSAGEADD', data: { message: { id: 'abc' } }, ts: '1' }
   const portal = { domain: 'p.bitrix24.com', memberId: 'm', clientEndpoint: null }
   const error = new EventValidationError('ONIMV2MESSAGEADD', [{ path: '/data/message/id', message: 'must be integer' }])
@@ -106,11 +119,11 @@ t.test('keeps dead letters, with or without an event, and never their credential
   t.equal(inbox.deadLetterSource(letters[1]?.id as number)?.credentials.applicationToken, 'secret-app')
   t.equal(inbox.drop(letters[1]?.id as number), true)
   t.equal(inbox.drop(letters[1]?.id as number), false)
-  let woken = 0
-  inbox.onAdded(() => woken++)
+  const woken: unknown[] = []
+  inbox.onAdded((added) => woken.push(...added))
   inbox.revive(letters[0]?.id as number, letters[0]?.event as InboundEvent['event'], null)
-  t.equal(woken, 1, 'a revived event wakes the worker')
-  t.same(inbox.claim(Date.now(), 5, new Set()).map((item) => [item.inbound.event.type, item.attempts]), [['ONIMBOTV2MESSAGEADD', 0]])
+  t.match(woken, [{ id: letters[0]?.id, chatKey: 'chat:bac1cd5c8940947a75e0d71b1a84e348:5' }], 'a revived event rejoins its chat')
+  t.same([inbox.load(letters[0]?.id as number)].map((item) => [item?.inbound.event.type, item?.attempts]), [['ONIMBOTV2MESSAGEADD', 0]])
 })
 
 t.test('keeps small facts across restarts (the poller offset)', async (t) => {
@@ -129,7 +142,8 @@ t.test('refuses to acknowledge what it could not commit, and says it is not writ
   const db = openDatabase(t.testdir())
   const inbox = new Inbox(db, { dedupWindowMs: 1000 })
   t.equal(inbox.writable, true)
-  db.exec('DROP TABLE credentials') // what a broken disk or a wrong file would do to a commit
+  // What a broken disk would do to a commit.
+  db.exec("CREATE TRIGGER broken BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
   const input = inbound('capture_imbot_v2_message_add_2026_09_16')
   await t.rejects(inbox.add(newEvent(input)), { name: 'InboxUnavailableError', statusCode: 503, message: 'the inbox cannot store events now' })
   t.equal(inbox.writable, false)

@@ -15,7 +15,7 @@ t.test('creates DATA_DIR and a migrated WAL database in it', async (t) => {
   t.equal(db.pragma('user_version', { simple: true }), 1)
   t.equal(migrate(db), 1, 'migrating again changes nothing')
   const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((row) => row.name)
-  t.same(tables.filter((name) => !name.startsWith('sqlite_')), ['credentials', 'dedup', 'events', 'meta'])
+  t.same(tables.filter((name) => !name.startsWith('sqlite_')), ['events', 'meta'])
 })
 
 t.test('fsyncs every commit when asked to survive a power loss', async (t) => {

@@ -180,21 +180,45 @@ t.test('an outcome it cannot record leaves the event pending, handled again afte
 
 t.test('an unreadable inbox is logged and tried again', async (t) => {
   const router = new Router()
-  const { worker, inbox, logs } = setup(t, router, { pollIntervalMs: 10 })
-  const claim = inbox.claim.bind(inbox)
-  const nextDueAt = inbox.nextDueAt.bind(inbox)
-  let failures = 1
-  inbox.claim = (...args) => {
-    if (failures-- > 0) throw new Error('database is locked')
-    return claim(...args)
+  let handled = 0
+  router.onAny(() => void handled++)
+  const { worker, inbox, logs, add } = setup(t, router, { pollIntervalMs: 10 })
+  await add(1, 'x')
+  const load = inbox.load.bind(inbox)
+  const changedElsewhere = inbox.changedElsewhere.bind(inbox)
+  let loads = 0
+  let checks = 0
+  inbox.load = (id) => {
+    if (loads++ === 0) throw new Error('database is locked')
+    return load(id)
   }
-  inbox.nextDueAt = () => {
-    if (failures >= 0) throw new Error('database is locked')
-    return nextDueAt()
+  inbox.changedElsewhere = () => {
+    if (checks++ === 1) throw new Error('database is locked')
+    return changedElsewhere()
   }
   worker.start()
-  await eventually(() => failures < 0)
-  t.match(logs.parsed(), [{ msg: 'cannot read the inbox', err: { message: 'database is locked' } }])
+  await eventually(() => handled === 1)
+  t.match(logs.parsed().filter((line) => line.msg === 'cannot read the inbox'), [{ err: { message: 'database is locked' } }, { err: { message: 'database is locked' } }])
+})
+
+t.test('sees events replayed or dropped by another process', async (t) => {
+  const router = new Router()
+  const seen: string[] = []
+  let calls = 0
+  router.onAny((event) => {
+    if (calls++ === 0) throw new Error('boom')
+    seen.push(textOf(event))
+  })
+  const { worker, inbox, add, db } = setup(t, router, { pollIntervalMs: 10, maxAttempts: 1 })
+  worker.start()
+  await add(1, 'fails once')
+  await eventually(() => inbox.stats().deadLetters === 1)
+  const [letter] = inbox.deadLetters()
+  const other = new Inbox(openDatabase(db.name.replace(/\/inbox\.db$/, '')), { dedupWindowMs: 1 })
+  other.revive(letter?.id as number, letter?.event as never, null)
+  other.close()
+  await eventually(() => seen.length === 1)
+  t.same(seen, ['fails once'])
 })
 
 t.test('records what a handler threw, whatever it threw', async (t) => {
