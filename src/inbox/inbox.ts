@@ -87,7 +87,6 @@ export interface NewRejected {
   dedupKey: string
 }
 
-const GROUP_COMMIT_MS = 2
 const GROUP_COMMIT_ROWS = 128
 
 const serializeCredentials = (credentials: Credentials) => JSON.stringify({ auth: credentials.auth, bot: credentials.bot })
@@ -109,7 +108,7 @@ export class Inbox {
   readonly #dedupWindowMs: number
   #queue: PendingAdd[] = []
   #scheduled = false
-  #timer: NodeJS.Timeout | undefined
+  #immediate: NodeJS.Immediate | undefined
   #completed: number[] = []
   #writeError: Error | null = null
   #dataVersion: number | null = null
@@ -135,7 +134,6 @@ export class Inbox {
       ),
       retry: prepare("UPDATE events SET attempts = ?, next_at = ?, last_error = ? WHERE id = ? AND status = 'pending'"),
       bury: prepare("UPDATE events SET status = 'dead', attempts = ?, last_error = ? WHERE id = ?"),
-      nextDue: prepare("SELECT MIN(next_at) AS at FROM events WHERE status = 'pending'"),
       stats: prepare(
         `SELECT
            (SELECT COUNT(*) FROM events WHERE status = 'pending') AS depth,
@@ -206,17 +204,18 @@ export class Inbox {
     })
   }
 
-  // A commit costs far more than a row: gather what arrives within a couple of milliseconds
-  // (or a full batch) into one, so throughput does not collapse to one commit per request.
+  // A commit costs far more than a row: everything that arrives while the event loop turns
+  // (every request parsed meanwhile) goes into one, so throughput does not collapse to one
+  // commit per request, and no request waits on a timer.
   #scheduleFlush(): void {
     if (this.#queue.length >= GROUP_COMMIT_ROWS) return void this.#flushNow()
     if (this.#scheduled) return
     this.#scheduled = true
-    this.#timer = setTimeout(() => this.#flush(), GROUP_COMMIT_MS)
+    this.#immediate = setImmediate(() => this.#flush())
   }
 
   #flushNow(): void {
-    clearTimeout(this.#timer)
+    clearImmediate(this.#immediate)
     this.#flush()
   }
 
@@ -294,11 +293,6 @@ export class Inbox {
   /** Failed for the last time: to the dead letter. */
   bury(id: number, attempts: number, error: string): void {
     this.#sql.bury!.run(attempts, error, id)
-  }
-
-  /** When the earliest pending event is due, or `null` when none is pending. */
-  nextDueAt(): number | null {
-    return (this.#sql.nextDue!.get() as { at: number | null }).at
   }
 
   stats(now = Date.now()): InboxStats {

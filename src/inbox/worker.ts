@@ -98,7 +98,8 @@ export class Worker {
     for (const ref of refs) {
       const line = this.#lines.get(ref.chatKey)
       if (!line) this.#lines.set(ref.chatKey, [ref])
-      else if ((line.at(-1) as PendingRef).id < ref.id) line.push(ref)
+      // Behind others it will wait: keep its place, not the whole event (read back when its turn comes).
+      else if ((line.at(-1) as PendingRef).id < ref.id) line.push({ ...ref, stored: undefined })
       else line.splice(line.findIndex((other) => other.id > ref.id), 0, ref) // a revived dead letter rejoins in its place
     }
   }

@@ -47,6 +47,21 @@ t.test('commits everything added in one turn together and tells each caller', as
   t.match(inbox.stats(), { depth: 5, oldestPendingAgeMs: Number })
 })
 
+t.test('commits a full batch at once, and what is queued when it closes', async (t) => {
+  const dir = t.testdir()
+  const inbox = new Inbox(openDatabase(dir), { dedupWindowMs: 60000 })
+  const body = readFixture('bitrix/im_v2_message_add.body.txt')
+  const many = Array.from({ length: 130 }, (_, i) => newEvent(decodeBody(body.replace('5012', String(9000 + i)))))
+  const added = Promise.all(many.map((item) => inbox.add(item)))
+  t.equal(inbox.pending().length, 128, 'a full batch does not wait for the turn to end')
+  t.same(await added, many.map(() => true))
+  void inbox.add(newEvent(inbound('im_v2_join_chat')))
+  inbox.close()
+  const reopened = new Inbox(openDatabase(dir), { dedupWindowMs: 60000 })
+  t.equal(reopened.pending().length, 131, 'closing commits what was queued')
+  reopened.close()
+})
+
 t.test('stores a double delivery once, within the dedup window', async (t) => {
   const inbox = open(t, 50)
   const first = newEvent(inbound('im_v2_message_add'))

@@ -221,6 +221,25 @@ t.test('sees events replayed or dropped by another process', async (t) => {
   t.same(seen, ['fails once'])
 })
 
+t.test('skips an event that is gone when its turn comes', async (t) => {
+  const router = new Router()
+  const seen: string[] = []
+  router.onAny((event) => void seen.push(textOf(event)))
+  const { worker, inbox, add } = setup(t, router)
+  await add(1, 'gone')
+  await add(1, 'next')
+  const load = inbox.load.bind(inbox)
+  let first = true
+  inbox.load = (id) => {
+    if (!first) return load(id)
+    first = false
+    return null
+  }
+  worker.start()
+  await eventually(() => seen.length === 1)
+  t.same(seen, ['next'])
+})
+
 t.test('records what a handler threw, whatever it threw', async (t) => {
   const router = new Router()
   router.onAny(() => {
