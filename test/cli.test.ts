@@ -1,17 +1,11 @@
 import { PassThrough, Readable } from 'node:stream'
 import t from 'tap'
 import { runCli } from '../src/cli.ts'
-import { readFixture } from './helpers.ts'
+import { readFixture, runCommand } from './helpers.ts'
 
 async function run(argv: string[], input = '', tty = false, env: Record<string, string> = {}) {
-  const stdout = Object.assign(new PassThrough(), { isTTY: tty })
-  const stderr = new PassThrough()
-  const out: Buffer[] = []
-  const err: Buffer[] = []
-  stdout.on('data', (chunk: Buffer) => out.push(chunk))
-  stderr.on('data', (chunk: Buffer) => err.push(chunk))
-  const code = await runCli(argv, { stdin: Readable.from([Buffer.from(input)]), stdout, stderr, env })
-  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }
+  const { code, out, err } = await runCommand(argv, { input, tty, env })
+  return { code, stdout: out, stderr: err }
 }
 
 const capture = 'capture_imbot_v2_message_add_2026_09_16'

@@ -2,7 +2,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
-import { Writable } from 'node:stream'
+import { PassThrough, Readable, Writable } from 'node:stream'
+import { runCli } from '../src/cli.ts'
 import type { Readiness } from '../routes/health.ts'
 import { buildApp } from '../src/app.ts'
 import { createTokenSet } from '../src/auth/token-set.ts'
@@ -85,4 +86,16 @@ export async function eventually(check: () => boolean, timeoutMs = 3000): Promis
     if (Date.now() - start > timeoutMs) throw new Error('timed out waiting')
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
+}
+
+/** Runs a CLI command in process, as a user would from a shell; what it printed and its exit code. */
+export async function runCommand(argv: string[], options: { input?: string; env?: Record<string, string | undefined>; tty?: boolean } = {}) {
+  const stdout = Object.assign(new PassThrough(), { isTTY: options.tty ?? false })
+  const stderr = new PassThrough()
+  let out = ''
+  let err = ''
+  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
+  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()))
+  const code = await runCli(argv, { stdin: Readable.from([Buffer.from(options.input ?? '')]), stdout, stderr, env: options.env ?? {} })
+  return { code, out, err }
 }

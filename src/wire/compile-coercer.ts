@@ -4,14 +4,14 @@ import { phpScalar } from './php-scalar.ts'
 import { setKey } from './set-key.ts'
 
 /** The JSON Schema subset the typed contract is written in (see schemas/primitives.ts). */
-interface Schema {
+export interface SchemaShape {
   type?: string
   const?: unknown
-  anyOf?: Schema[]
-  properties?: Record<string, Schema>
+  anyOf?: SchemaShape[]
+  properties?: Record<string, SchemaShape>
   required?: string[]
-  items?: Schema
-  patternProperties?: Record<string, Schema>
+  items?: SchemaShape
+  patternProperties?: Record<string, SchemaShape>
 }
 
 /** Turns a wire value into the schema's type where it can; `undefined` means "absent". */
@@ -39,10 +39,10 @@ const isContainer = (value: unknown): value is object => typeof value === 'objec
  * it was, for the validator to report with its path: never a silent 0 or NaN.
  */
 export function compileCoercer(schema: object): Coerce {
-  return compile(schema as Schema).coerce
+  return compile(schema as SchemaShape).coerce
 }
 
-function compile(schema: Schema): Node {
+function compile(schema: SchemaShape): Node {
   if (schema.anyOf) return union(schema.anyOf)
   switch (schema.type) {
     case 'integer':
@@ -52,7 +52,7 @@ function compile(schema: Schema): Node {
     case 'string':
       return { coerce: string, keepsEmpty: true }
     case 'array':
-      return list(compile(schema.items as Schema))
+      return list(compile(schema.items as SchemaShape))
     case 'object':
       return schema.properties ? object(schema) : freeObject
     default:
@@ -80,13 +80,13 @@ const freeObject: Node = {
   restore: () => ({}),
 }
 
-function union(members: Schema[]): Node {
+function union(members: SchemaShape[]): Node {
   const rest = members.filter((member) => member.type !== 'null' && member.const !== false)
   if (rest.every((member) => typeof member.const === 'string')) {
     const values = rest.map((member) => member.const)
     return values.length === 2 && values.includes('Y') && values.includes('N') ? { coerce: yesNo } : { coerce: string }
   }
-  const inner = compile(rest[0] as Schema)
+  const inner = compile(rest[0] as SchemaShape)
   if (rest.length < members.length && members.some((member) => member.type === 'null')) {
     return {
       coerce: (value) => (value === '' && !inner.keepsEmpty ? null : inner.coerce(value)),
@@ -123,9 +123,9 @@ function list(items: Node): Node {
   return { coerce, restore: () => [] }
 }
 
-function object(schema: Schema): Node {
+function object(schema: SchemaShape): Node {
   const fields = new Map<string, Node>()
-  for (const [key, child] of Object.entries(schema.properties as Record<string, Schema>)) fields.set(key, compile(child))
+  for (const [key, child] of Object.entries(schema.properties as Record<string, SchemaShape>)) fields.set(key, compile(child))
   const required = (schema.required ?? []).flatMap((key) => {
     const restore = (fields.get(key) as Node).restore
     return restore ? [[key, restore] as const] : []

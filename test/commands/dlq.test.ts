@@ -1,22 +1,11 @@
-import { PassThrough, Readable } from 'node:stream'
 import t from 'tap'
-import { runCli } from '../../src/cli.ts'
 import { Inbox } from '../../src/inbox/inbox.ts'
 import { openDatabase } from '../../src/inbox/open-database.ts'
-import { APP_TOKEN, readFixture, startTestApp, eventually } from '../helpers.ts'
+import { APP_TOKEN, eventually, readFixture, runCommand, startTestApp } from '../helpers.ts'
 import { Router } from '../../src/router/router.ts'
 import { encodeForm, type PhpValue } from '../../src/wire/encode-form.ts'
 
-async function dlq(args: string[], dataDir: string) {
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  let out = ''
-  let err = ''
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()))
-  const code = await runCli(['dlq', ...args], { stdin: Readable.from([]), stdout, stderr, env: { DATA_DIR: dataDir } })
-  return { code, out, err }
-}
+const dlq = (args: string[], dataDir: string) => runCommand(['dlq', ...args], { env: { DATA_DIR: dataDir } })
 
 const withToken = (name: string, edit: (payload: { auth: Record<string, unknown>; data: Record<string, Record<string, unknown>> }) => void = () => {}) => {
   const payload = JSON.parse(readFixture(`bitrix/${name}.payload.json`)) as { auth: Record<string, unknown>; data: Record<string, Record<string, unknown>> }

@@ -1,24 +1,12 @@
 import { createServer, type AddressInfo } from 'node:net'
-import { PassThrough, Readable } from 'node:stream'
 import t from 'tap'
 import { CHAT_EVENT_TYPES } from '../../schemas/event-data.ts'
 import { simulate } from '../../src/commands/simulate.ts'
-import { runCli } from '../../src/cli.ts'
 import { ensureLocalToken } from '../../src/auth/local-token.ts'
 import { Router } from '../../src/router/router.ts'
-import { APP_TOKEN, startTestApp } from '../helpers.ts'
+import { APP_TOKEN, runCommand, startTestApp } from '../helpers.ts'
 
-async function run(args: string[], env: Record<string, string | undefined>) {
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  let out = ''
-  let err = ''
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()))
-  const io = { stdin: Readable.from([]), stdout, stderr, env }
-  const code = await runCli(['simulate', ...args], io)
-  return { code, out, err }
-}
+const run = (args: string[], env: Record<string, string | undefined>) => runCommand(['simulate', ...args], { env })
 
 t.test('posts a realistic event of every type that reaches the handler, typed', async (t) => {
   const router = new Router()
