@@ -31,7 +31,7 @@ export const webhookRoute: FastifyPluginAsync<WebhookRouteOptions> = async (app,
     '/webhook',
     {
       schema: {
-        response: { 200: AcceptedSchema, 400: ErrorReplySchema, 401: ErrorReplySchema, 413: ErrorReplySchema, 415: ErrorReplySchema, 422: ErrorReplySchema },
+        response: { 200: AcceptedSchema, '4xx': ErrorReplySchema, 500: ErrorReplySchema, 503: ErrorReplySchema },
       },
     },
     async (request) => {
