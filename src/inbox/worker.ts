@@ -135,7 +135,7 @@ export class Worker {
         break
       }
       if (!stored) {
-        this.#dequeue(head.chatKey) // handled or dropped elsewhere
+        this.#dequeue(head) // handled or dropped elsewhere
         continue
       }
       this.#busyChats.add(head.chatKey)
@@ -144,10 +144,11 @@ export class Worker {
     this.#wakeLater()
   }
 
-  // The head of a chat's line is done with (handled, dead, or gone).
-  #dequeue(chatKey: string): void {
+  // An event is done with (handled, dead, or gone). Usually the head of its line, but a revived
+  // dead letter may have rejoined ahead of it while it ran.
+  #dequeue({ id, chatKey }: { id: number; chatKey: string }): void {
     const line = this.#lines.get(chatKey) as PendingRef[]
-    line.shift()
+    line.splice(line.findIndex((ref) => ref.id === id), 1)
     if (line.length === 0) this.#lines.delete(chatKey)
   }
 
@@ -177,11 +178,11 @@ export class Worker {
     try {
       if (result.errors.length === 0) {
         this.#inbox.complete(stored.id)
-        this.#dequeue(stored.chatKey)
+        this.#dequeue(stored)
         this.#counts.handled++
       } else if (attempt >= this.#options.maxAttempts) {
         this.#inbox.bury(stored.id, attempt, describe(result.errors))
-        this.#dequeue(stored.chatKey)
+        this.#dequeue(stored)
         this.#counts.failedAttempts++
         this.#counts.deadLettered++
         ctx.log.error({ attempt, inboxId: stored.id }, 'handlers kept failing: moved to the dead letter')
@@ -190,7 +191,7 @@ export class Worker {
         const nextAt = Date.now() + delayMs
         this.#inbox.retry(stored.id, attempt, nextAt, describe(result.errors))
         // The next attempt reads the event back, with its attempt count.
-        Object.assign(this.#lines.get(stored.chatKey)?.[0] as PendingRef, { nextAt, stored: undefined })
+        Object.assign((this.#lines.get(stored.chatKey) as PendingRef[]).find((ref) => ref.id === stored.id) as PendingRef, { nextAt, stored: undefined })
         this.#counts.failedAttempts++
         ctx.log.warn({ attempt, retryInMs: delayMs, inboxId: stored.id }, 'handlers failed: will retry')
       }

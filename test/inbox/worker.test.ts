@@ -240,6 +240,35 @@ t.test('skips an event that is gone when its turn comes', async (t) => {
   t.same(seen, ['next'])
 })
 
+t.test('a dead letter replayed while its chat is busy rejoins in its arrival place', async (t) => {
+  const router = new Router()
+  const seen: string[] = []
+  let release = () => {}
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  let failedOnce = false
+  router.onAny(async (event) => {
+    const text = textOf(event)
+    if (text === 'A' && !failedOnce) {
+      failedOnce = true
+      throw new Error('down')
+    }
+    if (text === 'B') await gate
+    seen.push(text)
+  })
+  const { worker, inbox, add } = setup(t, router, { maxAttempts: 1 })
+  worker.start()
+  await add(1, 'A')
+  await eventually(() => inbox.stats().deadLetters === 1)
+  await add(1, 'B')
+  await add(1, 'C')
+  await eventually(() => worker.stats().inFlight === 1)
+  const [letter] = inbox.deadLetters()
+  inbox.revive(letter?.id as number, letter?.event as never, null)
+  release()
+  await eventually(() => seen.length === 3)
+  t.same(seen, ['B', 'A', 'C'], 'B was running; then A, older than C')
+})
+
 t.test('records what a handler threw, whatever it threw', async (t) => {
   const router = new Router()
   router.onAny(() => {
