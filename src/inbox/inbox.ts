@@ -98,7 +98,7 @@ function readCredentials(json: string): Credentials {
 
 /**
  * The durable queue between the doors and the handlers (SQLite, WAL). Adds are group-committed:
- * what arrives within a couple of milliseconds goes into one transaction, and each caller hears
+ * what arrives during one turn of the event loop goes into one transaction, and each caller hears
  * back once it is committed. A unique key per event, kept for the dedup window after it is
  * handled, stores a double delivery once. Credentials live apart from the event (their own
  * column) and go with it.
