@@ -24,10 +24,11 @@ export function openDatabase(dataDir: string, durability: Durability = 'process'
   try {
     mkdirSync(dataDir, { recursive: true })
     db = new BetterSqlite3(path)
-    // A 4.6 KB event fits one 16 KB page (not an overflow chain); set before the first table.
-    db.pragma('page_size = 4096')
     db.pragma('journal_mode = WAL')
     db.pragma('cache_size = -65536')
+    // Checkpoint the WAL every ~40 MB rather than 4 MB: each checkpoint fsyncs, fewer is cheaper.
+    db.pragma('wal_autocheckpoint = 10000')
+    db.pragma('journal_size_limit = 67108864')
     db.pragma(`synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`)
     db.pragma('foreign_keys = ON')
     db.pragma('busy_timeout = 5000')
