@@ -4,7 +4,7 @@ import Type from 'typebox'
 import type { TokenSet } from '../src/auth/token-set.ts'
 import { verifyToken } from '../src/auth/verify-token.ts'
 import { EnvelopeError, EventValidationError } from '../src/errors.ts'
-import { normalizeWebhook, portalOf, webhookCredentials } from '../src/event/normalize-webhook.ts'
+import { normalizeWebhook, webhookCredentials } from '../src/event/normalize-webhook.ts'
 import { freeFormObject } from '../src/wire/free-form.ts'
 import { parseForm } from '../src/wire/parse-form.ts'
 import type { Pipeline } from '../src/pipeline/pipeline.ts'
@@ -46,7 +46,7 @@ export const webhookRoute: FastifyPluginAsync<WebhookRouteOptions> = async (app,
         // Authenticated but off its schema: keep it for a replay after a fix, and say why.
         if (error instanceof EventValidationError) {
           const credentials = webhookCredentials(body)
-          await pipeline.reject({ payload: freeFormObject(body), portal: portalOf(credentials.auth), credentials, error })
+          await pipeline.reject({ payload: freeFormObject(body), portal: credentials.portal, credentials, error })
         }
         throw error
       }

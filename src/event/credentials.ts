@@ -1,4 +1,5 @@
 import { inspect } from 'node:util'
+import type { Portal } from './inbound-event.ts'
 
 /** One OAuth block as Bitrix24 sends it (`auth[…]`, `data[bot][auth][…]`): string fields. */
 export type AuthBlock = Readonly<Record<string, string>>
@@ -25,6 +26,12 @@ export class Credentials {
   /** The top-level `auth` block (the application's or outgoing webhook's). */
   get auth(): AuthBlock | undefined {
     return this.#auth
+  }
+
+  /** The portal these credentials are for: `domain`, `member_id`, `client_endpoint` of the `auth` block (else the bot's). */
+  get portal(): Portal {
+    const block = this.#auth ?? this.#bot
+    return { domain: block?.domain ?? null, memberId: block?.member_id ?? null, clientEndpoint: block?.client_endpoint ?? null }
   }
 
   /** The bot's own OAuth tokens (`data.bot.auth`), for callbacks as the bot. */

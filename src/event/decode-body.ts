@@ -2,7 +2,8 @@ import { MalformedBodyError } from '../errors.ts'
 import { parseForm, type FormLimits } from '../wire/parse-form.ts'
 import type { InboundEvent } from './inbound-event.ts'
 import { normalizePolled } from './normalize-polled.ts'
-import { normalizeWebhook, portalOf } from './normalize-webhook.ts'
+import { Credentials } from './credentials.ts'
+import { normalizeWebhook } from './normalize-webhook.ts'
 
 /**
  * Decodes a raw body into an event: a PHP form body (what Bitrix24 posts), or JSON when it
@@ -13,7 +14,7 @@ import { normalizeWebhook, portalOf } from './normalize-webhook.ts'
 export function decodeBody(body: string, limits?: Partial<FormLimits>): InboundEvent {
   if (!body.trimStart().startsWith('{')) return normalizeWebhook(parseForm(body, limits))
   const json = parseJson(body)
-  return 'eventId' in json ? normalizePolled(json, portalOf(undefined)) : normalizeWebhook(json)
+  return 'eventId' in json ? normalizePolled(json, new Credentials().portal) : normalizeWebhook(json)
 }
 
 function parseJson(body: string): Record<string, unknown> {

@@ -1,9 +1,10 @@
 import Type from 'typebox'
 import { WebhookPayloadSchema } from '../../schemas/webhook-payload.ts'
 import { compileDecoder } from '../wire/compile-decoder.ts'
-import { Credentials, type AuthBlock } from './credentials.ts'
+import { Credentials } from './credentials.ts'
 import { decodeEventData } from './decode-event-data.ts'
-import type { InboundEvent, Portal } from './inbound-event.ts'
+import type { InboundEvent } from './inbound-event.ts'
+import { isoInstant } from './iso-instant.ts'
 import { readAuthBlock } from './read-auth-block.ts'
 import { readEnvelope } from './read-envelope.ts'
 
@@ -25,12 +26,12 @@ export function normalizeWebhook(payload: Record<string, unknown>): InboundEvent
     event: {
       eventId: null,
       type,
-      date: new Date(head.ts * 1000).toISOString().replace('.000Z', '+00:00'),
+      date: isoInstant(head.ts),
       data: decodeEventData(type, data),
     } as InboundEvent['event'],
     delivery: {
       source: 'webhook',
-      portal: portalOf(credentials.auth ?? credentials.bot),
+      portal: credentials.portal,
       handlerId: head.event_handler_id ?? null,
       credentials,
     },
@@ -41,9 +42,4 @@ export function normalizeWebhook(payload: Record<string, unknown>): InboundEvent
 export function webhookCredentials(payload: Record<string, unknown>): Credentials {
   const data = payload.data as { bot?: { auth?: unknown } } | undefined
   return new Credentials(readAuthBlock(payload.auth), readAuthBlock(data?.bot?.auth))
-}
-
-/** The portal facts of an `auth` block. */
-export function portalOf(auth: AuthBlock | undefined): Portal {
-  return { domain: auth?.domain ?? null, memberId: auth?.member_id ?? null, clientEndpoint: auth?.client_endpoint ?? null }
 }

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { ChatEventType } from '../../schemas/event-data.ts'
+import { isoInstant } from '../event/iso-instant.ts'
 
 /** What a simulated event is about; everything else is filled with realistic values. */
 export interface SampleOptions {
@@ -23,7 +24,7 @@ export interface SampleOptions {
 export function samplePayload(options: SampleOptions): Record<string, unknown> {
   const { type, token, text = 'Hello from b24-receiver simulate', chatId = 5, userId = 1, portal = 'example.bitrix24.com' } = options
   const ts = options.ts ?? Math.floor(Date.now() / 1000)
-  const date = new Date(ts * 1000).toISOString().replace('.000Z', '+00:00')
+  const date = isoInstant(ts)
   // One portal, one member id, as on a real portal (events of one chat share it).
   const memberId = createHash('md5').update(portal).digest('hex')
   const auth = {
