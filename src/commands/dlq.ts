@@ -1,7 +1,7 @@
 import { loadConfig } from '../config/load-config.ts'
 import { ReceiverError } from '../errors.ts'
-import { Inbox } from '../inbox/inbox.ts'
-import { openDatabase } from '../inbox/open-database.ts'
+import type { Inbox } from '../inbox/inbox.ts'
+import { openInbox } from '../inbox/open-inbox.ts'
 import { replayDeadLetter, type ReplayResult } from '../inbox/replay-dead-letter.ts'
 import type { CommandIo } from './io.ts'
 
@@ -21,7 +21,7 @@ const USAGE = 'usage: b24-receiver dlq list | show ID | replay ID|--all | drop I
 export async function dlq(args: string[], io: CommandIo): Promise<number> {
   const [action, target] = args
   const config = loadConfig(io.env)
-  const inbox = new Inbox(openDatabase(config.dataDir, config.inbox.durability), { dedupWindowMs: config.inbox.dedupWindowMs })
+  const inbox = openInbox(config)
   try {
     switch (action) {
       case 'list':

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config/load-config.ts'
-import { Inbox } from '../inbox/inbox.ts'
+import type { Inbox } from '../inbox/inbox.ts'
 import { InboxUnavailableError } from '../inbox/inbox-error.ts'
-import { openDatabase } from '../inbox/open-database.ts'
+import { openInbox } from '../inbox/open-inbox.ts'
 import { Worker } from '../inbox/worker.ts'
 import type { Router } from '../router/router.ts'
 import { createInboxPipeline } from './create-inbox-pipeline.ts'
@@ -31,7 +31,7 @@ export function openPipeline(config: Pick<Config, 'dataDir' | 'inbox' | 'worker'
 
   const open = () => {
     try {
-      const inbox = new Inbox(openDatabase(config.dataDir, config.inbox.durability), { dedupWindowMs: config.inbox.dedupWindowMs })
+      const inbox = openInbox(config)
       const worker = new Worker(inbox, router, logger, { ...config.worker, pollIntervalMs: 1000 })
       current = { pipeline: createInboxPipeline(inbox, worker), inbox }
       worker.start()
