@@ -8,8 +8,8 @@ export type FormPath = [string, ...Array<string | null>]
 const PERCENT = 0x25
 const PLUS = 0x2b
 const DOT = 0x2e
-const OPEN = 0x5b
-const CLOSE = 0x5d
+const OPEN = 0x5b as const
+const CLOSE = 0x5d as const
 
 // PHP skips one blank character after `[` before it looks for `]`: `a[ ]` appends like `a[]`.
 const BLANK_INDEX = new Set([' ', '\t', '\n', '\v', '\f', '\r'])
@@ -88,11 +88,10 @@ function readPlainKey(raw: string, maxDepth: number): ReadKey | null {
   let at = 0
   let bracket = 0 // width of the bracket at `at`: 1 for `[`, 3 for `%5B`, 0 for none
   for (; at < length; at++) {
-    const code = raw.charCodeAt(at)
-    if (code === OPEN) bracket = 1
-    else if (code === PERCENT && isEscape(raw, at, 'B')) bracket = 3
-    else if (code <= 0x20 || code === PERCENT || code === PLUS || code === DOT) return null
+    bracket = bracketAt(raw, at, OPEN)
     if (bracket) break
+    const code = raw.charCodeAt(at)
+    if (code <= 0x20 || code === PERCENT || code === PLUS || code === DOT) return null
   }
   if (at === 0) return { path: undefined, length: raw.length }
   const path: FormPath = [raw.slice(0, at)]
@@ -102,24 +101,26 @@ function readPlainKey(raw: string, maxDepth: number): ReadKey | null {
     let end = start
     let close = 0
     for (; end < length; end++) {
-      const code = raw.charCodeAt(end)
-      if (code === CLOSE) close = 1
-      else if (code === PERCENT && isEscape(raw, end, 'D')) close = 3
-      else if (code <= 0x20 || code === PERCENT || code === PLUS || code === OPEN) return null
+      close = bracketAt(raw, end, CLOSE)
       if (close) break
+      const code = raw.charCodeAt(end)
+      if (code <= 0x20 || code === PERCENT || code === PLUS || code === OPEN) return null
     }
     if (!close) return null
     if (path.length > maxDepth) throw new FormParseError(`a form key nests deeper than ${maxDepth} levels`)
     if (close === 3) escapes++
     path.push(end === start ? null : raw.slice(start, end))
     at = end + close
-    const next = raw.charCodeAt(at)
-    bracket = next === OPEN ? 1 : next === PERCENT && isEscape(raw, at, 'B') ? 3 : 0
+    bracket = bracketAt(raw, at, OPEN)
   }
   return { path, length: raw.length - 2 * escapes }
 }
 
-// `%5B`/`%5b` (letter B) or `%5D`/`%5d` (letter D) at `at`.
-function isEscape(raw: string, at: number, letter: 'B' | 'D'): boolean {
-  return raw.charCodeAt(at + 1) === 0x35 && (raw.charCodeAt(at + 2) | 0x20) === (letter === 'B' ? 0x62 : 0x64)
+// The width of the bracket `[` (or `]`) at `at`: 1 as itself, 3 as `%5B`/`%5b` (`%5D`/`%5d`), 0 for none.
+function bracketAt(raw: string, at: number, bracket: typeof OPEN | typeof CLOSE): number {
+  const code = raw.charCodeAt(at)
+  if (code === bracket) return 1
+  // The escape's last hex digit is the bracket's own: `[` is 0x5B, `]` is 0x5D; `| 0x20` folds case.
+  const letter = bracket === OPEN ? 0x62 : 0x64
+  return code === PERCENT && raw.charCodeAt(at + 1) === 0x35 && (raw.charCodeAt(at + 2) | 0x20) === letter ? 3 : 0
 }
