@@ -1,0 +1,64 @@
+// Codes from the REST docs (_includes/system-errors.md and the imbot.v2 method pages).
+// Retrying helps with these: the portal is busy or had a hiccup.
+const TRANSIENT = new Set(['QUERY_LIMIT_EXCEEDED', 'OPERATION_TIME_LIMIT', 'INTERNAL_SERVER_ERROR', 'ERROR_UNEXPECTED_ANSWER', 'NETWORK_ERROR', 'TIMEOUT'])
+// Retrying never helps with these: the credentials, the bot or the method are wrong until someone fixes them.
+const FATAL = new Set([
+  'NO_AUTH_FOUND',
+  'INVALID_CREDENTIALS',
+  'INVALID_REQUEST',
+  'OVERLOAD_LIMIT',
+  'ACCESS_DENIED',
+  'insufficient_scope',
+  'expired_token',
+  'invalid_token',
+  'user_access_error',
+  'PORTAL_DELETED',
+  'ERROR_METHOD_NOT_FOUND',
+  'BOT_NOT_FOUND',
+  'BOT_OWNERSHIP_ERROR',
+  'BOT_ID_REQUIRED',
+  'BOT_TOKEN_NOT_SPECIFIED',
+  'SCOPE_ERROR',
+  'AUTH_ERROR',
+  'NO_REST_CREDENTIALS',
+])
+const DESCRIPTION_CHARS = 300
+
+/**
+ * A Bitrix24 REST call that failed: the portal's own `{error, error_description}`, an HTTP status
+ * without one (`HTTP_502`), or no answer at all (`NETWORK_ERROR`, `TIMEOUT`). Its message names the
+ * method and the code, never the URL (an inbound webhook URL holds its secret) nor a token.
+ */
+export class BitrixError extends Error {
+  /** The Bitrix24 error code (`BOT_NOT_FOUND`, `QUERY_LIMIT_EXCEEDED`, …) or one of ours. */
+  readonly code: string
+  /** The HTTP status, or `null` when there was no answer. */
+  readonly status: number | null
+  readonly description: string
+  readonly method: string
+
+  constructor(method: string, code: string, status: number | null, description: string, options?: ErrorOptions) {
+    const text = description.slice(0, DESCRIPTION_CHARS)
+    super(`${method}: ${code}${status === null ? '' : ` (HTTP ${status})`}${text ? `: ${text}` : ''}`, options)
+    this.name = 'BitrixError'
+    this.method = method
+    this.code = code
+    this.status = status
+    this.description = text
+  }
+
+  /** Worth trying again later: network, timeout, rate limit (HTTP 429), any 5xx. */
+  get transient(): boolean {
+    return TRANSIENT.has(this.code) || this.status === 429 || (this.status !== null && this.status >= 500)
+  }
+
+  /** Never worth trying again as is: bad credentials, an unknown or foreign bot, a missing scope. */
+  get fatal(): boolean {
+    return !this.transient && (FATAL.has(this.code) || this.status === 401 || this.status === 403)
+  }
+
+  /** Told to slow down (HTTP 429, `QUERY_LIMIT_EXCEEDED`, `OPERATION_TIME_LIMIT`). */
+  get rateLimited(): boolean {
+    return this.status === 429 || this.code === 'QUERY_LIMIT_EXCEEDED' || this.code === 'OPERATION_TIME_LIMIT'
+  }
+}

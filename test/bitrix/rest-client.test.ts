@@ -1,0 +1,137 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import t from 'tap'
+import { BitrixError } from '../../src/bitrix/bitrix-error.ts'
+import { RestClient } from '../../src/bitrix/rest-client.ts'
+import { oauthTarget, webhookTarget } from '../../src/bitrix/rest-target.ts'
+import { createLogger } from '../../src/log/create-logger.ts'
+import { captureLogs } from '../helpers.ts'
+
+const SECRET = 'k8s9e2cr3t0000000'
+const ACCESS_TOKEN = 'a0c3ss-t0k3n-0000000'
+
+/** A portal whose answer each test sets; it records what it was asked. */
+async function portal(t: Tap.Test) {
+  const seen: Array<{ url: string; body: Record<string, unknown> }> = []
+  let answer = (_request: IncomingMessage, response: ServerResponse) => void response.end(JSON.stringify({ result: true }))
+  const server = createServer((request, response) => {
+    let text = ''
+    request.on('data', (chunk: Buffer) => (text += chunk.toString()))
+    request.on('end', () => {
+      seen.push({ url: request.url as string, body: JSON.parse(text) })
+      answer(request, response)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const { port } = server.address() as AddressInfo
+  const base = `http://127.0.0.1:${port}`
+  return {
+    seen,
+    answer: (fn: typeof answer) => void (answer = fn),
+    json: (status: number, body: unknown) => (answer = (_q, response) => void response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))),
+    webhook: webhookTarget(`${base}/rest/7/${SECRET}/`),
+    oauth: oauthTarget({ client_endpoint: `${base}/rest/`, access_token: ACCESS_TOKEN }) as NonNullable<ReturnType<typeof oauthTarget>>,
+  }
+}
+
+t.test('returns the result of a call through an inbound webhook, params as JSON', async (t) => {
+  const p = await portal(t)
+  p.json(200, { result: { events: [], nextOffset: 5, hasMore: false }, time: { duration: 0.1 } })
+  const client = new RestClient(p.webhook, { timeoutMs: 1000 })
+  t.same(await client.call('im.v2.Event.get', { offset: 4, limit: 10 }), { events: [], nextOffset: 5, hasMore: false })
+  t.same(p.seen, [{ url: `/rest/7/${SECRET}/im.v2.Event.get`, body: { offset: 4, limit: 10 } }])
+})
+
+t.test('sends the OAuth access token as auth', async (t) => {
+  const p = await portal(t)
+  await new RestClient(p.oauth, { timeoutMs: 1000 }).call('imbot.v2.Chat.Message.send', { botId: 1 })
+  t.same(p.seen, [{ url: '/rest/imbot.v2.Chat.Message.send', body: { botId: 1, auth: ACCESS_TOKEN } }])
+})
+
+t.test('maps {error, error_description} to a BitrixError with the code and the HTTP status', async (t) => {
+  const p = await portal(t)
+  p.json(400, { error: 'BOT_NOT_FOUND', error_description: 'Bot not found' })
+  const error = await new RestClient(p.webhook, { timeoutMs: 1000 }).call('imbot.v2.Event.get', { botId: 9 }).catch((e: unknown) => e)
+  t.ok(error instanceof BitrixError)
+  t.match(error, { code: 'BOT_NOT_FOUND', status: 400, description: 'Bot not found', method: 'imbot.v2.Event.get', message: 'imbot.v2.Event.get: BOT_NOT_FOUND (HTTP 400): Bot not found', fatal: true, transient: false })
+})
+
+t.test('an error envelope wins even with HTTP 200; no description is fine', async (t) => {
+  const p = await portal(t)
+  p.json(200, { error: 'SENDING_FAILED' })
+  await t.rejects(new RestClient(p.webhook, { timeoutMs: 1000 }).call('imbot.v2.Chat.Message.send'), { code: 'SENDING_FAILED', message: 'imbot.v2.Chat.Message.send: SENDING_FAILED (HTTP 200)', fatal: false, transient: false })
+})
+
+t.test('recognizes rate limits: HTTP 429 with or without a body, QUERY_LIMIT_EXCEEDED', async (t) => {
+  const p = await portal(t)
+  const client = new RestClient(p.webhook, { timeoutMs: 1000 })
+  p.answer((_q, response) => void response.writeHead(429).end('Too Many Requests'))
+  await t.rejects(client.call('im.v2.Event.get'), { code: 'QUERY_LIMIT_EXCEEDED', status: 429, rateLimited: true, transient: true, fatal: false })
+  p.json(503, { error: 'QUERY_LIMIT_EXCEEDED', error_description: 'Too many requests' })
+  await t.rejects(client.call('im.v2.Event.get'), { code: 'QUERY_LIMIT_EXCEEDED', status: 503, rateLimited: true, transient: true })
+  p.json(429, { error: 'OPERATION_TIME_LIMIT' })
+  await t.rejects(client.call('im.v2.Event.get'), { code: 'OPERATION_TIME_LIMIT', rateLimited: true, transient: true })
+})
+
+t.test('an HTTP error without an envelope, or an answer without result, is an error too', async (t) => {
+  const p = await portal(t)
+  const client = new RestClient(p.webhook, { timeoutMs: 1000 })
+  p.answer((_q, response) => void response.writeHead(502).end('<html>Bad Gateway</html>'))
+  await t.rejects(client.call('im.v2.Event.get'), { code: 'HTTP_502', status: 502, transient: true, rateLimited: false })
+  p.json(200, [1, 2])
+  await t.rejects(client.call('im.v2.Event.get'), { code: 'ERROR_UNEXPECTED_ANSWER', status: 200, transient: true })
+  p.json(401, { no: 'envelope' })
+  await t.rejects(client.call('im.v2.Event.get'), { code: 'HTTP_401', status: 401, fatal: true, transient: false })
+  p.json(200, { time: {} })
+  await t.rejects(client.call('im.v2.Event.get'), { code: 'ERROR_UNEXPECTED_ANSWER', description: 'the answer has no result' })
+})
+
+t.test('times out, and a refused connection is a NETWORK_ERROR; neither names the URL', async (t) => {
+  const p = await portal(t)
+  p.answer((_q, response) => void setTimeout(() => response.end('{"result":1}'), 300))
+  const error = (await new RestClient(p.webhook, { timeoutMs: 50 }).call('im.v2.Event.get').catch((e: unknown) => e)) as BitrixError
+  t.match(error, { code: 'TIMEOUT', status: null, transient: true, message: 'im.v2.Event.get: TIMEOUT: no answer within 50 ms' })
+  const gone = createServer()
+  await new Promise<void>((resolve) => gone.listen(0, '127.0.0.1', resolve))
+  const { port } = gone.address() as AddressInfo
+  await new Promise((resolve) => gone.close(resolve))
+  const closed = webhookTarget(`http://127.0.0.1:${port}/rest/7/${SECRET}/`)
+  const refused = (await new RestClient(closed, { timeoutMs: 1000 }).call('im.v2.Event.get').catch((e: unknown) => e)) as BitrixError
+  t.match(refused, { code: 'NETWORK_ERROR', status: null, transient: true, description: 'ECONNREFUSED' })
+  t.notMatch(refused.message + error.message, SECRET)
+})
+
+t.test('a caller abort rejects with its reason', async (t) => {
+  const p = await portal(t)
+  p.answer((_q, response) => void setTimeout(() => response.end('{"result":1}'), 300))
+  const abort = new AbortController()
+  const call = new RestClient(p.webhook, { timeoutMs: 1000 }).call('im.v2.Event.get', {}, abort.signal)
+  setTimeout(() => abort.abort(new Error('stopping')), 20)
+  await t.rejects(call, { message: 'stopping' })
+})
+
+t.test('refuses anything but a method name in the URL path', async (t) => {
+  const p = await portal(t)
+  const client = new RestClient(p.webhook, { timeoutMs: 1000 })
+  for (const bad of ['../../x', 'im.v2.Event.get?x=1', '', 'a..b', 'im/v2']) {
+    await t.rejects(client.call(bad), { code: 'INVALID_METHOD' }, bad)
+  }
+  t.same(p.seen, [], 'nothing sent')
+})
+
+t.test('logs one debug line per call with method, status and target host; never the secret or token', async (t) => {
+  const p = await portal(t)
+  const logs = captureLogs()
+  const logger = createLogger({ level: 'debug' }, logs.stream)
+  await new RestClient(p.webhook, { timeoutMs: 1000, logger }).call('im.v2.Event.subscribe')
+  p.json(401, { error: 'expired_token', error_description: 'The access token provided has expired' })
+  await new RestClient(p.oauth, { timeoutMs: 1000, logger }).call('im.v2.Event.get').catch(() => undefined)
+  const lines = logs.parsed()
+  t.match(lines, [
+    { msg: 'bitrix24 call', method: 'im.v2.Event.subscribe', status: 200, target: 'webhook 127.0.0.1' },
+    { msg: 'bitrix24 call', method: 'im.v2.Event.get', status: 401, error: 'expired_token', target: 'oauth 127.0.0.1' },
+  ])
+  t.notMatch(logs.text(), SECRET)
+  t.notMatch(logs.text(), ACCESS_TOKEN)
+})
