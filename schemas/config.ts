@@ -28,5 +28,7 @@ export const EnvSchema = Type.Object({
   B24_POLL_LIMIT: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
   B24_POLL_BUSY_MS: Milliseconds(2000),
   B24_POLL_IDLE_MS: Milliseconds(10000),
+  B24_REST_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 30000 }),
+  EXAMPLE_BOT: Type.Boolean({ default: false }),
 })
 export type Env = Static<typeof EnvSchema>

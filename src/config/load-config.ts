@@ -3,6 +3,8 @@ import { EnvSchema, type Env } from '../../schemas/config.ts'
 import { compileDecoder } from '../wire/compile-decoder.ts'
 import { ConfigError } from './config-error.ts'
 import { parseTokenList } from '../auth/token-set.ts'
+import type { RestSettings } from '../bitrix/bitrix.ts'
+import { webhookTarget } from '../bitrix/rest-target.ts'
 
 /** What the service runs with, read from the environment once at start. */
 export interface Config {
@@ -29,16 +31,17 @@ export interface Config {
     retryBaseMs: number
     retryMaxMs: number
   }
+  /** REST calls: `B24_REST_URL`, `B24_BOT_ID`, `B24_BOT_TOKEN`, `B24_REST_TIMEOUT_MS`. */
+  rest: RestSettings
   poll: {
     mode: 'im' | 'imbot' | null
-    restUrl: string | null
-    botId: number | null
-    botToken: string | null
     withUserEvents: boolean
     limit: number
     busyMs: number
     idleMs: number
   }
+  /** `EXAMPLE_BOT`: the example bot of src/handlers/example-bot.ts answers messages and commands. */
+  exampleBot: boolean
 }
 
 const decodeEnv = compileDecoder(EnvSchema)
@@ -58,7 +61,16 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const decoded = decodeEnv(given)
   if (!decoded.ok) throw new ConfigError(`invalid environment: ${decoded.issues.map((issue) => `${issue.path.slice(1)} ${issue.message}`).join('; ')}`)
   const e = decoded.value
-  const optional = (value: string) => (value === '' ? null : value)
+  const mode = e.B24_POLL === '' ? null : e.B24_POLL
+  const rest: RestSettings = {
+    webhook: e.B24_REST_URL === '' ? null : webhookTarget(e.B24_REST_URL),
+    botId: e.B24_BOT_ID === '' ? null : e.B24_BOT_ID,
+    botToken: e.B24_BOT_TOKEN === '' ? null : e.B24_BOT_TOKEN,
+    timeoutMs: e.B24_REST_TIMEOUT_MS,
+  }
+  if (mode && !rest.webhook) throw new ConfigError(`B24_POLL=${mode} needs B24_REST_URL, the inbound webhook to poll through`)
+  // imbot.v2.Event.get: botId always, botToken with inbound-webhook auth (the method's doc page).
+  if (mode === 'imbot' && (rest.botId === null || rest.botToken === null)) throw new ConfigError('B24_POLL=imbot needs B24_BOT_ID and B24_BOT_TOKEN')
   return {
     port: e.PORT,
     host: e.HOST,
@@ -77,15 +89,14 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       retryBaseMs: e.RETRY_BASE_MS,
       retryMaxMs: e.RETRY_MAX_MS,
     },
+    rest,
     poll: {
-      mode: e.B24_POLL === '' ? null : e.B24_POLL,
-      restUrl: optional(e.B24_REST_URL),
-      botId: e.B24_BOT_ID === '' ? null : e.B24_BOT_ID,
-      botToken: optional(e.B24_BOT_TOKEN),
+      mode,
       withUserEvents: e.B24_POLL_WITH_USER_EVENTS,
       limit: e.B24_POLL_LIMIT,
       busyMs: e.B24_POLL_BUSY_MS,
       idleMs: e.B24_POLL_IDLE_MS,
     },
+    exampleBot: e.EXAMPLE_BOT,
   }
 }

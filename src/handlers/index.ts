@@ -9,7 +9,9 @@ import type { Router } from '../router/router.ts'
  * - `router.onAny(…)` every event; `router.onUnknown(…)` types without a schema (`ONCRMDEALADD`,
  *   `ONAPPINSTALL`, v1 bot events), with `data` as the wire shows it; `router.onError(…)`.
  * - `ctx.portal`, `ctx.log` (tagged child logger), `ctx.credentials` (tokens for callbacks,
- *   never printed), `ctx.source` (`webhook` or `poll`), `ctx.attempt`.
+ *   never printed), `ctx.source` (`webhook` or `poll`), `ctx.attempt`, `ctx.key` (the event's
+ *   stable identity), `ctx.bitrix.call(method, params)` (REST, as the bot when the event brought
+ *   its tokens, else through `B24_REST_URL`). A complete bot: ./example-bot.ts.
  *
  * A handler may be async; a throw is logged and reported to `onError`, and never stops the
  * service or the other handlers.

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import type { RestSettings } from '../bitrix/bitrix.ts'
 import { createContext } from '../router/create-context.ts'
 import type { Router } from '../router/router.ts'
 import { backoff } from './backoff.ts'
@@ -13,6 +14,8 @@ export interface WorkerOptions {
   retryMaxMs: number
   /** How often an idle worker looks for changes made by another process (`dlq replay`). */
   pollIntervalMs: number
+  /** What handlers' `ctx.bitrix` knows beyond an event's own credentials. */
+  rest?: RestSettings
 }
 
 /** Counters for `/health`. */
@@ -171,7 +174,7 @@ export class Worker {
 
   async #handle(stored: StoredEvent): Promise<void> {
     const attempt = stored.attempts + 1
-    const ctx = createContext(stored.inbound, this.#logger, attempt, stored.key)
+    const ctx = createContext(stored.inbound, this.#logger, attempt, stored.key, this.#options.rest)
     const result = await this.#router.dispatch(stored.inbound.event, ctx)
     // Finished after the worker stopped (and the inbox closed): it stays pending for the next start.
     if (this.#stopped) return

@@ -24,7 +24,7 @@ export interface OpenPipeline extends Pipeline {
  * saying why on `/ready`, and tries again every few seconds: nothing is acknowledged that
  * could not be stored.
  */
-export function openPipeline(config: Pick<Config, 'dataDir' | 'inbox' | 'worker'>, router: Router, logger: Logger, reopenMs = REOPEN_MS): OpenPipeline {
+export function openPipeline(config: Pick<Config, 'dataDir' | 'inbox' | 'worker'> & Partial<Pick<Config, 'rest'>>, router: Router, logger: Logger, reopenMs = REOPEN_MS): OpenPipeline {
   let current: { pipeline: Pipeline; inbox: Inbox } | null = null
   let failure = ''
   let timer: NodeJS.Timeout | undefined
@@ -32,7 +32,7 @@ export function openPipeline(config: Pick<Config, 'dataDir' | 'inbox' | 'worker'
   const open = () => {
     try {
       const inbox = openInbox(config)
-      const worker = new Worker(inbox, router, logger, { ...config.worker, pollIntervalMs: 1000 })
+      const worker = new Worker(inbox, router, logger, { ...config.worker, pollIntervalMs: 1000, rest: config.rest })
       current = { pipeline: createInboxPipeline(inbox, worker), inbox }
       worker.start()
       if (failure) logger.info('the inbox is available again')

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import type { Bitrix } from '../bitrix/bitrix.ts'
 import type { Credentials } from '../event/credentials.ts'
 import type { Delivery, Portal } from '../event/inbound-event.ts'
 
@@ -10,6 +11,11 @@ export interface HandlerContext {
   log: Logger
   /** Tokens for callbacks (the bot's OAuth from `data.bot.auth`, the `auth` block); never printed. */
   credentials: Credentials
+  /**
+   * Bitrix24 REST calls for this event: as its bot when it brought the bot's tokens, else through
+   * `B24_REST_URL` (see {@link createBitrix}).
+   */
+  bitrix: Bitrix
   /** Which door the event came through. */
   source: Delivery['source']
   /** 1 on the first try, more on a retry. */
