@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { BitrixError } from '../../src/bitrix/bitrix-error.ts'
 import { RestClient } from '../../src/bitrix/rest-client.ts'
 import { oauthTarget, webhookTarget } from '../../src/bitrix/rest-target.ts'
@@ -11,7 +11,7 @@ const SECRET = 'k8s9e2cr3t0000000'
 const ACCESS_TOKEN = 'a0c3ss-t0k3n-0000000'
 
 /** A portal whose answer each test sets; it records what it was asked. */
-async function portal(t: Tap.Test) {
+async function portal(t: Test) {
   const seen: Array<{ url: string; body: Record<string, unknown> }> = []
   let answer = (_request: IncomingMessage, response: ServerResponse) => void response.end(JSON.stringify({ result: true }))
   const server = createServer((request, response) => {
@@ -100,6 +100,9 @@ t.test('times out, and a refused connection is a NETWORK_ERROR; neither names th
   const refused = (await new RestClient(closed, { timeoutMs: 1000 }).call('im.v2.Event.get').catch((e: unknown) => e)) as BitrixError
   t.match(refused, { code: 'NETWORK_ERROR', status: null, transient: true, description: 'ECONNREFUSED' })
   t.notMatch(refused.message + error.message, SECRET)
+  // fetch refuses some ports itself, with an error that has no code
+  const badPort = (await new RestClient(webhookTarget(`http://127.0.0.1:1/rest/7/${SECRET}/`), { timeoutMs: 1000 }).call('im.v2.Event.get').catch((e: unknown) => e)) as BitrixError
+  t.match(badPort, { code: 'NETWORK_ERROR', description: 'the connection failed' })
 })
 
 t.test('a caller abort rejects with its reason', async (t) => {
