@@ -46,7 +46,7 @@ export const webhookRoute: FastifyPluginAsync<WebhookRouteOptions> = async (app,
         // Authenticated but off its schema: keep it for a replay after a fix, and say why.
         if (error instanceof EventValidationError) {
           const credentials = webhookCredentials(body)
-          await pipeline.reject({ payload: freeFormObject(body), portal: credentials.portal, credentials, error })
+          await pipeline.reject({ payload: freeFormObject(body), portal: credentials.portal, credentials, error, source: 'webhook' })
         }
         throw error
       }

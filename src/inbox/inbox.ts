@@ -38,6 +38,17 @@ export interface DeadLetter {
   portal: Portal
 }
 
+/** What a replay needs of a dead letter: never printed (it holds credentials). */
+export interface DeadLetterSource {
+  /** The payload of an event that failed its schema, else `null`. */
+  payload: Record<string, unknown> | null
+  /** The normalized event of one that failed its handlers, else `null`. */
+  event: InboundEvent['event'] | null
+  credentials: Credentials
+  source: Delivery['source']
+  portal: Portal
+}
+
 /** Figures for `/health`. */
 export interface InboxStats {
   depth: number
@@ -85,6 +96,8 @@ export interface NewRejected {
   credentials: Credentials
   error: string
   dedupKey: string
+  /** The door it came through (a webhook when not said): a replay decodes it the same way. */
+  source?: Delivery['source']
 }
 
 const GROUP_COMMIT_ROWS = 128
@@ -189,7 +202,7 @@ export class Inbox {
       chat_key: `rejected:${rejected.dedupKey}`,
       type: rejected.type,
       event_json: null,
-      delivery_json: JSON.stringify({ source: 'webhook', portal: rejected.portal, handlerId: null }),
+      delivery_json: JSON.stringify({ source: rejected.source ?? 'webhook', portal: rejected.portal, handlerId: null }),
       raw_json: JSON.stringify(rejected.payload),
       last_error: rejected.error,
       dedup: rejected.dedupKey,
@@ -315,10 +328,17 @@ export class Inbox {
   }
 
   /** A dead letter's stored payload and credentials, for a replay that decodes it again. */
-  deadLetterSource(id: number): { payload: Record<string, unknown> | null; event: InboundEvent['event'] | null; credentials: Credentials } | null {
+  deadLetterSource(id: number): DeadLetterSource | null {
     const row = this.#sql.getDead!.get(id) as Row | undefined
     if (!row) return null
-    return { payload: row.raw_json ? JSON.parse(row.raw_json) : null, event: row.event_json ? JSON.parse(row.event_json) : null, credentials: readCredentials(row.credentials_json) }
+    const { source, portal } = JSON.parse(row.delivery_json) as Pick<Delivery, 'source' | 'portal'>
+    return {
+      payload: row.raw_json ? JSON.parse(row.raw_json) : null,
+      event: row.event_json ? JSON.parse(row.event_json) : null,
+      credentials: readCredentials(row.credentials_json),
+      source,
+      portal,
+    }
   }
 
   /**

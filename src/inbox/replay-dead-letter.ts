@@ -1,4 +1,6 @@
-import type { EventValidationError } from '../errors.ts'
+import type { ReceiverError } from '../errors.ts'
+import type { InboundEvent } from '../event/inbound-event.ts'
+import { normalizePolled } from '../event/normalize-polled.ts'
 import { normalizeWebhook } from '../event/normalize-webhook.ts'
 import { chatKey, dedupKey } from '../event/event-keys.ts'
 import type { Inbox } from './inbox.ts'
@@ -18,6 +20,7 @@ export function replayDeadLetter(inbox: Inbox, id: number): ReplayResult {
     return { id, replayed: true }
   }
   const payload = source.payload as Record<string, unknown>
+  if (source.source === 'poll') return revive(inbox, id, () => normalizePolled(payload, source.portal))
   const data = payload.data as Record<string, unknown> | undefined
   const bot = data?.bot as Record<string, unknown> | undefined
   const restored = {
@@ -25,12 +28,16 @@ export function replayDeadLetter(inbox: Inbox, id: number): ReplayResult {
     auth: source.credentials.auth,
     data: bot && source.credentials.bot ? { ...data, bot: { ...bot, auth: source.credentials.bot } } : data,
   }
+  return revive(inbox, id, () => normalizeWebhook(restored))
+}
+
+function revive(inbox: Inbox, id: number, decode: () => InboundEvent): ReplayResult {
   try {
-    const inbound = normalizeWebhook(restored)
+    const inbound = decode()
     inbox.revive(id, inbound.event, chatKey(inbound, dedupKey(inbound)))
     return { id, replayed: true }
   } catch (error) {
-    // Still off its schema (the envelope was checked when it first came).
-    return { id, replayed: false, reason: (error as EventValidationError).message }
+    // Still off its schema, or (a polled event) not even an event.
+    return { id, replayed: false, reason: (error as ReceiverError).message }
   }
 }

@@ -19,8 +19,8 @@ export function createInboxPipeline(inbox: Inbox, worker: Worker): Pipeline {
         counts.lastEventAt = new Date().toISOString()
       } else counts.duplicates++
     },
-    async reject({ payload, portal, credentials, error }) {
-      const stored = await inbox.addRejected({ type: error.type, payload, portal, credentials, error: error.message, dedupKey: rejectedKey(portal, payload) })
+    async reject({ payload, portal, credentials, error, source }) {
+      const stored = await inbox.addRejected({ type: error.type, payload, portal, credentials, error: error.message, dedupKey: rejectedKey(portal, payload), source })
       if (stored) counts.rejected++
     },
     unavailable: () => (inbox.writable ? null : 'the inbox cannot be written'),

@@ -1,6 +1,6 @@
 import type { EventValidationError } from '../errors.ts'
 import type { Credentials } from '../event/credentials.ts'
-import type { InboundEvent, Portal } from '../event/inbound-event.ts'
+import type { Delivery, InboundEvent, Portal } from '../event/inbound-event.ts'
 import type { InboxStats } from '../inbox/inbox.ts'
 
 /** An authenticated event that failed its schema: kept, never dropped. */
@@ -11,6 +11,8 @@ export interface RejectedEvent {
   /** The credentials it came with, kept apart as for any event. */
   credentials: Credentials
   error: EventValidationError
+  /** Which door it came through: a replay decodes it again the same way. */
+  source: Delivery['source']
 }
 
 /** Counters for `/health`. */
