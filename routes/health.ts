@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import Type from 'typebox'
 import type { PipelineStats } from '../src/pipeline/pipeline.ts'
+import type { PollerState } from '../src/poll/poller.ts'
 
 /** Whether the service can take events now, and why not. */
 export interface Readiness {
@@ -13,6 +14,7 @@ export interface HealthRouteOptions {
   startedAt: number
   stats: () => PipelineStats
   readiness: () => Readiness
+  poller: () => PollerState | null
 }
 
 const HealthSchema = Type.Object({
@@ -28,11 +30,22 @@ const HealthSchema = Type.Object({
     Type.Object({ depth: Type.Integer(), oldestPendingAgeMs: Type.Union([Type.Integer(), Type.Null()]), retrying: Type.Integer(), deadLetters: Type.Integer() }),
     Type.Null(),
   ]),
+  poller: Type.Union([
+    Type.Object({
+      mode: Type.String(),
+      state: Type.String(),
+      offset: Type.Union([Type.Integer(), Type.Null()]),
+      received: Type.Integer(),
+      lastPollAt: Type.Union([Type.String(), Type.Null()]),
+      lastError: Type.Union([Type.String(), Type.Null()]),
+    }),
+    Type.Null(),
+  ]),
 })
 const ReadySchema = Type.Object({ ready: Type.Boolean(), reason: Type.Union([Type.String(), Type.Null()]) })
 
 /** `GET /health` (cheap, always 200, a JSON status) and `GET /ready` (200, or 503 with a reason). */
-export const healthRoute: FastifyPluginAsync<HealthRouteOptions> = async (app, { version, startedAt, stats, readiness }) => {
+export const healthRoute: FastifyPluginAsync<HealthRouteOptions> = async (app, { version, startedAt, stats, readiness, poller }) => {
   app.get('/health', { schema: { response: { 200: HealthSchema } } }, async () => {
     const { lastEventAt, inbox, ...events } = stats()
     const { ready, reason } = readiness()
@@ -46,6 +59,7 @@ export const healthRoute: FastifyPluginAsync<HealthRouteOptions> = async (app, {
       events,
       lastEventAt,
       inbox,
+      poller: poller(),
     }
   })
   app.get('/ready', { schema: { response: { 200: ReadySchema, 503: ReadySchema } } }, async (_request, reply) => {

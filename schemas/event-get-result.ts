@@ -10,9 +10,13 @@ export const PolledEventSchema = Type.Object({
 })
 export type PolledEvent = Static<typeof PolledEventSchema>
 
-/** The `result` of `im.v2.Event.get` / `imbot.v2.Event.get`. */
+/**
+ * The `result` of `im.v2.Event.get` / `imbot.v2.Event.get`. Each event is checked on its own
+ * ({@link PolledEventSchema}), so that one malformed event goes to the dead letter instead of
+ * stalling the queue.
+ */
 export const EventGetResultSchema = Type.Object({
-  events: Type.Array(PolledEventSchema),
+  events: Type.Array(Type.Unknown()),
   nextOffset: Type.Integer(),
   hasMore: Type.Boolean(),
 })

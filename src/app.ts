@@ -7,6 +7,7 @@ import type { TokenSet } from './auth/token-set.ts'
 import type { Config } from './config/load-config.ts'
 import { ReceiverError } from './errors.ts'
 import type { Pipeline } from './pipeline/pipeline.ts'
+import type { PollerState } from './poll/poller.ts'
 import { version } from './version.ts'
 
 export interface AppDeps {
@@ -15,6 +16,8 @@ export interface AppDeps {
   pipeline: Pipeline
   /** Whether events can be accepted now; the server flips it while starting and closing. */
   readiness: () => Readiness
+  /** The poller's state for `/health`, when there is one. */
+  poller?: () => PollerState | null
 }
 
 // Fastify's own 4xx errors, under the stable codes of our replies.
@@ -61,6 +64,6 @@ export async function buildApp(config: Pick<Config, 'bodyLimit'>, deps: AppDeps)
   })
 
   await app.register(webhookRoute, { tokens: deps.tokens, pipeline: deps.pipeline })
-  await app.register(healthRoute, { version, startedAt: Date.now(), stats: () => deps.pipeline.stats(), readiness: deps.readiness })
+  await app.register(healthRoute, { version, startedAt: Date.now(), stats: () => deps.pipeline.stats(), readiness: deps.readiness, poller: deps.poller ?? (() => null) })
   return app
 }

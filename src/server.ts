@@ -7,6 +7,7 @@ import { createTokenSet } from './auth/token-set.ts'
 import { loadConfig } from './config/load-config.ts'
 import { registerHandlers } from './handlers/index.ts'
 import { registerBuiltins } from './handlers/register-builtins.ts'
+import { openPoller } from './poll/open-poller.ts'
 import { createLogger } from './log/create-logger.ts'
 import { openPipeline } from './pipeline/open-pipeline.ts'
 import { Router } from './router/router.ts'
@@ -38,7 +39,8 @@ export async function startServer(env: Record<string, string | undefined>, optio
   const { destination, register = registerHandlers } = options
   const config = loadConfig(env)
   const logger = createLogger({ level: config.logLevel, pretty: config.logPretty }, destination)
-  let readiness: Readiness = { ready: false, reason: 'starting' }
+  /** Why the service cannot take events whatever the inbox says: starting, closing, or nothing. */
+  let phase: string | null = 'starting'
 
   let tokens = config.appTokens
   if (tokens.length === 0) {
@@ -56,13 +58,16 @@ export async function startServer(env: Record<string, string | undefined>, optio
   registerBuiltins(router, config)
   register(router)
   const pipeline = openPipeline(config, router, logger)
+  const poller = openPoller(config, pipeline, logger)
+  // Ready once listening, unless the inbox cannot be written or the poller stopped for good.
   const ready = (): Readiness => {
-    const unavailable = pipeline.unavailable()
-    return unavailable && readiness.ready ? { ready: false, reason: unavailable } : readiness
+    const reason = phase ?? pipeline.unavailable() ?? poller?.fatal ?? null
+    return { ready: reason === null, reason }
   }
-  const app = await buildApp(config, { logger, tokens: createTokenSet(tokens), pipeline, readiness: ready })
+  const app = await buildApp(config, { logger, tokens: createTokenSet(tokens), pipeline, readiness: ready, poller: () => poller?.state() ?? null })
   await app.listen({ port: config.port, host: config.host })
-  readiness = { ready: true, reason: null }
+  poller?.start()
+  phase = null
   const { address, family, port } = app.server.address() as AddressInfo
   const url = `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`
   logger.info({ url, tokens: tokens.length }, 'b24-receiver is listening: POST /webhook, GET /health, GET /ready')
@@ -72,8 +77,9 @@ export async function startServer(env: Record<string, string | undefined>, optio
     url,
     close: () =>
       (closing ??= (async () => {
-        readiness = { ready: false, reason: 'closing' }
+        phase = 'closing'
         logger.info('closing: finishing requests and handlers in flight')
+        await poller?.stop()
         await app.close()
         const drained = await pipeline.drain(config.shutdownTimeoutMs)
         pipeline.close()

@@ -1,0 +1,202 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Logger } from 'pino'
+import { EventGetResultSchema } from '../../schemas/event-get-result.ts'
+import { BitrixError } from '../bitrix/bitrix-error.ts'
+import type { RestClient, RestParams } from '../bitrix/rest-client.ts'
+import { describeTarget } from '../bitrix/rest-target.ts'
+import { EventValidationError, ReceiverError } from '../errors.ts'
+import { Credentials } from '../event/credentials.ts'
+import type { Portal } from '../event/inbound-event.ts'
+import { normalizePolled } from '../event/normalize-polled.ts'
+import { backoff } from '../inbox/backoff.ts'
+import type { Pipeline } from '../pipeline/pipeline.ts'
+import { compileDecoder } from '../wire/compile-decoder.ts'
+
+/** Where the poller keeps the offset it confirms next: the inbox database, so a restart resumes. */
+export interface OffsetStore {
+  read(): number | null
+  write(offset: number): void
+}
+
+export interface PollerOptions {
+  mode: 'im' | 'imbot'
+  client: RestClient
+  /** For `imbot`: the bot, and its token (sent with inbound-webhook auth only). */
+  botId?: number | null
+  botToken?: string | null
+  /** For `imbot`: also the user's `ONIMV2*` events (needs `im.v2.Event.subscribe`). */
+  withUserEvents?: boolean
+  /** Events per call, 1–1000. */
+  limit: number
+  /** Pause between `Event.get` calls while `hasMore`: never two calls closer than this. */
+  busyMs: number
+  /** Pause when the queue is empty. */
+  idleMs: number
+  /** First pause after a failed call and its cap (exponential with jitter). */
+  retryBaseMs: number
+  retryMaxMs: number
+  pipeline: Pick<Pipeline, 'accept' | 'reject'>
+  /** The offset store; may throw while the inbox is unavailable (then the poller waits and retries). */
+  offsets: () => OffsetStore
+  logger: Logger
+}
+
+/** What `/health` says of the poller. */
+export interface PollerState {
+  mode: 'im' | 'imbot'
+  state: 'starting' | 'polling' | 'retrying' | 'stopped' | 'failed'
+  /** The offset the next call confirms, once known. */
+  offset: number | null
+  /** Events received (duplicates included) since start. */
+  received: number
+  lastPollAt: string | null
+  /** The last failure (a Bitrix24 code and text, never a URL or token), or `null` once a call succeeds. */
+  lastError: string | null
+}
+
+const decodeBatch = compileDecoder(EventGetResultSchema)
+// One poller per queue in a process: two would confirm (delete) each other's events.
+const active = new Set<string>()
+
+/**
+ * The polling door: reads events with `im.v2.Event.get` or `imbot.v2.Event.get` and hands them
+ * to the same pipeline as the webhook route. A batch is committed to the inbox before its
+ * `nextOffset` is stored and sent with the next call: an offset confirms (deletes) events for
+ * good, so only what is stored is ever confirmed. Network errors, 5xx and rate limits are retried
+ * with exponential backoff; bad credentials or an unknown or foreign bot stop the poller, and
+ * the service reports it on `/ready`.
+ */
+export class Poller {
+  readonly #options: PollerOptions
+  readonly #queue: string
+  readonly #portal: Portal
+  readonly #abort = new AbortController()
+  #state: PollerState
+  #fatal: string | null = null
+  #running: Promise<void> | null = null
+  #lastGetAt = -Infinity
+
+  constructor(options: PollerOptions) {
+    this.#options = options
+    const target = options.client.target
+    this.#queue = `poll:${options.mode}:${target.domain}:${target.kind === 'webhook' ? target.userId : 'oauth'}${options.mode === 'imbot' ? `:bot${options.botId}` : ''}`
+    this.#portal = { domain: target.domain, memberId: null, clientEndpoint: new URL('/rest/', target.baseUrl).href }
+    this.#state = { mode: options.mode, state: 'starting', offset: null, received: 0, lastPollAt: null, lastError: null }
+  }
+
+  /** The key its offset is stored under; also what makes two pollers the same queue. */
+  get queue(): string {
+    return this.#queue
+  }
+
+  state(): PollerState {
+    return { ...this.#state }
+  }
+
+  /** Why the poller stopped for good (bad credentials, unknown bot), or `null`. */
+  get fatal(): string | null {
+    return this.#fatal
+  }
+
+  /** @throws {Error} when another poller of this process already reads the same queue. */
+  start(): void {
+    if (active.has(this.#queue)) throw new Error(`another poller already reads ${this.#queue}: one consumer per queue, or they confirm each other's events`)
+    active.add(this.#queue)
+    const { mode, client, limit } = this.#options
+    this.#options.logger.info({ mode, target: describeTarget(client.target), limit }, 'polling Bitrix24 for events')
+    this.#running = this.#run().finally(() => active.delete(this.#queue))
+  }
+
+  /** Stops polling: a call in flight is abandoned (its events stay unconfirmed at Bitrix24), a batch being stored is finished. */
+  async stop(): Promise<void> {
+    this.#abort.abort()
+    await this.#running
+    if (this.#state.state !== 'failed') this.#state.state = 'stopped'
+  }
+
+  async #run(): Promise<void> {
+    const { mode, withUserEvents } = this.#options
+    // The docs: subscribe first for user events (idempotent), also before imbot's withUserEvents.
+    let subscribed = !(mode === 'im' || withUserEvents)
+    let failures = 0
+    while (!this.#abort.signal.aborted) {
+      try {
+        if (!subscribed) {
+          await this.#options.client.call('im.v2.Event.subscribe', {}, this.#abort.signal)
+          subscribed = true
+        }
+        const hasMore = await this.#pollOnce()
+        failures = 0
+        await this.#pause(hasMore ? this.#options.busyMs : this.#options.idleMs)
+      } catch (error) {
+        if (this.#abort.signal.aborted) return
+        if (error instanceof BitrixError && error.fatal) return this.#fail(error)
+        if (error instanceof BitrixError && error.code === 'USER_NOT_SUBSCRIBED') subscribed = false
+        failures++
+        const delayMs = backoff(failures, this.#options.retryBaseMs, this.#options.retryMaxMs)
+        this.#state.state = 'retrying'
+        this.#state.lastError = describe(error)
+        this.#options.logger.warn({ error: this.#state.lastError, failures, retryInMs: delayMs }, 'polling failed: retrying')
+        await this.#pause(delayMs).catch(() => undefined)
+      }
+    }
+  }
+
+  /** One `Event.get`, its events stored, its `nextOffset` kept; returns `hasMore`. */
+  async #pollOnce(): Promise<boolean> {
+    const { mode, client, limit, botId, botToken, withUserEvents } = this.#options
+    const store = this.#options.offsets()
+    const offset = store.read()
+    this.#state.offset = offset
+    const params: RestParams = { limit }
+    if (offset !== null) params.offset = offset
+    if (mode === 'imbot') {
+      params.botId = botId
+      if (client.target.kind === 'webhook') params.botToken = botToken
+      if (withUserEvents) params.withUserEvents = true
+    }
+    // The docs' pacing: at least the pause between calls, whatever happened in between.
+    await this.#pause(this.#lastGetAt + this.#options.busyMs - performance.now())
+    this.#lastGetAt = performance.now()
+    const method = mode === 'im' ? 'im.v2.Event.get' : 'imbot.v2.Event.get'
+    const batch = decodeBatch(await client.call(method, params, this.#abort.signal))
+    if (!batch.ok) throw new BitrixError(method, 'ERROR_UNEXPECTED_ANSWER', 200, `not an Event.get result: ${batch.issues.map((issue) => `${issue.path} ${issue.message}`).join('; ')}`)
+    const { events, nextOffset, hasMore } = batch.value
+    // Handed over in order, in one go: the inbox commits them together, keeping their order.
+    await Promise.all(events.map((polled) => this.#store(polled)))
+    store.write(nextOffset)
+    this.#state = { ...this.#state, state: 'polling', offset: nextOffset, received: this.#state.received + events.length, lastPollAt: new Date().toISOString(), lastError: null }
+    if (events.length > 0) this.#options.logger.debug({ events: events.length, nextOffset, hasMore }, 'polled events stored')
+    return hasMore
+  }
+
+  /** Stores one polled event; one that fails its schema goes to the dead letter: confirming it would lose it. */
+  #store(polled: unknown): Promise<void> {
+    const payload = (typeof polled === 'object' && polled !== null ? polled : { event: polled }) as Record<string, unknown>
+    try {
+      return this.#options.pipeline.accept(normalizePolled(payload, this.#portal))
+    } catch (error) {
+      const invalid =
+        error instanceof EventValidationError
+          ? error
+          : new EventValidationError(typeof payload.type === 'string' ? payload.type : 'UNKNOWN', [{ path: '', message: (error as ReceiverError).message }])
+      return this.#options.pipeline.reject({ payload, portal: this.#portal, credentials: new Credentials(), error: invalid, source: 'poll' })
+    }
+  }
+
+  #pause(ms: number): Promise<void> {
+    return ms > 0 ? sleep(ms, undefined, { signal: this.#abort.signal }) : Promise.resolve()
+  }
+
+  #fail(error: BitrixError): void {
+    this.#fatal = `the poller stopped: ${error.message}`
+    this.#state.state = 'failed'
+    this.#state.lastError = describe(error)
+    this.#options.logger.error(
+      { code: error.code, status: error.status },
+      `${this.#fatal}. Retrying cannot help: check B24_REST_URL, B24_BOT_ID, B24_BOT_TOKEN and the webhook's scopes, then restart`,
+    )
+  }
+}
+
+const describe = (error: unknown) => (error as Error).message

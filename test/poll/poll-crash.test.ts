@@ -1,0 +1,79 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { FakeBitrix } from '../fake-portal.ts'
+
+const bin = fileURLToPath(new URL('../../bin/b24-receiver.js', import.meta.url))
+
+function serve(env: Record<string, string>): Promise<{ child: ChildProcess; exited: Promise<unknown> }> {
+  const child = spawn(process.execPath, [bin, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = new Promise((resolve) => child.on('exit', resolve))
+  let output = ''
+  return new Promise((resolve) =>
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+      if (output.includes('"url":"http')) resolve({ child, exited })
+    }),
+  )
+}
+
+const message = (chatId: number, seq: number) => ({
+  message: { id: chatId * 1000 + seq, chatId, authorId: 1, date: '2026-11-24T10:00:00+00:00', text: `chat ${chatId} message ${seq}`, isSystem: false, uuid: '', forward: null, params: {}, viewedByOthers: false },
+  chat: { id: chatId, dialogId: `chat${chatId}`, type: 'chat', name: `Chat ${chatId}`, entityType: '', owner: 1, avatar: '', color: '#ab7761' },
+  user: { id: 1, active: true, name: 'John Smith', firstName: 'John', lastName: 'Smith', workPosition: '', color: '#df532d', avatar: '', gender: 'M', birthday: '', extranet: false, bot: false, connector: false, externalAuthId: 'default', status: 'online', idle: false, lastActivityDate: '2026-11-24T10:00:00+00:00', absent: false, departments: [1], phones: false, type: 'user', website: '', email: '' },
+  language: 'en',
+})
+
+t.test('SIGKILL while polling: after a restart every event is handled once, in chat order, and confirmed', async (t) => {
+  const fake = await FakeBitrix.start()
+  t.teardown(() => fake.close())
+  fake.subscribe()
+  const dir = t.testdir({})
+  const eventsFile = join(dir, 'events.jsonl')
+  const env = {
+    PORT: '0', DATA_DIR: join(dir, 'data'), EVENTS_FILE: eventsFile, LOG_LEVEL: 'info', WORKER_CONCURRENCY: '2',
+    B24_POLL: 'im', B24_REST_URL: fake.webhookUrl, B24_POLL_LIMIT: '7', B24_POLL_BUSY_MS: '5', B24_POLL_IDLE_MS: '20', B24_REST_TIMEOUT_MS: '500',
+  }
+  const chats = 6
+  const perChat = 40
+  const pushed = new Map<number, string>()
+  const push = (from: number, to: number) => {
+    for (let seq = from; seq < to; seq++) for (let chat = 1; chat <= chats; chat++) pushed.set(fake.pushUserEvent('ONIMV2MESSAGEADD', message(chat, seq)) as number, `${chat}:${seq}`)
+  }
+  const handled = () =>
+    existsSync(eventsFile)
+      ? readFileSync(eventsFile, 'utf8').split('\n').slice(0, -1).map((line) => (JSON.parse(line) as { event: { eventId: number } }).event.eventId)
+      : []
+  push(0, perChat / 2)
+  // Faults on the way: the poller must get through them before and after the kill.
+  fake.inject('im.v2.Event.get', { status: 503, error: 'QUERY_LIMIT_EXCEEDED' })
+  fake.inject('im.v2.Event.get', { delayMs: 800 })
+
+  const first = await serve(env)
+  t.teardown(() => void first.child.kill('SIGKILL'))
+  const start = Date.now()
+  while (handled().length < 30 && Date.now() - start < 15000) await new Promise((resolve) => setTimeout(resolve, 2))
+  first.child.kill('SIGKILL')
+  await first.exited
+  const beforeKill = handled().length
+  t.ok(beforeKill >= 30 && beforeKill < pushed.size, `${beforeKill} of ${pushed.size} handled before the kill`)
+
+  push(perChat / 2, perChat) // more events wait at Bitrix24 while the service is down
+  fake.inject('im.v2.Event.get', { status: 500, error: 'INTERNAL_SERVER_ERROR' })
+  const second = await serve(env)
+  t.teardown(() => void second.child.kill('SIGKILL'))
+  const deadline = Date.now() + 20000
+  while (Date.now() < deadline && (handled().length < pushed.size || fake.unconfirmed('user').length > 0)) await new Promise((resolve) => setTimeout(resolve, 20))
+  second.child.kill('SIGTERM')
+  await second.exited
+
+  const ids = handled()
+  t.same([...ids].sort((a, b) => a - b), [...pushed.keys()], 'every event handled once, with its eventId')
+  for (let chat = 1; chat <= chats; chat++) {
+    const order = ids.map((id) => pushed.get(id) as string).filter((label) => label.startsWith(`${chat}:`)).map((label) => Number(label.split(':')[1]))
+    t.same(order, [...order].sort((a, b) => a - b), `chat ${chat} in order`)
+  }
+  t.same(fake.unconfirmed('user'), [], 'all confirmed at Bitrix24')
+})
