@@ -7,6 +7,7 @@ import { createTokenSet } from './auth/token-set.ts'
 import { loadConfig } from './config/load-config.ts'
 import { registerHandlers } from './handlers/index.ts'
 import { registerBuiltins } from './handlers/register-builtins.ts'
+import { registerExampleBot } from './handlers/example-bot.ts'
 import { openPoller } from './poll/open-poller.ts'
 import { createLogger } from './log/create-logger.ts'
 import { openPipeline } from './pipeline/open-pipeline.ts'
@@ -56,6 +57,7 @@ export async function startServer(env: Record<string, string | undefined>, optio
 
   const router = new Router({ handlerTimeoutMs: config.worker.handlerTimeoutMs })
   registerBuiltins(router, config)
+  if (config.exampleBot) registerExampleBot(router)
   register(router)
   const pipeline = openPipeline(config, router, logger)
   const poller = openPoller(config, pipeline, logger)

@@ -1,0 +1,31 @@
+import type { Router } from '../router/router.ts'
+
+/**
+ * An example bot, on when `EXAMPLE_BOT=true`: it answers a message to the bot with an echo
+ * (`imbot.v2.Chat.Message.send`) and a slash command with what it understood
+ * (`imbot.v2.Command.answer`). Start your own from it in src/handlers/index.ts.
+ *
+ * `ctx.bitrix` calls as the bot: with its OAuth tokens when the event came by webhook, through
+ * `B24_REST_URL` (adding `botId` and `botToken`) when it came by polling. A failed call throws, so
+ * the event is retried; keep answers safe to repeat (a retry after a timeout may answer twice).
+ */
+export function registerExampleBot(router: Router): void {
+  router.on('ONIMBOTV2MESSAGEADD', async (event, ctx) => {
+    const { message, chat } = event.data
+    await ctx.bitrix.call('imbot.v2.Chat.Message.send', {
+      dialogId: chat.dialogId,
+      fields: { message: message.text ? `You wrote: ${message.text}` : 'I got your message.', replyId: message.id },
+    })
+  })
+
+  router.on('ONIMBOTV2COMMANDADD', async (event, ctx) => {
+    const { command, message, chat } = event.data
+    const args = command.params.trim()
+    await ctx.bitrix.call('imbot.v2.Command.answer', {
+      commandId: command.id,
+      messageId: message.id,
+      dialogId: chat.dialogId,
+      fields: { message: `Command ${command.command}${args ? ` with "${args}"` : ''} received.` },
+    })
+  })
+}
