@@ -18,11 +18,13 @@ export function webhookTarget(url: string): RestTarget {
   } catch {
     throw new ConfigError('B24_REST_URL is not a URL: expected https://PORTAL/rest/USER_ID/SECRET/')
   }
-  const match = /^\/rest\/(\d+)\/([^/]+)\/?$/.exec(parsed.pathname)
+  // A prefix before /rest/ is kept: a portal behind a proxy path still answers there.
+  const match = /^(\/.*)?\/rest\/(\d+)\/([^/]+)\/?$/.exec(parsed.pathname)
   if (!match || !/^https?:$/.test(parsed.protocol) || parsed.search || parsed.username) {
     throw new ConfigError(`B24_REST_URL must look like https://PORTAL/rest/USER_ID/SECRET/ (got ${parsed.protocol}//${parsed.host}/…)`)
   }
-  return { kind: 'webhook', baseUrl: `${parsed.origin}/rest/${match[1]}/${match[2]}/`, domain: parsed.hostname, userId: Number(match[1]) }
+  const [, prefix = '', userId, secret] = match
+  return { kind: 'webhook', baseUrl: `${parsed.origin}${prefix}/rest/${userId}/${secret}/`, domain: parsed.hostname, userId: Number(userId) }
 }
 
 /** An OAuth target from an event's `auth` block (`client_endpoint`, `access_token`), or `null` without one. */

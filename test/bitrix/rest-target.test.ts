@@ -7,6 +7,7 @@ t.test('reads an inbound webhook URL, with or without its trailing slash', async
   t.same(webhookTarget('https://p.bitrix24.com/rest/1/s3cr3t/'), expected)
   t.same(webhookTarget('https://p.bitrix24.com/rest/1/s3cr3t'), expected)
   t.equal(describeTarget(expected as never), 'webhook p.bitrix24.com')
+  t.match(webhookTarget('http://127.0.0.1:8080/b24/rest/12/s3cr3t/'), { baseUrl: 'http://127.0.0.1:8080/b24/rest/12/s3cr3t/', domain: '127.0.0.1', userId: 12 }, 'behind a path prefix')
 })
 
 t.test('refuses what is not an inbound webhook URL, without repeating the secret', async (t) => {
