@@ -13,7 +13,6 @@ export interface FakeBot {
 }
 
 export interface FakeBitrixOptions {
-  domain?: string
   /** The inbound webhook's user (default 1). */
   userId?: number
   webhookSecret?: string
@@ -81,7 +80,7 @@ export class FakeBitrix {
   readonly #faults: Array<{ method: string; fault: FakeFault }> = []
   #rate: { perSecond: number; burst: number; buckets: Map<string, { tokens: number; at: number }> } | null = null
 
-  private constructor(server: Server, options: Required<Omit<FakeBitrixOptions, 'domain'>>) {
+  private constructor(server: Server, options: Required<FakeBitrixOptions>) {
     this.#server = server
     this.#userId = options.userId
     this.#secret = options.webhookSecret
