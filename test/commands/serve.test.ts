@@ -1,24 +1,13 @@
-import { spawn } from 'node:child_process'
 import { connect } from 'node:net'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { samplePayload } from '../../src/simulate/sample-payload.ts'
 import { encodeForm, type PhpValue } from '../../src/wire/encode-form.ts'
-
-const bin = fileURLToPath(new URL('../../bin/b24-receiver.js', import.meta.url))
+import { serveChild } from '../serve-child.ts'
 
 t.test('npx b24-receiver serve: a request in flight when SIGTERM arrives completes, then it exits 0', async (t) => {
   const dataDir = t.testdir()
-  const child = spawn(process.execPath, [bin, 'serve'], { env: { ...process.env, PORT: '0', DATA_DIR: dataDir, B24_APP_TOKENS: 'tok', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const { child, url, exited, output } = await serveChild({ PORT: '0', DATA_DIR: dataDir, B24_APP_TOKENS: 'tok', LOG_LEVEL: 'info' })
   t.teardown(() => void child.kill('SIGKILL'))
-  let output = ''
-  const url = await new Promise<string>((resolve) =>
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-      const found = /"url":"(http:[^"]+)"/.exec(output)
-      if (found) resolve(found[1] as string)
-    }),
-  )
   const { port } = new URL(url)
   const body = encodeForm(samplePayload({ type: 'ONIMBOTV2MESSAGEADD', token: 'tok' }) as PhpValue)
   const socket = connect(Number(port), '127.0.0.1')
@@ -30,8 +19,8 @@ t.test('npx b24-receiver serve: a request in flight when SIGTERM arrives complet
   child.kill('SIGTERM')
   await new Promise((resolve) => setTimeout(resolve, 200))
   socket.end(body.slice(200))
-  const code = await new Promise((resolve) => child.on('exit', resolve))
+  const code = await exited
   t.match(reply, /^HTTP\/1.1 200[\s\S]*\{"ok":true\}/, 'the request in flight got its 200')
   t.equal(code, 0)
-  t.match(output, /"msg":"closing[^"]*"[\s\S]*"msg":"event"[\s\S]*"msg":"closed"/)
+  t.match(output(), /"msg":"closing[^"]*"[\s\S]*"msg":"event"[\s\S]*"msg":"closed"/)
 })

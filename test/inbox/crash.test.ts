@@ -1,25 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { samplePayload } from '../../src/simulate/sample-payload.ts'
 import { encodeForm, type PhpValue } from '../../src/wire/encode-form.ts'
-
-const bin = fileURLToPath(new URL('../../bin/b24-receiver.js', import.meta.url))
-
-function serve(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; exited: Promise<unknown> }> {
-  const child = spawn(process.execPath, [bin, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
-  const exited = new Promise((resolve) => child.on('exit', resolve))
-  let output = ''
-  return new Promise((resolve) =>
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-      const found = /"url":"(http:[^"]+)"/.exec(output)
-      if (found) resolve({ child, url: found[1] as string, exited })
-    }),
-  )
-}
+import { serveChild } from '../serve-child.ts'
 
 const post = (url: string, body: string) =>
   fetch(`${url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body }).then(
@@ -33,7 +17,7 @@ t.test('SIGKILL with events in flight: after a restart every acknowledged event 
   const dir = t.testdir({ 'events.jsonl': {} })
   const eventsFile = join(dir, 'events.jsonl')
   const env = { PORT: '0', DATA_DIR: join(dir, 'data'), B24_APP_TOKENS: 'tok', EVENTS_FILE: eventsFile, LOG_LEVEL: 'info', WORKER_CONCURRENCY: '2', MAX_ATTEMPTS: '100', RETRY_BASE_MS: '20', RETRY_MAX_MS: '200' }
-  const first = await serve(env)
+  const first = await serveChild(env)
   t.teardown(() => void first.child.kill('SIGKILL'))
   const chats = 8
   const perChat = 40
@@ -62,7 +46,7 @@ t.test('SIGKILL with events in flight: after a restart every acknowledged event 
 
   const handled = () => (existsSync(eventsFile) ? readFileSync(eventsFile, 'utf8').split('\n').slice(0, -1).map((line) => (JSON.parse(line) as { event: { data: { message: { text: string } } } }).event.data.message.text) : [])
   rmSync(eventsFile, { recursive: true })
-  const second = await serve(env)
+  const second = await serveChild(env)
   t.teardown(() => void second.child.kill('SIGKILL'))
   // Bitrix24 sometimes delivers twice: send a few acknowledged events again.
   for (const text of acknowledged.slice(0, 10)) t.equal(await post(second.url, bodies.get(text) as string), 200)

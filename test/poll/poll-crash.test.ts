@@ -1,23 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { FakeBitrix } from '../fake-portal.ts'
-
-const bin = fileURLToPath(new URL('../../bin/b24-receiver.js', import.meta.url))
-
-function serve(env: Record<string, string>): Promise<{ child: ChildProcess; exited: Promise<unknown> }> {
-  const child = spawn(process.execPath, [bin, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
-  const exited = new Promise((resolve) => child.on('exit', resolve))
-  let output = ''
-  return new Promise((resolve) =>
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-      if (output.includes('"url":"http')) resolve({ child, exited })
-    }),
-  )
-}
+import { serveChild } from '../serve-child.ts'
 
 const message = (chatId: number, seq: number) => ({
   message: { id: chatId * 1000 + seq, chatId, authorId: 1, date: '2026-11-24T10:00:00+00:00', text: `chat ${chatId} message ${seq}`, isSystem: false, uuid: '', forward: null, params: {}, viewedByOthers: false },
@@ -51,7 +36,7 @@ t.test('SIGKILL while polling: after a restart every event is handled once, in c
   fake.inject('im.v2.Event.get', { status: 503, error: 'QUERY_LIMIT_EXCEEDED' })
   fake.inject('im.v2.Event.get', { delayMs: 800 })
 
-  const first = await serve(env)
+  const first = await serveChild(env)
   t.teardown(() => void first.child.kill('SIGKILL'))
   const start = Date.now()
   while (handled().length < 30 && Date.now() - start < 15000) await new Promise((resolve) => setTimeout(resolve, 2))
@@ -62,7 +47,7 @@ t.test('SIGKILL while polling: after a restart every event is handled once, in c
 
   push(perChat / 2, perChat) // more events wait at Bitrix24 while the service is down
   fake.inject('im.v2.Event.get', { status: 500, error: 'INTERNAL_SERVER_ERROR' })
-  const second = await serve(env)
+  const second = await serveChild(env)
   t.teardown(() => void second.child.kill('SIGKILL'))
   const deadline = Date.now() + 20000
   while (Date.now() < deadline && (handled().length < pushed.size || fake.unconfirmed('user').length > 0)) await new Promise((resolve) => setTimeout(resolve, 20))
