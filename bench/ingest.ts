@@ -64,7 +64,8 @@ async function round(script: string, env: Record<string, string>, load: string[]
   return { requestsPerSecond: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99, maxRssMb, non2xx: result.non2xx, cpuUsPerRequest }
 }
 
-// CPU time (user + system) a process has used so far, from /proc (Linux, like these machines).
+// CPU time (user + system, all threads) a process has used so far, from /proc/PID/stat on Linux,
+// where it is counted in ticks of 10 ms.
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
   return (Number(fields[11]) + Number(fields[12])) * 10
