@@ -47,14 +47,18 @@ export class BitrixError extends Error {
     this.description = text
   }
 
-  /** Worth trying again later: network, timeout, rate limit (HTTP 429), any 5xx. */
+  /** Worth trying again later: network, timeout, rate limit (HTTP 429), any other 5xx. */
   get transient(): boolean {
-    return TRANSIENT.has(this.code) || this.status === 429 || (this.status !== null && this.status >= 500)
+    return !FATAL.has(this.code) && (TRANSIENT.has(this.code) || this.status === 429 || (this.status !== null && this.status >= 500))
   }
 
-  /** Never worth trying again as is: bad credentials, an unknown or foreign bot, a missing scope. */
+  /**
+   * Never worth trying again as is: bad credentials, an unknown or foreign bot, a missing scope.
+   * The code decides whatever the status (a portal may send `BOT_NOT_FOUND` with a 500); a bare
+   * 401 or 403 is fatal too.
+   */
   get fatal(): boolean {
-    return !this.transient && (FATAL.has(this.code) || this.status === 401 || this.status === 403)
+    return FATAL.has(this.code) || (!this.transient && (this.status === 401 || this.status === 403))
   }
 
   /** Told to slow down (HTTP 429, `QUERY_LIMIT_EXCEEDED`, `OPERATION_TIME_LIMIT`). */

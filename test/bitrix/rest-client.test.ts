@@ -57,6 +57,17 @@ t.test('maps {error, error_description} to a BitrixError with the code and the H
   t.match(error, { code: 'BOT_NOT_FOUND', status: 400, description: 'Bot not found', method: 'imbot.v2.Event.get', message: 'imbot.v2.Event.get: BOT_NOT_FOUND (HTTP 400): Bot not found', fatal: true, transient: false })
 })
 
+t.test('a fatal code is fatal whatever the HTTP status; a transient one on a 401 is not', async (t) => {
+  const p = await portal(t)
+  const client = new RestClient(p.webhook, { timeoutMs: 1000 })
+  p.json(500, { error: 'BOT_OWNERSHIP_ERROR', error_description: 'Not your bot' })
+  await t.rejects(client.call('imbot.v2.Event.get'), { code: 'BOT_OWNERSHIP_ERROR', status: 500, fatal: true, transient: false })
+  p.json(503, { error: 'INVALID_CREDENTIALS' })
+  await t.rejects(client.call('imbot.v2.Event.get'), { code: 'INVALID_CREDENTIALS', fatal: true, transient: false })
+  p.json(401, { error: 'QUERY_LIMIT_EXCEEDED' })
+  await t.rejects(client.call('imbot.v2.Event.get'), { code: 'QUERY_LIMIT_EXCEEDED', status: 401, fatal: false, transient: true })
+})
+
 t.test('an error envelope wins even with HTTP 200; no description is fine', async (t) => {
   const p = await portal(t)
   p.json(200, { error: 'SENDING_FAILED' })
