@@ -18,11 +18,15 @@ export function serveChild(env: Record<string, string>): Promise<ServedChild> {
   const child = spawn(process.execPath, [bin, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
   let output = ''
+  let listening = false
   return new Promise((resolve) =>
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString()
-      const found = /"url":"(http:[^"]+)"/.exec(output)
-      if (found) resolve({ child, url: found[1] as string, exited, output: () => output })
+      // Looked for until found: the crash tests log thousands of lines after it.
+      const found = listening ? null : /"url":"(http:[^"]+)"/.exec(output)
+      if (!found) return
+      listening = true
+      resolve({ child, url: found[1] as string, exited, output: () => output })
     }),
   )
 }
