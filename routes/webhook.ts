@@ -1,57 +1,50 @@
-import formbody from '@fastify/formbody'
-import type { FastifyPluginAsync } from 'fastify'
-import Type from 'typebox'
-import type { TokenSet } from '../src/auth/token-set.ts'
-import { verifyToken } from '../src/auth/verify-token.ts'
-import { EnvelopeError, EventValidationError } from '../src/errors.ts'
-import { normalizeWebhook, webhookCredentials } from '../src/event/normalize-webhook.ts'
-import { freeFormObject } from '../src/wire/free-form.ts'
-import { parseForm } from '../src/wire/parse-form.ts'
-import type { Pipeline } from '../src/pipeline/pipeline.ts'
-import { ErrorReplySchema } from './error-reply.ts'
+import type { FastifyError, FastifyPluginAsync } from 'fastify'
+import { AcceptedReplySchema, ErrorReplySchema } from '../schemas/reply.ts'
+import { BodyTooLargeError, MalformedBodyError, ReceiverError, UnsupportedMediaTypeError } from '../src/errors.ts'
+import { errorReply } from '../src/receiver/error-reply.ts'
+import type { Receiver } from '../src/receiver/receiver.ts'
 
 export interface WebhookRouteOptions {
-  tokens: TokenSet
-  pipeline: Pipeline
+  receiver: Receiver
+  path: string
 }
 
-const AcceptedSchema = Type.Object({ ok: Type.Literal(true) })
+// Fastify's own refusals, as the receiver's errors: the same codes whichever layer refused.
+const FASTIFY_ERRORS: Record<string, () => ReceiverError> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: () => new BodyTooLargeError(),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new UnsupportedMediaTypeError(),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new MalformedBodyError('the body length does not match Content-Length'),
+}
 
 /**
- * `POST /webhook`: where Bitrix24 posts events (outgoing webhooks, `event.bind` handlers,
- * webhook-mode bots). Form bodies (PHP `http_build_query`) and JSON. The token is checked
- * first; 200 means the event is in the pipeline's hands.
+ * `POST path`: where Bitrix24 posts events (outgoing webhooks, `event.bind` handlers,
+ * webhook-mode bots). The body is handed to the receiver as it came (the receiver reads forms and
+ * JSON itself); Fastify only stops reading past the body limit. One log line per request.
  */
-export const webhookRoute: FastifyPluginAsync<WebhookRouteOptions> = async (app, { tokens, pipeline }) => {
-  await app.register(formbody, { parser: (body) => parseForm(body) })
-  // Bitrix24 posts forms; JSON is accepted too. Anything else, Fastify's text/plain included, is a 415.
-  app.removeContentTypeParser('text/plain')
+export const webhookRoute: FastifyPluginAsync<WebhookRouteOptions> = async (app, { receiver, path }) => {
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body))
+
+  const refusals = new WeakMap<object, string>()
+  app.addHook('onResponse', async (request, reply) => {
+    const line = { method: request.method, url: request.url, statusCode: reply.statusCode, error: refusals.get(request), ms: Math.round(reply.elapsedTime * 10) / 10 }
+    request.log.info(line, 'request')
+  })
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const known = FASTIFY_ERRORS[error.code]?.()
+    const mapped = known ?? (error.statusCode && error.statusCode < 500 ? new ReceiverError('BAD_REQUEST', error.statusCode, 'the request is not valid') : error)
+    const { status, body } = errorReply(mapped, request.log)
+    refusals.set(request, body.error)
+    return reply.code(status).send(body)
+  })
 
   app.post(
-    '/webhook',
-    {
-      schema: {
-        response: { 200: AcceptedSchema, '4xx': ErrorReplySchema, 500: ErrorReplySchema, 503: ErrorReplySchema },
-      },
-    },
-    async (request) => {
-      const payload = request.body
-      if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new EnvelopeError('not a Bitrix24 event: the body is empty or not an object')
-      const body = payload as Record<string, unknown>
-      verifyToken(body, tokens)
-      let inbound
-      try {
-        inbound = normalizeWebhook(body)
-      } catch (error) {
-        // Authenticated but off its schema: keep it for a replay after a fix, and say why.
-        if (error instanceof EventValidationError) {
-          const credentials = webhookCredentials(body)
-          await pipeline.reject({ payload: freeFormObject(body), portal: credentials.portal, credentials, error, source: 'webhook' })
-        }
-        throw error
-      }
-      await pipeline.accept(inbound)
-      return { ok: true as const }
+    path,
+    { bodyLimit: receiver.bodyLimit, schema: { response: { 200: AcceptedReplySchema, '4xx': ErrorReplySchema, '5xx': ErrorReplySchema } } },
+    async (request, reply) => {
+      const { status, body } = await receiver.handle({ body: (request.body as string | undefined) ?? '', contentType: request.headers['content-type'] })
+      if ('error' in body) refusals.set(request, body.error)
+      return reply.code(status).send(body)
     },
   )
 }

@@ -1,5 +1,4 @@
-import { ConfigError } from './config/config-error.ts'
-import { ReceiverError } from './errors.ts'
+import { ConfigError, ReceiverError } from './errors.ts'
 import { decode } from './commands/decode.ts'
 import { dlq } from './commands/dlq.ts'
 import { encode } from './commands/encode.ts'

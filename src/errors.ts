@@ -1,3 +1,5 @@
+import type { ValidationIssue } from '../schemas/reply.ts'
+
 // Errors that reach a caller carry an HTTP status and a stable code; messages never hold a value
 // from the input, so no token can leak through them.
 
@@ -28,11 +30,7 @@ export class EnvelopeError extends ReceiverError {
   }
 }
 
-/** One reason an event failed its schema: a JSON pointer into the event and what was expected. */
-export interface ValidationIssue {
-  path: string
-  message: string
-}
+export type { ValidationIssue }
 
 const LISTED_ISSUES = 20
 
@@ -47,5 +45,27 @@ export class EventValidationError extends ReceiverError {
     super('INVALID_EVENT', 422, `${type} does not match its schema: ${listed.join('; ')}`)
     this.type = type
     this.issues = issues
+  }
+}
+
+/** Options or an environment that do not describe a receiver that can start; the message names the setting. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ConfigError'
+  }
+}
+
+/** The body is neither a form nor JSON (415). */
+export class UnsupportedMediaTypeError extends ReceiverError {
+  constructor() {
+    super('UNSUPPORTED_MEDIA_TYPE', 415, 'send application/x-www-form-urlencoded or application/json')
+  }
+}
+
+/** The body is larger than the configured limit (413). */
+export class BodyTooLargeError extends ReceiverError {
+  constructor() {
+    super('BODY_TOO_LARGE', 413, 'the body is larger than the configured limit')
   }
 }

@@ -1,16 +1,13 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { AddressInfo } from 'node:net'
+import { readdirSync, readFileSync } from 'node:fs'
 import { PassThrough, Readable, Writable } from 'node:stream'
+import Fastify, { type FastifyBaseLogger, type InjectOptions } from 'fastify'
 import { runCli } from '../src/cli.ts'
-import type { Readiness } from '../routes/health.ts'
-import { buildApp } from '../src/app.ts'
-import { createTokenSet } from '../src/auth/token-set.ts'
-import type { InboundEvent } from '../src/event/inbound-event.ts'
+import type { NormalizedEvent } from '../src/event/inbound-event.ts'
 import { createLogger } from '../src/log/create-logger.ts'
-import { openPipeline } from '../src/pipeline/open-pipeline.ts'
-import { Router } from '../src/router/router.ts'
+import { b24Receiver } from '../src/plugin.ts'
+import { createReceiver } from '../src/receiver/receiver.ts'
+import type { ReceiverOptions } from '../src/receiver/receiver-options.ts'
+import { MemoryStore } from './fakes/memory-store.ts'
 
 const fixtures = new URL('./fixtures/', import.meta.url)
 
@@ -41,42 +38,39 @@ export function captureLogs() {
 
 export const APP_TOKEN = 'c76f868e000000000000000000000000'
 
-/** A real HTTP server of the app, listening on a free loopback port, with its logs captured. */
-export async function startTestApp(options: { tokens?: string[]; bodyLimit?: number; router?: Router; dataDir?: string } = {}) {
+/** Worker settings for tests: quick retries. */
+export const TEST_WORKER = { concurrency: 4, handlerTimeoutMs: 5000, maxAttempts: 3, retryBaseMs: 10, retryMaxMs: 50 }
+
+/**
+ * A receiver mounted in a Fastify app (with its health routes), driven through `app.inject`; its
+ * store in memory unless a `dataDir` (the embedded SQLite store) or a `store` is given; every
+ * handled event kept in `handled`, every log line in `logs`.
+ */
+export async function startTestApp(options: Partial<ReceiverOptions> = {}) {
   const logs = captureLogs()
   const logger = createLogger({ level: 'debug' }, logs.stream)
-  const router = options.router ?? new Router()
-  const handled: InboundEvent['event'][] = []
-  router.onAny((event) => void handled.push(event))
-  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'b24-test-'))
-  const pipeline = openPipeline({ dataDir, ...TEST_SETTINGS }, router, logger)
-  let readiness: Readiness = { ready: true, reason: null }
-  const app = await buildApp({ bodyLimit: options.bodyLimit ?? 1048576 }, { logger, tokens: createTokenSet(options.tokens ?? [APP_TOKEN]), pipeline, readiness: () => readiness })
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const { port } = app.server.address() as AddressInfo
-  const url = `http://127.0.0.1:${port}`
+  const store = options.store ?? (options.dataDir ? undefined : new MemoryStore())
+  const receiver = createReceiver({ tokens: [APP_TOKEN], worker: TEST_WORKER, ...options, store, logger })
+  const handled: NormalizedEvent[] = []
+  receiver.onAny((event) => void handled.push(event))
+  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger })
+  await app.register(b24Receiver, { receiver, path: '/webhook', health: true })
+  await app.ready()
+  const inject = async (request: InjectOptions) => {
+    const response = await app.inject(request)
+    return { status: response.statusCode, headers: response.headers, json: async () => response.json(), text: async () => response.body }
+  }
   return {
     app,
-    url,
+    receiver,
+    store,
     logs,
-    pipeline,
     handled,
-    setReadiness: (state: Readiness) => void (readiness = state),
+    inject,
     post: (body: string, contentType = 'application/x-www-form-urlencoded') =>
-      fetch(`${url}/webhook`, { method: 'POST', headers: { 'content-type': contentType, 'user-agent': 'Bitrix24 Webhook Engine' }, body }),
-    close: async () => {
-      await app.close()
-      await pipeline.drain(1000)
-      pipeline.close()
-      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true })
-    },
+      inject({ method: 'POST', url: '/webhook', headers: { 'content-type': contentType, 'user-agent': 'Bitrix24 Webhook Engine' }, payload: body }),
+    close: () => app.close(),
   }
-}
-
-/** Inbox and worker settings for tests: quick retries. */
-export const TEST_SETTINGS = {
-  inbox: { durability: 'process' as const, dedupWindowMs: 86400000 },
-  worker: { concurrency: 4, handlerTimeoutMs: 5000, maxAttempts: 3, retryBaseMs: 10, retryMaxMs: 50 },
 }
 
 /** Waits until `check` holds, polling; fails after `timeoutMs`. */

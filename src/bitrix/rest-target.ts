@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/config-error.ts'
+import { ConfigError } from '../errors.ts'
 
 /** Where REST calls go and how they are authorized. */
 export type RestTarget =

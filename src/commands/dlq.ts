@@ -1,8 +1,9 @@
-import { loadConfig } from '../config/load-config.ts'
 import { ReceiverError } from '../errors.ts'
-import type { Inbox } from '../inbox/inbox.ts'
-import { openInbox } from '../inbox/open-inbox.ts'
-import { replayDeadLetter, type ReplayResult } from '../inbox/replay-dead-letter.ts'
+import { replayDeadLetter, type ReplayResult } from '../ingest/replay-dead-letter.ts'
+import { RECEIVER_DEFAULTS } from '../receiver/receiver-options.ts'
+import { loadConfig } from '../service/load-config.ts'
+import { openSqliteStore } from '../store/sqlite/open-sqlite-store.ts'
+import type { Store } from '../store/store.ts'
 import type { CommandIo } from './io.ts'
 
 class DlqUsageError extends ReceiverError {
@@ -11,7 +12,7 @@ class DlqUsageError extends ReceiverError {
   }
 }
 
-const USAGE = 'usage: b24-receiver dlq list | show ID | replay ID|--all | drop ID'
+const USAGE = 'usage: b24-receiver dlq list [--json] | show ID | replay ID|--all | drop ID'
 
 /**
  * `b24-receiver dlq`: the dead letter of the inbox under `DATA_DIR`, on a stopped or a running
@@ -20,27 +21,32 @@ const USAGE = 'usage: b24-receiver dlq list | show ID | replay ID|--all | drop I
  */
 export async function dlq(args: string[], io: CommandIo): Promise<number> {
   const [action, target] = args
-  const config = loadConfig(io.env)
-  const inbox = openInbox(config)
+  const { receiver } = loadConfig(io.env)
+  const store = openSqliteStore({
+    dataDir: receiver.dataDir as string,
+    durability: receiver.durability ?? RECEIVER_DEFAULTS.durability,
+    dedupWindowMs: receiver.dedupWindowMs ?? RECEIVER_DEFAULTS.dedupWindowMs,
+  })
   try {
     switch (action) {
       case 'list':
-        return list(inbox, io)
+        return await list(store, io, target === '--json')
       case 'show': {
-        const letter = inbox.deadLetter(idOf(target))
+        const letter = await store.deadLetters.get(idOf(target))
         if (!letter) throw new DlqUsageError(`no dead letter ${target}`)
         io.stdout.write(JSON.stringify(letter, null, 2) + '\n')
         return 0
       }
       case 'replay': {
-        const ids = target === '--all' ? inbox.deadLetters().map((letter) => letter.id) : [idOf(target)]
-        const results = ids.map((id) => replayDeadLetter(inbox, id))
+        const ids = target === '--all' ? (await store.deadLetters.list()).map((letter) => letter.id) : [idOf(target)]
+        const results = []
+        for (const id of ids) results.push(await replayDeadLetter(store, id))
         for (const result of results) io.stdout.write(describe(result) + '\n')
         return results.every((result) => result.replayed) ? 0 : 1
       }
       case 'drop': {
         const id = idOf(target)
-        if (!inbox.drop(id)) throw new DlqUsageError(`no dead letter ${id}`)
+        if (!(await store.deadLetters.drop(id))) throw new DlqUsageError(`no dead letter ${id}`)
         io.stdout.write(`dropped ${id}\n`)
         return 0
       }
@@ -48,7 +54,7 @@ export async function dlq(args: string[], io: CommandIo): Promise<number> {
         throw new DlqUsageError(USAGE)
     }
   } finally {
-    inbox.close()
+    await store.close()
   }
 }
 
@@ -57,8 +63,12 @@ function idOf(text: string | undefined): number {
   return Number(text)
 }
 
-function list(inbox: Inbox, io: CommandIo): number {
-  const letters = inbox.deadLetters()
+async function list(store: Store, io: CommandIo, json: boolean): Promise<number> {
+  const letters = await store.deadLetters.list()
+  if (json) {
+    for (const { id, type, receivedAt, attempts, portal, error } of letters) io.stdout.write(JSON.stringify({ id, type, receivedAt, attempts, portal, error }) + '\n')
+    return 0
+  }
   if (letters.length === 0) io.stdout.write('the dead letter is empty\n')
   for (const letter of letters) {
     const error = letter.error.length > 100 ? letter.error.slice(0, 99) + '…' : letter.error

@@ -1,4 +1,4 @@
-import { startServer } from '../server.ts'
+import { startServer } from '../service/start-server.ts'
 import type { CommandIo } from './io.ts'
 
 /** `b24-receiver serve` (what `npm start` runs): runs until SIGINT or SIGTERM, then closes gracefully. */

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { isChatEventType, CHAT_EVENT_TYPES } from '../../schemas/event-data.ts'
 import { readLocalToken } from '../auth/local-token.ts'
-import { loadConfig } from '../config/load-config.ts'
+import { loadConfig } from '../service/load-config.ts'
 import { ReceiverError } from '../errors.ts'
 import { samplePayload } from '../simulate/sample-payload.ts'
 import { encodeForm, type PhpValue } from '../wire/encode-form.ts'

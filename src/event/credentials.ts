@@ -39,6 +39,17 @@ export class Credentials {
     return this.#bot
   }
 
+  /** The credentials as one string, for the store (the only way out: printing shows nothing). */
+  serialize(): string {
+    return JSON.stringify({ auth: this.#auth, bot: this.#bot })
+  }
+
+  /** Credentials from {@link serialize}'s string. */
+  static parse(text: string): Credentials {
+    const { auth, bot } = JSON.parse(text) as { auth?: AuthBlock; bot?: AuthBlock }
+    return new Credentials(auth, bot)
+  }
+
   toJSON(): undefined {
     return undefined
   }

@@ -14,13 +14,13 @@ const decodeEnvelope = compileDecoder(Type.Omit(WebhookPayloadSchema, ['data', '
 /**
  * Turns a webhook payload (a parsed form body, or the same as JSON) into the polling-format
  * event `{eventId: null, type, date, data}` and its delivery: `auth` and `data.bot.auth` move to
- * `delivery.credentials`, every other credential is dropped from `data`.
+ * `delivery.credentials` (or, for a payload kept with its credentials cut out, the ones given),
+ * every other credential is dropped from `data`.
  * @throws {EnvelopeError} when the payload is no Bitrix24 event (no `event`, no valid `ts`).
  * @throws {EventValidationError} when a chat event does not match its schema.
  */
-export function normalizeWebhook(payload: Record<string, unknown>): InboundEvent {
+export function normalizeWebhook(payload: Record<string, unknown>, credentials = webhookCredentials(payload)): InboundEvent {
   const { head, data } = readEnvelope(decodeEnvelope, payload, ['event', 'event_handler_id', 'ts'], 'a Bitrix24 event')
-  const credentials = webhookCredentials(payload)
   const type = head.event.toUpperCase()
   return {
     event: {

@@ -1,22 +1,20 @@
+import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { EventGetResultSchema } from '../../schemas/event-get-result.ts'
+import type { PollerState } from '../../schemas/health.ts'
+import { backoff } from '../backoff.ts'
 import { BitrixError } from '../bitrix/bitrix-error.ts'
 import type { RestClient, RestParams } from '../bitrix/rest-client.ts'
 import { describeTarget } from '../bitrix/rest-target.ts'
-import { EventValidationError, ReceiverError } from '../errors.ts'
+import { ReceiverError } from '../errors.ts'
 import { Credentials } from '../event/credentials.ts'
 import type { Portal } from '../event/inbound-event.ts'
-import { normalizePolled } from '../event/normalize-polled.ts'
-import { backoff } from '../inbox/backoff.ts'
-import type { Pipeline } from '../pipeline/pipeline.ts'
+import type { Ingest } from '../ingest/ingest.ts'
+import type { Meta } from '../store/store.ts'
 import { compileDecoder } from '../wire/compile-decoder.ts'
 
-/** Where the poller keeps the offset it confirms next: the inbox database, so a restart resumes. */
-export interface OffsetStore {
-  read(): number | null
-  write(offset: number): void
-}
+export type { PollerState }
 
 export interface PollerOptions {
   mode: 'im' | 'imbot'
@@ -35,28 +33,16 @@ export interface PollerOptions {
   /** First pause after a failed call and its cap (exponential with jitter). */
   retryBaseMs: number
   retryMaxMs: number
-  pipeline: Pick<Pipeline, 'accept' | 'reject'>
-  /** The offset store; may throw while the inbox is unavailable (then the poller waits and retries). */
-  offsets: () => OffsetStore
+  ingest: Pick<Ingest, 'accept'>
+  /**
+   * Where the offset is kept, and the lease that makes this the queue's one reader; may throw
+   * while the store is unavailable (then the poller waits and retries).
+   */
+  meta: () => Meta
   logger: Logger
 }
 
-/** What `/health` says of the poller. */
-export interface PollerState {
-  mode: 'im' | 'imbot'
-  state: 'starting' | 'polling' | 'retrying' | 'stopped' | 'failed'
-  /** The offset the next call confirms, once known. */
-  offset: number | null
-  /** Events received (duplicates included) since start. */
-  received: number
-  lastPollAt: string | null
-  /** The last failure (a Bitrix24 code and text, never a URL or token), or `null` once a call succeeds. */
-  lastError: string | null
-}
-
 const decodeBatch = compileDecoder(EventGetResultSchema)
-// One poller per queue in a process: two would confirm (delete) each other's events.
-const active = new Set<string>()
 
 /**
  * The polling door: reads events with `im.v2.Event.get` or `imbot.v2.Event.get` and hands them
@@ -75,6 +61,8 @@ export class Poller {
   #fatal: string | null = null
   #running: Promise<void> | null = null
   #lastGetAt = -Infinity
+  /** Who holds the queue's lease while this poller reads it. */
+  readonly #owner = randomUUID()
 
   constructor(options: PollerOptions) {
     this.#options = options
@@ -98,13 +86,10 @@ export class Poller {
     return this.#fatal
   }
 
-  /** @throws {Error} when another poller of this process already reads the same queue. */
   start(): void {
-    if (active.has(this.#queue)) throw new Error(`another poller already reads ${this.#queue}: one consumer per queue, or they confirm each other's events`)
-    active.add(this.#queue)
     const { mode, client, limit } = this.#options
     this.#options.logger.info({ mode, target: describeTarget(client.target), limit }, 'polling Bitrix24 for events')
-    this.#running = this.#run().finally(() => active.delete(this.#queue))
+    this.#running = this.#run()
   }
 
   /** Stops polling: a call in flight is abandoned (its events stay unconfirmed at Bitrix24), a batch being stored is finished. */
@@ -112,6 +97,7 @@ export class Poller {
     this.#abort.abort()
     await this.#running
     if (this.#state.state !== 'failed') this.#state.state = 'stopped'
+    await this.#options.meta().unlease(this.#queue, this.#owner).catch(() => undefined)
   }
 
   async #run(): Promise<void> {
@@ -144,9 +130,15 @@ export class Poller {
 
   /** One `Event.get`, its events stored, its `nextOffset` kept; returns `hasMore`. */
   async #pollOnce(): Promise<boolean> {
-    const { mode, client, limit, botId, botToken, withUserEvents } = this.#options
-    const store = this.#options.offsets()
-    const offset = store.read()
+    const { mode, client, limit, botId, botToken, withUserEvents, busyMs, idleMs } = this.#options
+    const meta = this.#options.meta()
+    // Two readers of one queue would confirm (delete) each other's events: one holds the lease,
+    // long enough to outlast the longest pause between two calls.
+    if (!(await meta.lease(this.#queue, this.#owner, 3 * Math.max(busyMs, idleMs, 10000)))) {
+      throw new Error(`another poller reads ${this.#queue}: one reader per queue, or they confirm each other's events`)
+    }
+    const stored = await meta.get(this.#queue)
+    const offset = stored === null ? null : Number(stored)
     this.#state.offset = offset
     const params: RestParams = { limit }
     if (offset !== null) params.offset = offset
@@ -162,25 +154,22 @@ export class Poller {
     const batch = decodeBatch(await client.call(method, params, this.#abort.signal))
     if (!batch.ok) throw new BitrixError(method, 'ERROR_UNEXPECTED_ANSWER', 200, `not an Event.get result: ${batch.issues.map((issue) => `${issue.path} ${issue.message}`).join('; ')}`)
     const { events, nextOffset, hasMore } = batch.value
-    // Handed over in order, in one go: the inbox commits them together, keeping their order.
+    // Handed over in order, in one go: the store commits them together, keeping their order.
     await Promise.all(events.map((polled) => this.#store(polled)))
-    store.write(nextOffset)
+    await meta.set(this.#queue, String(nextOffset))
     this.#state = { ...this.#state, state: 'polling', offset: nextOffset, received: this.#state.received + events.length, lastPollAt: new Date().toISOString(), lastError: null }
     if (events.length > 0) this.#options.logger.debug({ events: events.length, nextOffset, hasMore }, 'polled events stored')
     return hasMore
   }
 
-  /** Stores one polled event; one that fails its schema goes to the dead letter: confirming it would lose it. */
-  #store(polled: unknown): Promise<void> {
+  /** Stores one polled event; one that fails to decode is kept in the dead letter by the ingest: confirming it would lose it. */
+  async #store(polled: unknown): Promise<void> {
     const payload = (typeof polled === 'object' && polled !== null ? polled : { event: polled }) as Record<string, unknown>
     try {
-      return this.#options.pipeline.accept(normalizePolled(payload, this.#portal))
+      await this.#options.ingest.accept({ source: 'poll', payload, credentials: new Credentials(), portal: this.#portal })
     } catch (error) {
-      const invalid =
-        error instanceof EventValidationError
-          ? error
-          : new EventValidationError(typeof payload.type === 'string' ? payload.type : 'UNKNOWN', [{ path: '', message: (error as ReceiverError).message }])
-      return this.#options.pipeline.reject({ payload, portal: this.#portal, credentials: new Credentials(), error: invalid, source: 'poll' })
+      // Kept in the dead letter already; only a store that cannot keep it stops the batch.
+      if (!(error instanceof ReceiverError) || error.statusCode >= 500) throw error
     }
   }
 

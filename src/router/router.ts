@@ -34,6 +34,7 @@ export class Router {
   readonly #any: Array<Handler<NormalizedEvent>> = []
   readonly #unknown: Array<Handler<GenericEvent>> = []
   readonly #onError: ErrorHandler[] = []
+  readonly #used: Router[] = []
 
   /** @param options.handlerTimeoutMs how long one handler may run before it counts as failed (none by default) */
   constructor(options: { handlerTimeoutMs?: number } = {}) {
@@ -72,32 +73,41 @@ export class Router {
     return this
   }
 
-  /** Runs every handler the event has; never throws. */
-  async dispatch(event: NormalizedEvent, ctx: HandlerContext): Promise<DispatchResult> {
+  /**
+   * Adds another router's handlers after this one's own: a feature written as a router of its
+   * own (the example bot) plugs into any receiver. Its errors reach its `onError` and this one's.
+   */
+  use(router: Router): this {
+    if (router === this) throw new TypeError('a router cannot use itself')
+    this.#used.push(router)
+    return this
+  }
+
+  /**
+   * Runs every handler the event has, then those of the routers it uses; never throws.
+   * @param timeoutMs how long each handler may run (this router's `handlerTimeoutMs` by default)
+   */
+  async dispatch(event: NormalizedEvent, ctx: HandlerContext, timeoutMs = this.#timeoutMs): Promise<DispatchResult> {
     const typed = isChatEventType(event.type) ? (this.#byType.get(event.type) ?? []) : (this.#unknown as Array<Handler<never>>)
     const result: DispatchResult = { handled: 0, errors: [] }
     for (const handler of [...typed, ...this.#any] as Array<Handler<NormalizedEvent>>) {
       result.handled++
       try {
-        await this.#limit(handler(event, ctx))
+        await limit(handler(event, ctx), timeoutMs)
       } catch (error) {
         result.errors.push(error)
         await this.#report(error, event, ctx)
       }
     }
+    for (const router of this.#used) {
+      const used = await router.dispatch(event, ctx, timeoutMs)
+      result.handled += used.handled
+      for (const error of used.errors) {
+        result.errors.push(error)
+        await this.#report(error, event, ctx)
+      }
+    }
     return result
-  }
-
-  // A handler past its time counts as failed; it cannot be stopped, so it may still finish later.
-  // One that returned no promise has finished already.
-  #limit(running: unknown): unknown {
-    if (this.#timeoutMs === null || !(running instanceof Promise)) return running
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new HandlerTimeoutError(this.#timeoutMs as number)), this.#timeoutMs as number)
-      timer.unref()
-    })
-    return Promise.race([running, timeout]).finally(() => clearTimeout(timer))
   }
 
   async #report(error: unknown, event: NormalizedEvent, ctx: HandlerContext): Promise<void> {
@@ -109,4 +119,16 @@ export class Router {
       }
     }
   }
+}
+
+// A handler past its time counts as failed; it cannot be stopped, so it may still finish later.
+// One that returned no promise has finished already.
+function limit(running: unknown, timeoutMs: number | null): unknown {
+  if (timeoutMs === null || !(running instanceof Promise)) return running
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new HandlerTimeoutError(timeoutMs)), timeoutMs)
+    timer.unref()
+  })
+  return Promise.race([running, timeout]).finally(() => clearTimeout(timer))
 }

@@ -26,6 +26,8 @@ const MIGRATIONS: string[] = [
    CREATE INDEX events_dead ON events (id) WHERE status = 'dead';
    CREATE INDEX events_expiry ON events (expires_at) WHERE status = 'done';
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`,
+  // Leases on names (one poller per queue, across processes): held by `owner` until `expires_at`.
+  `CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;`,
 ]
 
 /** Brings a database to the current schema, in one transaction per step. */

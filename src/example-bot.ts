@@ -1,15 +1,16 @@
-import type { Router } from '../router/router.ts'
+import { Router } from './router/router.ts'
 
 /**
  * An example bot, on when `EXAMPLE_BOT=true`: it answers a message to the bot with an echo
  * (`imbot.v2.Chat.Message.send`) and a slash command with what it understood
- * (`imbot.v2.Command.answer`). Start your own from it in src/handlers/index.ts.
+ * (`imbot.v2.Command.answer`). A router of its own: `receiver.use(exampleBot())`.
  *
  * `ctx.bitrix` calls as the bot: with its OAuth tokens when the event came by webhook, through
  * `B24_REST_URL` (adding `botId` and `botToken`) when it came by polling. A failed call throws, so
  * the event is retried; keep answers safe to repeat (a retry after a timeout may answer twice).
  */
-export function registerExampleBot(router: Router): void {
+export function exampleBot(): Router {
+  const router = new Router()
   router.on('ONIMBOTV2MESSAGEADD', async (event, ctx) => {
     const { message, chat } = event.data
     await ctx.bitrix.call('imbot.v2.Chat.Message.send', {
@@ -28,4 +29,5 @@ export function registerExampleBot(router: Router): void {
       fields: { message: `Command ${command.command}${args ? ` with "${args}"` : ''} received.` },
     })
   })
+  return router
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import BetterSqlite3, { type Database } from 'better-sqlite3'
-import { InboxUnavailableError } from './inbox-error.ts'
+import { StoreUnavailableError } from '../store-unavailable-error.ts'
 import { migrate } from './migrations.ts'
 
 /**
@@ -16,7 +16,7 @@ export const INBOX_FILE = 'inbox.db'
 
 /**
  * Opens (creating if needed) the inbox database under `dataDir`, in WAL mode, migrated.
- * @throws {InboxUnavailableError} naming the directory when it cannot be created, written or read.
+ * @throws {StoreUnavailableError} naming the directory when it cannot be created, written or read.
  */
 export function openDatabase(dataDir: string, durability: Durability = 'process'): Database {
   const path = join(dataDir, INBOX_FILE)
@@ -43,6 +43,6 @@ export function openDatabase(dataDir: string, durability: Durability = 'process'
         : code === 'EACCES' || code === 'EPERM' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'EROFS'
           ? `DATA_DIR ${dataDir} is not writable (cannot open ${path})`
           : `cannot open the inbox in DATA_DIR ${dataDir}: ${(error as Error).message}`
-    throw new InboxUnavailableError(why, { cause: error })
+    throw new StoreUnavailableError(why, { cause: error })
   }
 }

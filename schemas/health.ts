@@ -1,0 +1,63 @@
+import Type, { type Static } from 'typebox'
+import { Nullable } from './primitives.ts'
+
+// What `/health` and `/ready` answer, and the figures behind them: the types the code uses are
+// read from these schemas, so a reply cannot drift from what the code reports.
+
+
+/** Whether the receiver can take events now, and why not. */
+export const ReadinessSchema = Type.Object({ ready: Type.Boolean(), reason: Nullable(Type.String()) })
+export type Readiness = Static<typeof ReadinessSchema>
+
+/** The store's figures: events stored and not yet handled, and the dead letter. */
+export const StoreStatsSchema = Type.Object({
+  depth: Type.Integer(),
+  oldestPendingAgeMs: Nullable(Type.Integer()),
+  retrying: Type.Integer(),
+  deadLetters: Type.Integer(),
+})
+export type StoreStats = Static<typeof StoreStatsSchema>
+
+/** Counters since start. */
+export const EventCountsSchema = Type.Object({
+  /** Events stored (duplicates not counted). */
+  accepted: Type.Integer(),
+  /** Double deliveries recognised and stored once. */
+  duplicates: Type.Integer(),
+  /** Authenticated events that failed to decode (kept in the dead letter). */
+  rejected: Type.Integer(),
+  /** Handler attempts that failed. */
+  failed: Type.Integer(),
+  inFlight: Type.Integer(),
+})
+export type EventCounts = Static<typeof EventCountsSchema>
+
+/** What `/health` says of the poller. */
+export const PollerStateSchema = Type.Object({
+  mode: Type.Union([Type.Literal('im'), Type.Literal('imbot')]),
+  state: Type.Union([Type.Literal('starting'), Type.Literal('polling'), Type.Literal('retrying'), Type.Literal('stopped'), Type.Literal('failed')]),
+  /** The offset the next call confirms, once known. */
+  offset: Nullable(Type.Integer()),
+  /** Events received (duplicates included) since start. */
+  received: Type.Integer(),
+  lastPollAt: Nullable(Type.String()),
+  /** The last failure (a Bitrix24 code and text, never a URL or token), or `null` once a call succeeds. */
+  lastError: Nullable(Type.String()),
+})
+export type PollerState = Static<typeof PollerStateSchema>
+
+/** `GET /health`: always 200; `status` says whether events can be taken now. */
+export const HealthSchema = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+  version: Type.String(),
+  node: Type.String(),
+  uptimeSeconds: Type.Integer(),
+  ...ReadinessSchema.properties,
+  events: EventCountsSchema,
+  /** ISO time of the last accepted event. */
+  lastEventAt: Nullable(Type.String()),
+  /** The store's figures, `null` while it is unavailable. */
+  inbox: Nullable(StoreStatsSchema),
+  poller: Nullable(PollerStateSchema),
+})
+export type Health = Static<typeof HealthSchema>

@@ -1,0 +1,18 @@
+// b24-receiver's public API: the receiver, its Fastify plugin, and the types and schemas of the
+// events it hands to handlers.
+export { createReceiver, Receiver, type WebhookRequest } from './receiver/receiver.ts'
+export type { ReceiverOptions } from './receiver/receiver-options.ts'
+export type { DoorReply } from './receiver/error-reply.ts'
+export { b24Receiver, type B24ReceiverPluginOptions } from './plugin.ts'
+export { Router, HandlerTimeoutError, type Handler, type ErrorHandler, type DispatchResult } from './router/router.ts'
+export type { HandlerContext } from './router/handler-context.ts'
+export type { Bitrix } from './bitrix/bitrix.ts'
+export { BitrixError } from './bitrix/bitrix-error.ts'
+export { Credentials, type AuthBlock } from './event/credentials.ts'
+export type { Portal, NormalizedEvent } from './event/inbound-event.ts'
+export { ReceiverError, EventValidationError, ConfigError } from './errors.ts'
+export { HandlersFailedError } from './receiver/create-dispatch.ts'
+export type { Store, Queue, DeadLetters, Meta, NewRecord, StoredRecord, DeadLetter } from './store/store.ts'
+export { StoreUnavailableError } from './store/store-unavailable-error.ts'
+export { exampleBot } from './example-bot.ts'
+export * from '../schemas/index.ts'

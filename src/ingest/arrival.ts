@@ -1,0 +1,22 @@
+import type { Credentials } from '../event/credentials.ts'
+import type { InboundEvent, Portal } from '../event/inbound-event.ts'
+import { normalizePolled } from '../event/normalize-polled.ts'
+import { normalizeWebhook } from '../event/normalize-webhook.ts'
+import type { Source } from '../store/store.ts'
+
+/** What a door hands over: an authenticated payload, not yet decoded. */
+export interface Arrival {
+  source: Source
+  /** A webhook's parsed body, or one event of an `Event.get` result. */
+  payload: Record<string, unknown>
+  /** What came with it (a webhook's `auth` and `data.bot.auth`; nothing for a polled event). */
+  credentials: Credentials
+  portal: Portal
+}
+
+/**
+ * Decodes an arrival into the event handlers see, by the rules of the door it came through.
+ * @throws {EnvelopeError} | {EventValidationError}
+ */
+export const decodeArrival = ({ source, payload, credentials, portal }: Arrival): InboundEvent =>
+  source === 'poll' ? normalizePolled(payload, portal) : normalizeWebhook(payload, credentials)

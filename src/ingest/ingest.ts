@@ -1,0 +1,48 @@
+import { ReceiverError } from '../errors.ts'
+import type { Store } from '../store/store.ts'
+import { decodeArrival, type Arrival } from './arrival.ts'
+import { eventRecord, rejectedRecord } from './records.ts'
+
+/** What the doors hand arrivals to. */
+export interface Ingest {
+  /**
+   * Decodes an authenticated arrival and stores it; resolves `true` once stored, `false` for a
+   * double delivery (stored before). One that fails to decode is kept in the dead letter, then
+   * its error is thrown for the door to answer.
+   * @throws {EnvelopeError} | {EventValidationError} after keeping it; {StoreUnavailableError} when nothing could be kept.
+   */
+  accept(arrival: Arrival): Promise<boolean>
+  counts(): IngestCounts
+}
+
+export interface IngestCounts {
+  accepted: number
+  duplicates: number
+  rejected: number
+  /** ISO time of the last accepted event. */
+  lastEventAt: string | null
+}
+
+/** The one rule both doors follow: decode, then store the event, or keep what failed to decode. */
+export function createIngest(store: Pick<Store, 'append'>): Ingest {
+  const counts: IngestCounts = { accepted: 0, duplicates: 0, rejected: 0, lastEventAt: null }
+  return {
+    async accept(arrival) {
+      let record
+      try {
+        record = eventRecord(decodeArrival(arrival))
+      } catch (error) {
+        if (!(error instanceof ReceiverError)) throw error
+        if (await store.append(rejectedRecord(arrival, error))) counts.rejected++
+        throw error
+      }
+      const stored = await store.append(record)
+      if (stored) {
+        counts.accepted++
+        counts.lastEventAt = new Date().toISOString()
+      } else counts.duplicates++
+      return stored
+    },
+    counts: () => ({ ...counts }),
+  }
+}

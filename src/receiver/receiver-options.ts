@@ -1,0 +1,78 @@
+import type { Logger } from 'pino'
+import type { PollSettings } from '../poll/open-poller.ts'
+import type { Durability } from '../store/sqlite/open-database.ts'
+import type { Store } from '../store/store.ts'
+import type { FormLimits } from '../wire/parse-form.ts'
+
+/** What {@link createReceiver} takes. Only `tokens` is required; the defaults are those of `b24-receiver serve`. */
+export interface ReceiverOptions {
+  /**
+   * Accepted application tokens (`auth[application_token]`): `token` from any portal, or
+   * `memberId:token` from that portal only. Compared in constant time.
+   */
+  tokens: readonly string[]
+  /** Where the embedded SQLite store keeps `inbox.db`; `./data`. Not used with `store`. */
+  dataDir?: string
+  /** A store of your own instead of the embedded one (see `Store`). */
+  store?: Store
+  /** How far a stored event survives in the embedded store: `process` (a crash or kill; default) or `power` (also a power loss). */
+  durability?: Durability
+  /** How long a handled event's key recognises a double delivery; 24 hours. */
+  dedupWindowMs?: number
+  /** A pino logger; by default JSON lines on stdout at `info`, tokens redacted. */
+  logger?: Logger
+  /** The largest body accepted, in bytes; 1 MiB. */
+  bodyLimit?: number
+  /** Bounds on one form body's pairs, depth and key length. */
+  formLimits?: Partial<FormLimits>
+  worker?: {
+    /** Events handled at once (one at a time per chat); 8. */
+    concurrency?: number
+    /** A handler running longer counts as failed; 30 s. */
+    handlerTimeoutMs?: number
+    /** Attempts before the dead letter; 8. */
+    maxAttempts?: number
+    /** Retry backoff, exponential with jitter, from `retryBaseMs` (1 s) up to `retryMaxMs` (5 min). */
+    retryBaseMs?: number
+    retryMaxMs?: number
+  }
+  /** How long `close()` waits for handlers in flight; 10 s. */
+  shutdownTimeoutMs?: number
+  /** REST calls through an inbound webhook, for `ctx.bitrix` without event tokens and for polling. */
+  rest?: {
+    /** `https://PORTAL/rest/USER_ID/SECRET/` */
+    url?: string
+    botId?: number
+    botToken?: string
+    /** How long one REST call may take; 30 s. */
+    timeoutMs?: number
+  }
+  /** Poll Bitrix24 for events (needs `rest.url`; `imbot` also `rest.botId` and `rest.botToken`). */
+  poll?: Partial<PollSettings> & Pick<PollSettings, 'mode'>
+  /** Append one JSON line per handled event to this file (once per event, across retries and restarts). */
+  eventsFile?: string
+  /** Log one line per handled event (type, portal, chat, message id); `true`. */
+  logEvents?: boolean
+}
+
+/** The defaults of {@link ReceiverOptions}. */
+export const RECEIVER_DEFAULTS = {
+  dataDir: './data',
+  durability: 'process' as Durability,
+  dedupWindowMs: 86400000,
+  bodyLimit: 1048576,
+  worker: { concurrency: 8, handlerTimeoutMs: 30000, maxAttempts: 8, retryBaseMs: 1000, retryMaxMs: 300000 },
+  shutdownTimeoutMs: 10000,
+  restTimeoutMs: 30000,
+  poll: { withUserEvents: false, limit: 100, busyMs: 2000, idleMs: 10000 },
+}
+
+/** `given` over `defaults`, where an `undefined` in `given` (an unset variable) keeps the default. */
+export function withDefaults<T extends object>(defaults: T, given: { [K in keyof T]?: T[K] | undefined } | undefined): T {
+  const merged = { ...defaults }
+  for (const key of Object.keys(given ?? {}) as Array<keyof T>) {
+    const value = (given as T)[key]
+    if (value !== undefined) merged[key] = value
+  }
+  return merged
+}

@@ -1,0 +1,200 @@
+import type { Logger } from 'pino'
+import type { Health, Readiness } from '../../schemas/health.ts'
+import type { AcceptedReply, ErrorReply } from '../../schemas/reply.ts'
+import { createTokenSet, type TokenSet } from '../auth/token-set.ts'
+import { verifyToken } from '../auth/verify-token.ts'
+import type { RestSettings } from '../bitrix/bitrix.ts'
+import { webhookTarget } from '../bitrix/rest-target.ts'
+import { BodyTooLargeError, ConfigError } from '../errors.ts'
+import { webhookCredentials } from '../event/normalize-webhook.ts'
+import { createIngest, type Ingest } from '../ingest/ingest.ts'
+import { createLogger } from '../log/create-logger.ts'
+import { openPoller } from '../poll/open-poller.ts'
+import type { Poller } from '../poll/poller.ts'
+import { Router } from '../router/router.ts'
+import { eventsFile } from '../sinks/events-file.ts'
+import { logEvent } from '../sinks/log-event.ts'
+import { reopeningStore } from '../store/reopening-store.ts'
+import { openSqliteStore } from '../store/sqlite/open-sqlite-store.ts'
+import type { Store } from '../store/store.ts'
+import { StoreUnavailableError } from '../store/store-unavailable-error.ts'
+import { version } from '../version.ts'
+import { Worker } from '../worker/worker.ts'
+import { createDispatch, type Sink } from './create-dispatch.ts'
+import { errorReply, type DoorReply } from './error-reply.ts'
+import { mediaOf, readPayload } from './read-payload.ts'
+import { RECEIVER_DEFAULTS, withDefaults, type ReceiverOptions } from './receiver-options.ts'
+
+/** A webhook request as any HTTP server has it. */
+export interface WebhookRequest {
+  /** The raw body, as received. */
+  body: string | Buffer
+  /** The `Content-Type` header. */
+  contentType: string | undefined
+}
+
+/**
+ * Receives Bitrix24 events and hands them to its handlers: the router's `on`, `onAny`,
+ * `onUnknown`, `onError` and `use`, plus the door ({@link handle}), the store, the worker and the
+ * poller behind it. Made by {@link createReceiver}; mounted in Fastify by the `b24Receiver`
+ * plugin, or in any server through {@link handle}.
+ */
+export class Receiver extends Router {
+  /** The largest body {@link handle} takes, in bytes. */
+  readonly bodyLimit: number
+  readonly #options: ReceiverOptions
+  readonly #logger: Logger
+  readonly #tokens: TokenSet
+  readonly #rest: RestSettings
+  readonly #sinks: Sink[]
+  #phase: 'idle' | 'running' | 'closing' = 'idle'
+  #store: Store | null = null
+  #ingest: Ingest | null = null
+  #worker: Worker | null = null
+  #poller: Poller | null = null
+  #startedAt = Date.now()
+  #closing: Promise<void> | null = null
+
+  /** @throws {ConfigError} for options that cannot work, naming the option. */
+  constructor(options: ReceiverOptions) {
+    const worker = withDefaults(RECEIVER_DEFAULTS.worker, options.worker)
+    super({ handlerTimeoutMs: worker.handlerTimeoutMs })
+    if (options.tokens.length === 0) throw new ConfigError('tokens: give at least one application token (B24_APP_TOKENS)')
+    const { rest = {}, poll } = options
+    this.#rest = {
+      webhook: rest.url ? webhookTarget(rest.url) : null,
+      botId: rest.botId ?? null,
+      botToken: rest.botToken ?? null,
+      timeoutMs: rest.timeoutMs ?? RECEIVER_DEFAULTS.restTimeoutMs,
+    }
+    if (poll && !this.#rest.webhook) throw new ConfigError(`polling ${poll.mode} needs rest.url (B24_REST_URL), the inbound webhook to poll through`)
+    // imbot.v2.Event.get: botId always, botToken with inbound-webhook auth (the method's doc page).
+    if (poll?.mode === 'imbot' && (this.#rest.botId === null || this.#rest.botToken === null)) {
+      throw new ConfigError('polling imbot needs rest.botId and rest.botToken (B24_BOT_ID and B24_BOT_TOKEN)')
+    }
+    this.#options = { ...options, worker }
+    this.#logger = options.logger ?? createLogger({ level: 'info' })
+    this.#tokens = createTokenSet(options.tokens)
+    this.bodyLimit = options.bodyLimit ?? RECEIVER_DEFAULTS.bodyLimit
+    this.#sinks = [...(options.logEvents === false ? [] : [logEvent]), ...(options.eventsFile ? [eventsFile(options.eventsFile)] : [])]
+  }
+
+  /**
+   * Opens the store and starts the worker (and the poller); the `b24Receiver` plugin calls it.
+   * A store that cannot be opened yet is tried again every few seconds, events meanwhile refused
+   * with 503.
+   */
+  start(): void {
+    if (this.#phase !== 'idle') return
+    this.#phase = 'running'
+    this.#startedAt = Date.now()
+    const options = this.#options
+    const worker = options.worker as typeof RECEIVER_DEFAULTS.worker
+    const store =
+      options.store ??
+      reopeningStore(
+        () =>
+          openSqliteStore({
+            dataDir: options.dataDir ?? RECEIVER_DEFAULTS.dataDir,
+            durability: options.durability ?? RECEIVER_DEFAULTS.durability,
+            dedupWindowMs: options.dedupWindowMs ?? RECEIVER_DEFAULTS.dedupWindowMs,
+          }),
+        this.#logger,
+      )
+    this.#store = store
+    this.#ingest = createIngest(store)
+    const dispatch = createDispatch({ router: this, sinks: this.#sinks, logger: this.#logger, handlerTimeoutMs: worker.handlerTimeoutMs, rest: this.#rest })
+    this.#worker = new Worker(store.queue, dispatch, this.#logger, worker)
+    this.#worker.start()
+    if (options.poll) {
+      this.#poller = openPoller({ ...withDefaults(RECEIVER_DEFAULTS.poll, options.poll), mode: options.poll.mode }, this.#rest, this.#ingest, store, this.#logger)
+      this.#poller.start()
+    }
+  }
+
+  /**
+   * The webhook door, for any HTTP server: checks the content type (415), the size (413), reads
+   * the body (400), checks the application token (401), decodes and stores the event (422 when it
+   * fails its schema, kept in the dead letter; 503 when it cannot be stored). 200 means stored.
+   * Replies never echo the input.
+   */
+  async handle(request: WebhookRequest): Promise<DoorReply<AcceptedReply | ErrorReply>> {
+    try {
+      const media = mediaOf(request.contentType)
+      if (Buffer.byteLength(request.body) > this.bodyLimit) throw new BodyTooLargeError()
+      const body = typeof request.body === 'string' ? request.body : request.body.toString('utf8')
+      const payload = readPayload(body, media, this.#options.formLimits)
+      const credentials = webhookCredentials(payload)
+      verifyToken(credentials, this.#tokens)
+      await this.#started().accept({ source: 'webhook', payload, credentials, portal: credentials.portal })
+      return { status: 200, body: { ok: true } }
+    } catch (error) {
+      return errorReply(error, this.#logger)
+    }
+  }
+
+  /** Whether events can be taken now, and why not: starting, closing, a store that cannot be written, a poller stopped for good. */
+  ready(): Readiness {
+    const reason =
+      this.#phase === 'idle' ? 'starting' : this.#phase === 'closing' ? 'closing' : ((this.#store as Store).unavailable() ?? this.#poller?.fatal ?? null)
+    return { ready: reason === null, reason }
+  }
+
+  /** What `/health` answers. */
+  async health(): Promise<Health> {
+    const { ready, reason } = this.ready()
+    const { lastEventAt, ...counts } = this.#ingest?.counts() ?? { accepted: 0, duplicates: 0, rejected: 0, lastEventAt: null }
+    const worker = this.#worker?.stats() ?? { inFlight: 0, failedAttempts: 0 }
+    // An unavailable store: /health says so by leaving its figures out.
+    const inbox = (await this.#store?.stats().catch(() => null)) ?? null
+    return {
+      status: ready ? 'ok' : 'degraded',
+      version,
+      node: process.version,
+      uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+      ready,
+      reason,
+      events: { ...counts, failed: worker.failedAttempts, inFlight: worker.inFlight },
+      lastEventAt,
+      inbox,
+      poller: this.#poller?.state() ?? null,
+    }
+  }
+
+  /**
+   * The first step of {@link close}, for a server about to stop: `ready()` turns false (a load
+   * balancer stops sending) and the poller stops; webhooks still in flight are still stored.
+   */
+  async beginClose(): Promise<void> {
+    if (this.#phase !== 'running') return
+    this.#phase = 'closing'
+    this.#logger.info('closing: finishing requests and handlers in flight')
+    await this.#poller?.stop()
+  }
+
+  /**
+   * Stops: the poller, then the worker (handlers in flight get `shutdownTimeoutMs` to finish;
+   * what does not finish stays stored for the next start), then the store. Idempotent.
+   */
+  close(): Promise<void> {
+    return (this.#closing ??= this.#close())
+  }
+
+  async #close(): Promise<void> {
+    if (this.#phase === 'idle') return
+    await this.beginClose()
+    const timeoutMs = this.#options.shutdownTimeoutMs ?? RECEIVER_DEFAULTS.shutdownTimeoutMs
+    const drained = await (this.#worker as Worker).stop(timeoutMs)
+    await (this.#store as Store).close()
+    if (drained) this.#logger.info('closed')
+    else this.#logger.warn({ timeoutMs }, 'closed with handlers still running: their events stay in the inbox for the next start')
+  }
+
+  #started(): Ingest {
+    if (!this.#ingest) throw new StoreUnavailableError('the receiver is not started')
+    return this.#ingest
+  }
+}
+
+/** Makes a receiver (see {@link ReceiverOptions}); it starts when mounted (or on `start()`). Never reads the environment. */
+export const createReceiver = (options: ReceiverOptions): Receiver => new Receiver(options)

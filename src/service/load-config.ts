@@ -1,0 +1,74 @@
+import { resolve } from 'node:path'
+import { EnvSchema, type Env } from '../../schemas/config.ts'
+import { parseTokenList } from '../auth/token-set.ts'
+import { ConfigError } from '../errors.ts'
+import type { ReceiverOptions } from '../receiver/receiver-options.ts'
+import { compileDecoder } from '../wire/compile-decoder.ts'
+
+/** What `b24-receiver serve` runs with, read from the environment once at start. */
+export interface ServiceConfig {
+  port: number
+  host: string
+  logLevel: Env['LOG_LEVEL']
+  logPretty: boolean
+  /** `B24_APP_TOKENS` entries (`token` or `memberId:token`); empty means "a local token only". */
+  appTokens: string[]
+  /** Absolute path of `DATA_DIR` (the store, and the local token). */
+  dataDir: string
+  /** `EXAMPLE_BOT`: the example bot (src/example-bot.ts) answers messages and commands. */
+  exampleBot: boolean
+  /** The receiver's options but its tokens and logger; unset variables are left to its defaults. */
+  receiver: Omit<ReceiverOptions, 'tokens' | 'logger'>
+}
+
+const decodeEnv = compileDecoder(EnvSchema)
+const KEYS = Object.keys(EnvSchema.properties) as Array<keyof Env>
+
+/**
+ * Reads and validates the environment: unset or empty variables take their defaults
+ * (schemas/config.ts, else the receiver's), `true`/`false`/`1`/`0` are booleans.
+ * @throws {ConfigError} naming every variable with a bad value.
+ */
+export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): ServiceConfig {
+  const given: Record<string, unknown> = {}
+  for (const key of KEYS) {
+    const value = env[key]?.trim()
+    given[key] = value === undefined || value === '' ? (EnvSchema.properties[key] as { default?: unknown }).default : value
+  }
+  const decoded = decodeEnv(given)
+  if (!decoded.ok) throw new ConfigError(`invalid environment: ${decoded.issues.map((issue) => `${issue.path.slice(1)} ${issue.message}`).join('; ')}`)
+  const e = decoded.value
+  const dataDir = resolve(cwd, e.DATA_DIR)
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    logPretty: e.LOG_PRETTY,
+    appTokens: parseTokenList(e.B24_APP_TOKENS ?? ''),
+    dataDir,
+    exampleBot: e.EXAMPLE_BOT,
+    receiver: {
+      dataDir,
+      durability: e.INBOX_DURABILITY,
+      dedupWindowMs: e.DEDUP_WINDOW_MS,
+      bodyLimit: e.BODY_LIMIT,
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      eventsFile: e.EVENTS_FILE === undefined ? undefined : resolve(cwd, e.EVENTS_FILE),
+      worker: {
+        concurrency: e.WORKER_CONCURRENCY,
+        handlerTimeoutMs: e.HANDLER_TIMEOUT_MS,
+        maxAttempts: e.MAX_ATTEMPTS,
+        retryBaseMs: e.RETRY_BASE_MS,
+        retryMaxMs: e.RETRY_MAX_MS,
+      },
+      rest: { url: e.B24_REST_URL, botId: e.B24_BOT_ID, botToken: e.B24_BOT_TOKEN, timeoutMs: e.B24_REST_TIMEOUT_MS },
+      poll: e.B24_POLL && {
+        mode: e.B24_POLL,
+        withUserEvents: e.B24_POLL_WITH_USER_EVENTS,
+        limit: e.B24_POLL_LIMIT,
+        busyMs: e.B24_POLL_BUSY_MS,
+        idleMs: e.B24_POLL_IDLE_MS,
+      },
+    },
+  }
+}

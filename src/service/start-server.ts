@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify'
+import type { DestinationStream } from 'pino'
+import { ensureLocalToken } from '../auth/local-token.ts'
+import { exampleBot } from '../example-bot.ts'
+import { createLogger } from '../log/create-logger.ts'
+import { b24Receiver } from '../plugin.ts'
+import { createReceiver, type Receiver } from '../receiver/receiver.ts'
+import { loadConfig } from './load-config.ts'
+
+export interface ServerOptions {
+  /** Where log lines go; stdout by default. */
+  destination?: DestinationStream
+  /** Adds handlers to the receiver before it starts (tests; the service itself has none of its own). */
+  setup?: (receiver: Receiver) => void
+}
+
+/** A running service. */
+export interface RunningServer {
+  /** Where it listens, e.g. `http://127.0.0.1:3000`. */
+  url: string
+  receiver: Receiver
+  /**
+   * Stops gracefully: `/ready` turns 503, no new connection is accepted, requests in flight
+   * complete, handlers get up to `SHUTDOWN_TIMEOUT_MS` to finish.
+   */
+  close(): Promise<void>
+}
+
+/**
+ * `b24-receiver serve`: environment → validated config → receiver → Fastify with the
+ * `b24Receiver` plugin and its health routes → listen. The only place that reads the
+ * environment (the CLI passes `process.env`).
+ * @throws {ConfigError} for a bad variable, before anything starts.
+ */
+export async function startServer(env: Record<string, string | undefined>, options: ServerOptions = {}): Promise<RunningServer> {
+  const config = loadConfig(env)
+  const logger = createLogger({ level: config.logLevel, pretty: config.logPretty }, options.destination)
+  let tokens = config.appTokens
+  if (tokens.length === 0) {
+    const local = await ensureLocalToken(config.dataDir)
+    tokens = [local.token]
+    logger.warn(
+      { tokenFile: local.path },
+      `B24_APP_TOKENS is not set: only the local token in ${local.path} is accepted (b24-receiver simulate uses it). ` +
+        "Real Bitrix24 calls are refused until you set B24_APP_TOKENS to your portal's application token: " +
+        'the Bitrix24 UI shows it for an outgoing webhook; an application receives it with ONAPPINSTALL.',
+    )
+  }
+  const receiver = createReceiver({ ...config.receiver, tokens, logger })
+  if (config.exampleBot) receiver.use(exampleBot())
+  options.setup?.(receiver)
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    // While closing, /ready must say so itself (503, reason `closing`), and requests already on a
+    // connection are still answered by the receiver.
+    return503OnClosing: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id']
+      return typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : randomUUID()
+    },
+  })
+  await app.register(b24Receiver, { receiver, path: '/webhook', health: true })
+  await app.listen({ port: config.port, host: config.host })
+  const { address, family, port } = app.server.address() as AddressInfo
+  const url = `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`
+  logger.info({ url, tokens: tokens.length }, 'b24-receiver is listening: POST /webhook, GET /health, GET /ready')
+
+  let closing: Promise<void> | undefined
+  return {
+    url,
+    receiver,
+    close: () =>
+      (closing ??= (async () => {
+        await app.close()
+        logger.flush()
+      })()),
+  }
+}

@@ -1,0 +1,70 @@
+import type { Logger } from 'pino'
+import type { Queue, Store } from './store.ts'
+import { StoreUnavailableError } from './store-unavailable-error.ts'
+
+/**
+ * A store that may not open at first (an unwritable or corrupt `DATA_DIR`, a database not up
+ * yet): until it does, appends are refused with {@link StoreUnavailableError} (a 503: nothing is
+ * acknowledged that could not be kept), `unavailable()` says why, and opening is tried again
+ * every `retryMs`. Once open, it is that store.
+ */
+export function reopeningStore(open: () => Store, logger: Logger, retryMs = 5000): Store {
+  let current: Store | null = null
+  let failure = ''
+  let timer: NodeJS.Timeout | undefined
+  let closed = false
+  const listeners = new Set<() => void>()
+  const notify = () => {
+    for (const listener of listeners) listener()
+  }
+
+  const attempt = () => {
+    try {
+      current = open()
+    } catch (error) {
+      const message = (error as Error).message
+      if (message !== failure) logger.error(`${message}: events are refused with 503 until it is fixed`)
+      failure = message
+      timer = setTimeout(attempt, retryMs).unref()
+      return
+    }
+    if (failure) logger.info('the inbox is available again')
+    current.queue.onAvailable(notify)
+    notify()
+  }
+  attempt()
+
+  const opened = (): Store => {
+    if (!current) throw new StoreUnavailableError(failure)
+    return current
+  }
+  const queue: Queue = {
+    claim: async (limit) => (current ? current.queue.claim(limit) : []),
+    complete: (id) => opened().queue.complete(id),
+    retry: (id, attempts, nextAt, error) => opened().queue.retry(id, attempts, nextAt, error),
+    bury: (id, attempts, error) => opened().queue.bury(id, attempts, error),
+    release: (id) => opened().queue.release(id),
+    onAvailable(listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+  }
+  return {
+    append: async (record) => opened().append(record),
+    queue,
+    get deadLetters() {
+      return opened().deadLetters
+    },
+    get meta() {
+      return opened().meta
+    },
+    stats: async () => opened().stats(),
+    unavailable: () => (current ? current.unavailable() : failure),
+    async close() {
+      if (closed) return
+      closed = true
+      clearTimeout(timer)
+      await current?.close()
+    },
+  }
+}

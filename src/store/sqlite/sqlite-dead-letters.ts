@@ -1,0 +1,55 @@
+import type { Database, Statement } from 'better-sqlite3'
+import type { DeadLetter, DeadLetters, StoredRecord } from '../store.ts'
+import type { GroupCommit } from './group-commit.ts'
+import { bodyColumns, toDeadLetter, toRecord, type Row } from './rows.ts'
+import type { LineRef } from './sqlite-queue.ts'
+
+/** The SQLite store's dead letter: rows with status `dead`. */
+export class SqliteDeadLetters implements DeadLetters {
+  readonly #writer: GroupCommit
+  readonly #revived: (ref: LineRef) => void
+  readonly #sql: Record<'list' | 'get' | 'revive' | 'drop', Statement>
+
+  /** @param revived told of every record put back in line */
+  constructor(db: Database, writer: GroupCommit, revived: (ref: LineRef) => void) {
+    this.#writer = writer
+    this.#revived = revived
+    this.#sql = {
+      list: db.prepare("SELECT * FROM events WHERE status = 'dead' ORDER BY id"),
+      get: db.prepare("SELECT * FROM events WHERE id = ? AND status = 'dead'"),
+      revive: db.prepare(
+        `UPDATE events SET status = 'pending', attempts = 0, next_at = @now, chat_key = @chat_key, event_json = @event_json, raw_json = @raw_json,
+           last_error = NULL WHERE id = @id AND status = 'dead'`,
+      ),
+      drop: db.prepare("DELETE FROM events WHERE id = ? AND status = 'dead'"),
+    }
+  }
+
+  async list(): Promise<DeadLetter[]> {
+    return (this.#sql.list.all() as Row[]).map(toDeadLetter)
+  }
+
+  async get(id: number): Promise<DeadLetter | null> {
+    const row = this.#row(id)
+    return row ? toDeadLetter(row) : null
+  }
+
+  async record(id: number): Promise<StoredRecord | null> {
+    const row = this.#row(id)
+    return row ? toRecord(row) : null
+  }
+
+  async revive(id: number, update: Pick<StoredRecord, 'chatKey' | 'bodyKind' | 'body'>): Promise<void> {
+    const now = Date.now()
+    const revived = await this.#writer.write(() => this.#sql.revive.run({ id, now, chat_key: update.chatKey, ...bodyColumns(update) }).changes > 0)
+    if (revived) this.#revived({ id, chatKey: update.chatKey, nextAt: now })
+  }
+
+  async drop(id: number): Promise<boolean> {
+    return this.#writer.write(() => this.#sql.drop.run(id).changes > 0)
+  }
+
+  #row(id: number): Row | undefined {
+    return this.#sql.get.get(id) as Row | undefined
+  }
+}

@@ -1,0 +1,171 @@
+import type { Database, Statement } from 'better-sqlite3'
+import type { Queue, StoredRecord } from '../store.ts'
+import type { GroupCommit } from './group-commit.ts'
+import { toRecord, type Row } from './rows.ts'
+
+/** Where a pending record stands in line: enough to schedule it without reading it. */
+export interface LineRef {
+  id: number
+  chatKey: string
+  /** When it is due (epoch ms): now for a new record, later for one waiting to be retried. */
+  nextAt: number
+  /** The record itself when this process just stored it: no need to read it back. */
+  record?: StoredRecord
+}
+
+/**
+ * The SQLite store's queue. The line of each chat is kept in memory (ids and due times, read at
+ * open and told of every append), so a claim costs nothing however deep the inbox is. Another
+ * process (`dlq replay`) may change the database: an idle queue looks every `pollIntervalMs`.
+ */
+export class SqliteQueue implements Queue {
+  readonly #db: Database
+  readonly #writer: GroupCommit
+  readonly #dedupWindowMs: number
+  readonly #pollIntervalMs: number
+  readonly #sql: Record<'pending' | 'load' | 'complete' | 'retry' | 'bury', Statement>
+  #lines = new Map<string, LineRef[]>()
+  /** Claimed records and their chats: a held chat hands out nothing else. */
+  readonly #held = new Map<number, string>()
+  readonly #heldChats = new Set<string>()
+  readonly #listeners = new Set<() => void>()
+  #timer: NodeJS.Timeout | undefined
+  #dataVersion = 0
+
+  constructor(db: Database, writer: GroupCommit, options: { dedupWindowMs: number; pollIntervalMs: number }) {
+    this.#db = db
+    this.#writer = writer
+    this.#dedupWindowMs = options.dedupWindowMs
+    this.#pollIntervalMs = options.pollIntervalMs
+    this.#sql = {
+      pending: db.prepare("SELECT id, chat_key AS chatKey, next_at AS nextAt FROM events WHERE status = 'pending' ORDER BY id"),
+      load: db.prepare("SELECT * FROM events WHERE id = ? AND status = 'pending'"),
+      complete: db.prepare(
+        `UPDATE events SET status = 'done', expires_at = ?, chat_key = NULL, event_json = NULL, delivery_json = NULL, raw_json = NULL,
+           credentials_json = NULL, last_error = NULL WHERE id = ? AND status = 'pending'`,
+      ),
+      retry: db.prepare("UPDATE events SET attempts = ?, next_at = ?, last_error = ? WHERE id = ? AND status = 'pending'"),
+      bury: db.prepare("UPDATE events SET status = 'dead', attempts = ?, last_error = ? WHERE id = ?"),
+    }
+    this.#reload()
+  }
+
+  /** Puts records in line: just stored, or revived from the dead letter (they rejoin in their place). */
+  enqueue(refs: LineRef[]): void {
+    for (const ref of refs) {
+      const line = this.#lines.get(ref.chatKey)
+      if (!line) this.#lines.set(ref.chatKey, [ref])
+      // Behind others it will wait: keep its place, not the whole record (read back when its turn comes).
+      else if ((line.at(-1) as LineRef).id < ref.id) line.push({ ...ref, record: undefined })
+      else line.splice(line.findIndex((other) => other.id > ref.id), 0, ref)
+    }
+    if (refs.length > 0) this.#notify()
+  }
+
+  async claim(limit: number): Promise<StoredRecord[]> {
+    const now = Date.now()
+    const heads: LineRef[] = []
+    for (const line of this.#lines.values()) {
+      const head = line[0] as LineRef
+      if (head.nextAt <= now && !this.#heldChats.has(head.chatKey)) heads.push(head)
+    }
+    heads.sort((a, b) => a.id - b.id)
+    const claimed: StoredRecord[] = []
+    for (const head of heads) {
+      if (claimed.length >= limit) break
+      const record = head.record ?? this.#load(head.id)
+      if (!record) {
+        this.#dequeue(head) // handled or dropped by another process
+        continue
+      }
+      this.#held.set(head.id, head.chatKey)
+      this.#heldChats.add(head.chatKey)
+      claimed.push(record)
+    }
+    this.#arm()
+    return claimed
+  }
+
+  async complete(id: number): Promise<void> {
+    const expiresAt = Date.now() + this.#dedupWindowMs
+    await this.#writer.write(() => this.#sql.complete.run(expiresAt, id))
+    this.#finish(id)
+  }
+
+  async retry(id: number, attempts: number, nextAt: number, error: string): Promise<void> {
+    await this.#writer.write(() => this.#sql.retry.run(attempts, nextAt, error, id))
+    const line = this.#lines.get(this.#held.get(id) as string) as LineRef[]
+    // The next attempt reads the record back, with its attempt count. (Usually the head, but a
+    // revived dead letter may have rejoined ahead of it while it ran.)
+    Object.assign(line.find((ref) => ref.id === id) as LineRef, { nextAt, record: undefined })
+    this.release(id)
+  }
+
+  async bury(id: number, attempts: number, error: string): Promise<void> {
+    await this.#writer.write(() => this.#sql.bury.run(attempts, error, id))
+    this.#finish(id)
+  }
+
+  release(id: number): void {
+    this.#heldChats.delete(this.#held.get(id) as string)
+    this.#held.delete(id)
+    this.#notify()
+  }
+
+  onAvailable(listener: () => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  close(): void {
+    clearTimeout(this.#timer)
+  }
+
+  #finish(id: number): void {
+    this.#dequeue({ id, chatKey: this.#held.get(id) as string })
+    this.release(id)
+  }
+
+  #load(id: number): StoredRecord | null {
+    const row = this.#sql.load.get(id) as Row | undefined
+    return row ? toRecord(row) : null
+  }
+
+  #dequeue({ id, chatKey }: { id: number; chatKey: string }): void {
+    const line = this.#lines.get(chatKey) as LineRef[]
+    line.splice(line.findIndex((ref) => ref.id === id), 1)
+    if (line.length === 0) this.#lines.delete(chatKey)
+  }
+
+  #reload(): void {
+    this.#dataVersion = this.#db.pragma('data_version', { simple: true }) as number
+    this.#lines = new Map()
+    this.enqueue(this.#sql.pending.all() as LineRef[])
+  }
+
+  #notify(): void {
+    for (const listener of this.#listeners) listener()
+  }
+
+  // Wakes the listeners when the next retry is due, or after the poll interval to notice what
+  // another process changed.
+  #arm(): void {
+    clearTimeout(this.#timer)
+    const now = Date.now()
+    let delay = this.#pollIntervalMs
+    for (const line of this.#lines.values()) {
+      const head = line[0] as LineRef
+      if (!this.#heldChats.has(head.chatKey)) delay = Math.min(delay, Math.max(0, head.nextAt - now))
+    }
+    this.#timer = setTimeout(() => {
+      try {
+        if (this.#db.pragma('data_version', { simple: true }) !== this.#dataVersion) this.#reload()
+        /* c8 ignore next 3: a database that cannot be read here fails the next claim too, which the worker reports */
+      } catch {
+        // told below: the claim that follows says why
+      }
+      this.#notify()
+    }, delay)
+    this.#timer.unref()
+  }
+}

@@ -1,0 +1,151 @@
+import type { Logger } from 'pino'
+import { backoff } from '../backoff.ts'
+import type { Queue, StoredRecord } from '../store/store.ts'
+
+export interface WorkerOptions {
+  /** Records handled at once, across chats (one at a time within a chat). */
+  concurrency: number
+  /** Attempts before a record goes to the dead letter. */
+  maxAttempts: number
+  /** The pause before the first retry, doubling up to `retryMaxMs`, with jitter. */
+  retryBaseMs: number
+  retryMaxMs: number
+  /** The jitter's source (`Math.random`); tests seed it. */
+  random?: () => number
+}
+
+/** Handles one record on attempt number `attempt`; what it throws makes the attempt fail. */
+export type Dispatch = (record: StoredRecord, attempt: number) => Promise<void>
+
+/** Counters for `/health`. */
+export interface WorkerStats {
+  inFlight: number
+  handled: number
+  failedAttempts: number
+  deadLettered: number
+}
+
+/**
+ * Takes records from the store's queue and hands each to `dispatch`: up to `concurrency` at once,
+ * one chat's records in arrival order (the queue's claim sees to it), failures retried with
+ * exponential backoff and jitter, then dead-lettered. A record leaves the queue only once its
+ * outcome is written; a crash leaves it pending for the next start. It knows nothing of what a
+ * record holds or who handles it.
+ */
+export class Worker {
+  readonly #queue: Queue
+  readonly #dispatch: Dispatch
+  readonly #logger: Logger
+  readonly #options: WorkerOptions
+  readonly #running = new Map<number, Promise<void>>()
+  readonly #counts = { handled: 0, failedAttempts: 0, deadLettered: 0 }
+  #stopped = true
+  #scheduled = false
+  #pumping: Promise<void> | null = null
+  #unsubscribe: (() => void) | undefined
+
+  constructor(queue: Queue, dispatch: Dispatch, logger: Logger, options: WorkerOptions) {
+    this.#queue = queue
+    this.#dispatch = dispatch
+    this.#logger = logger
+    this.#options = options
+  }
+
+  /** Starts handling, beginning with whatever a previous run left pending. */
+  start(): void {
+    this.#stopped = false
+    this.#unsubscribe = this.#queue.onAvailable(() => this.#schedule())
+    this.#schedule()
+  }
+
+  /**
+   * Finishes the records that are due (the doors are closed by now), up to `timeoutMs`, then
+   * stops; whatever did not finish stays pending for the next start. `true` when all finished.
+   */
+  async stop(timeoutMs: number): Promise<boolean> {
+    this.#unsubscribe?.()
+    const deadline = Date.now() + timeoutMs
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))
+    for (;;) {
+      await this.#pump()
+      if (this.#running.size === 0 || Date.now() >= deadline) break
+      await Promise.race([Promise.race(this.#running.values()), timeout])
+    }
+    clearTimeout(timer)
+    this.#stopped = true
+    return this.#running.size === 0
+  }
+
+  stats(): WorkerStats {
+    return { inFlight: this.#running.size, ...this.#counts }
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#stopped) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      void this.#pump()
+    })
+  }
+
+  // One claim at a time: a second call waits for the first and claims again.
+  async #pump(): Promise<void> {
+    while (this.#pumping) await this.#pumping
+    this.#pumping = this.#claim()
+    await this.#pumping
+    this.#pumping = null
+  }
+
+  async #claim(): Promise<void> {
+    const free = this.#options.concurrency - this.#running.size
+    if (free <= 0 || this.#stopped) return
+    try {
+      for (const record of await this.#queue.claim(free)) this.#running.set(record.id, this.#handle(record))
+    } catch (error) {
+      this.#logger.error({ err: error }, 'cannot read the inbox')
+    }
+  }
+
+  async #handle(record: StoredRecord): Promise<void> {
+    const attempt = record.attempts + 1
+    let failure: unknown = null
+    try {
+      await this.#dispatch(record, attempt)
+    } catch (error) {
+      failure = error ?? new Error('a handler failed without a reason')
+    }
+    // Finished after the worker stopped (and the store closed): it stays pending for the next start.
+    if (this.#stopped) return
+    try {
+      await this.#record(record, attempt, failure)
+    } catch (error) {
+      // It stays pending as it was and is handled again after a pause: at least once, never lost.
+      this.#logger.error({ err: error, type: record.type, inboxId: record.id }, 'cannot record the outcome in the inbox')
+      setTimeout(() => this.#queue.release(record.id), this.#options.retryBaseMs).unref()
+    }
+    this.#running.delete(record.id)
+    this.#schedule()
+  }
+
+  async #record(record: StoredRecord, attempt: number, failure: unknown): Promise<void> {
+    if (failure === null) {
+      await this.#queue.complete(record.id)
+      this.#counts.handled++
+      return
+    }
+    const line = { err: failure, type: record.type, inboxId: record.id, attempt }
+    const reason = failure instanceof Error ? `${failure.name}: ${failure.message}` : String(failure)
+    this.#counts.failedAttempts++
+    if (attempt >= this.#options.maxAttempts) {
+      await this.#queue.bury(record.id, attempt, reason)
+      this.#counts.deadLettered++
+      this.#logger.error(line, 'handlers kept failing: moved to the dead letter')
+      return
+    }
+    const delayMs = backoff(attempt, this.#options.retryBaseMs, this.#options.retryMaxMs, this.#options.random)
+    await this.#queue.retry(record.id, attempt, Date.now() + delayMs, reason)
+    this.#logger.warn({ ...line, retryInMs: delayMs }, 'handlers failed: will retry')
+  }
+}

@@ -1,0 +1,146 @@
+import type { StoreStats } from '../../schemas/health.ts'
+import type { DeadLetter, NewRecord, Store, StoredRecord } from '../../src/store/store.ts'
+import { StoreUnavailableError } from '../../src/store/store-unavailable-error.ts'
+
+interface Row extends StoredRecord {
+  status: 'pending' | 'dead' | 'done'
+  nextAt: number
+  error: string | null
+}
+
+/**
+ * A store in memory, for tests where storage is not the subject: the Store contract (dedup by
+ * key, one record of a chat at a time in order, dead letter, meta, leases) without a database.
+ * `failing = true` makes every write fail as an unwritable store would.
+ */
+export class MemoryStore implements Store {
+  readonly rows: Row[] = []
+  failing = false
+  closed = false
+  readonly #values = new Map<string, string>()
+  readonly #leases = new Map<string, { owner: string; expiresAt: number }>()
+  readonly #held = new Set<string>()
+  readonly #listeners = new Set<() => void>()
+
+  async append(record: NewRecord): Promise<boolean> {
+    this.#write()
+    if (this.rows.some((row) => row.key === record.key)) return false
+    const { error, ...rest } = record
+    const now = Date.now()
+    this.rows.push({ ...rest, id: this.rows.length + 1, attempts: 0, receivedAt: now, nextAt: now, status: error === undefined ? 'pending' : 'dead', error: error ?? null })
+    this.#notify()
+    return true
+  }
+
+  readonly queue = {
+    claim: async (limit: number): Promise<StoredRecord[]> => {
+      const now = Date.now()
+      const heads = new Map<string, Row>()
+      for (const row of this.rows) if (row.status === 'pending' && !heads.has(row.chatKey)) heads.set(row.chatKey, row)
+      const due = [...heads.values()].filter((row) => row.nextAt <= now && !this.#held.has(row.chatKey)).slice(0, limit)
+      for (const row of due) this.#held.add(row.chatKey)
+      return due.map(({ status: _, nextAt: __, error: ___, ...record }) => ({ ...record }))
+    },
+    complete: async (id: number) => this.#finish(id, { status: 'done' }),
+    retry: async (id: number, attempts: number, nextAt: number, error: string) => {
+      this.#finish(id, { attempts, nextAt, error })
+      setTimeout(() => this.#notify(), Math.max(0, nextAt - Date.now())).unref()
+    },
+    bury: async (id: number, attempts: number, error: string) => this.#finish(id, { status: 'dead', attempts, error }),
+    release: (id: number) => {
+      this.#held.delete(this.#row(id).chatKey)
+      this.#notify()
+    },
+    onAvailable: (listener: () => void) => {
+      this.#listeners.add(listener)
+      return () => this.#listeners.delete(listener)
+    },
+  }
+
+  readonly deadLetters = {
+    list: async (): Promise<DeadLetter[]> => this.rows.filter((row) => row.status === 'dead').map(toDeadLetter),
+    get: async (id: number) => {
+      const row = this.rows.find((candidate) => candidate.id === id && candidate.status === 'dead')
+      return row ? toDeadLetter(row) : null
+    },
+    record: async (id: number) => this.rows.find((row) => row.id === id && row.status === 'dead') ?? null,
+    revive: async (id: number, update: Pick<NewRecord, 'chatKey' | 'bodyKind' | 'body'>) => {
+      this.#write()
+      Object.assign(this.#row(id), update, { status: 'pending', attempts: 0, nextAt: Date.now(), error: null })
+      this.#notify()
+    },
+    drop: async (id: number) => {
+      this.#write()
+      const index = this.rows.findIndex((row) => row.id === id && row.status === 'dead')
+      if (index === -1) return false
+      this.rows.splice(index, 1)
+      return true
+    },
+  }
+
+  readonly meta = {
+    get: async (key: string) => this.#values.get(key) ?? null,
+    set: async (key: string, value: string) => {
+      this.#write()
+      this.#values.set(key, value)
+    },
+    lease: async (name: string, owner: string, ttlMs: number) => {
+      this.#write()
+      const held = this.#leases.get(name)
+      if (held && held.owner !== owner && held.expiresAt > Date.now()) return false
+      this.#leases.set(name, { owner, expiresAt: Date.now() + ttlMs })
+      return true
+    },
+    unlease: async (name: string, owner: string) => {
+      if (this.#leases.get(name)?.owner === owner) this.#leases.delete(name)
+    },
+  }
+
+  async stats(): Promise<StoreStats> {
+    const pending = this.rows.filter((row) => row.status === 'pending')
+    const oldest = Math.min(...pending.map((row) => row.receivedAt))
+    return {
+      depth: pending.length,
+      oldestPendingAgeMs: pending.length === 0 ? null : Date.now() - oldest,
+      retrying: pending.filter((row) => row.attempts > 0).length,
+      deadLetters: this.rows.filter((row) => row.status === 'dead').length,
+    }
+  }
+
+  unavailable(): string | null {
+    return this.failing ? 'the store cannot be written' : null
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+  }
+
+  /** The records in a status, oldest first. */
+  inStatus(status: Row['status']): Row[] {
+    return this.rows.filter((row) => row.status === status)
+  }
+
+  #write(): void {
+    if (this.failing || this.closed) throw new StoreUnavailableError('the store cannot be written')
+  }
+
+  #row(id: number): Row {
+    return this.rows.find((row) => row.id === id) as Row
+  }
+
+  #finish(id: number, update: Partial<Row>): void {
+    this.#write()
+    const row = this.#row(id)
+    Object.assign(row, update)
+    this.#held.delete(row.chatKey)
+    this.#notify()
+  }
+
+  #notify(): void {
+    for (const listener of this.#listeners) listener()
+  }
+}
+
+function toDeadLetter(row: Row): DeadLetter {
+  return { id: row.id, type: row.type, receivedAt: new Date(row.receivedAt).toISOString(), attempts: row.attempts, error: row.error as string, source: row.source, portal: row.portal, bodyKind: row.bodyKind, body: JSON.parse(row.body) }
+}
