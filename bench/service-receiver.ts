@@ -1,7 +1,7 @@
 // b24-receiver itself for bench/ingest.ts: the real service (token check, decoding, validation,
 // inbox commit, worker and router) from the environment. Sends its URL over IPC, then on SIGTERM
 // its peak memory.
-import { startServer } from '../src/server.ts'
+import { startServer } from '../src/service/start-server.ts'
 
 const server = await startServer(process.env)
 process.send?.({ url: server.url })

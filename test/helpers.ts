@@ -49,7 +49,8 @@ export const TEST_WORKER = { concurrency: 4, handlerTimeoutMs: 5000, maxAttempts
 export async function startTestApp(options: Partial<ReceiverOptions> = {}) {
   const logs = captureLogs()
   const logger = createLogger({ level: 'debug' }, logs.stream)
-  const store = options.store ?? (options.dataDir ? undefined : new MemoryStore())
+  // The fake store unless the test brings a store or the embedded one (`dataDir`).
+  const store = (options.store ?? (options.dataDir ? undefined : new MemoryStore())) as MemoryStore | undefined
   const receiver = createReceiver({ tokens: [APP_TOKEN], worker: TEST_WORKER, ...options, store, logger })
   const handled: NormalizedEvent[] = []
   receiver.onAny((event) => void handled.push(event))

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { DestinationStream } from 'pino'
 import { ensureLocalToken } from '../auth/local-token.ts'
 import { exampleBot } from '../example-bot.ts'
@@ -20,6 +20,7 @@ export interface ServerOptions {
 export interface RunningServer {
   /** Where it listens, e.g. `http://127.0.0.1:3000`. */
   url: string
+  app: FastifyInstance
   receiver: Receiver
   /**
    * Stops gracefully: `/ready` turns 503, no new connection is accepted, requests in flight
@@ -72,6 +73,7 @@ export async function startServer(env: Record<string, string | undefined>, optio
   let closing: Promise<void> | undefined
   return {
     url,
+    app,
     receiver,
     close: () =>
       (closing ??= (async () => {

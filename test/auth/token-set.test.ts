@@ -1,6 +1,7 @@
 import t from 'tap'
 import { createTokenSet, parseTokenList } from '../../src/auth/token-set.ts'
 import { verifyToken } from '../../src/auth/verify-token.ts'
+import { webhookCredentials } from '../../src/event/normalize-webhook.ts'
 
 t.test('accepts any of several tokens, pinned ones only from their portal', async (t) => {
   const tokens = createTokenSet(parseTokenList('alpha, member1:beta,member2:gamma'))
@@ -19,14 +20,14 @@ t.test('accepts any of several tokens, pinned ones only from their portal', asyn
 
 t.test('reads the token from the top-level auth only', async (t) => {
   const tokens = createTokenSet(['secret'])
-  t.doesNotThrow(() => verifyToken({ auth: { application_token: 'secret' } }, tokens))
-  t.throws(() => verifyToken({ auth: { application_token: 'nope' } }, tokens), { statusCode: 401, code: 'INVALID_TOKEN' })
-  t.throws(() => verifyToken({ data: { bot: { auth: { application_token: 'secret' } } } }, tokens), { statusCode: 401, code: 'MISSING_TOKEN' })
-  t.throws(() => verifyToken({ auth: { application_token: ['secret'] } }, tokens), { code: 'MISSING_TOKEN' })
-  t.throws(() => verifyToken({ auth: 'secret' }, tokens), { code: 'MISSING_TOKEN' })
-  t.throws(() => verifyToken({ auth: null }, tokens), { code: 'MISSING_TOKEN' })
+  t.doesNotThrow(() => verifyToken(webhookCredentials({ auth: { application_token: 'secret' } }), tokens))
+  t.throws(() => verifyToken(webhookCredentials({ auth: { application_token: 'nope' } }), tokens), { statusCode: 401, code: 'INVALID_TOKEN' })
+  t.throws(() => verifyToken(webhookCredentials({ data: { bot: { auth: { application_token: 'secret' } } } }), tokens), { statusCode: 401, code: 'MISSING_TOKEN' })
+  t.throws(() => verifyToken(webhookCredentials({ auth: { application_token: ['secret'] } }), tokens), { code: 'MISSING_TOKEN' })
+  t.throws(() => verifyToken(webhookCredentials({ auth: 'secret' }), tokens), { code: 'MISSING_TOKEN' })
+  t.throws(() => verifyToken(webhookCredentials({ auth: null }), tokens), { code: 'MISSING_TOKEN' })
   const pinned = createTokenSet(['m1:secret'])
-  t.doesNotThrow(() => verifyToken({ auth: { application_token: 'secret', member_id: 'm1' } }, pinned))
-  t.throws(() => verifyToken({ auth: { application_token: 'secret', member_id: 'm2' } }, pinned), { code: 'INVALID_TOKEN' })
-  t.throws(() => verifyToken({ auth: { application_token: 'secret' } }, pinned), { code: 'INVALID_TOKEN' })
+  t.doesNotThrow(() => verifyToken(webhookCredentials({ auth: { application_token: 'secret', member_id: 'm1' } }), pinned))
+  t.throws(() => verifyToken(webhookCredentials({ auth: { application_token: 'secret', member_id: 'm2' } }), pinned), { code: 'INVALID_TOKEN' })
+  t.throws(() => verifyToken(webhookCredentials({ auth: { application_token: 'secret' } }), pinned), { code: 'INVALID_TOKEN' })
 })

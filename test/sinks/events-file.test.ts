@@ -3,32 +3,11 @@ import { join } from 'node:path'
 import t from 'tap'
 import { pino } from 'pino'
 import { decodeBody } from '../../src/event/decode-body.ts'
-import { eventsFile } from '../../src/handlers/events-file.ts'
-import { registerHandlers } from '../../src/handlers/index.ts'
-import { logEvent } from '../../src/handlers/log-event.ts'
-import { registerBuiltins } from '../../src/handlers/register-builtins.ts'
 import { createContext } from '../../src/router/create-context.ts'
-import { Router } from '../../src/router/router.ts'
-import { captureLogs, readFixture } from '../helpers.ts'
+import { eventsFile } from '../../src/sinks/events-file.ts'
+import { readFixture } from '../helpers.ts'
 
 const inbound = (name: string) => decodeBody(readFixture(`bitrix/${name}.body.txt`))
-
-t.test('logs one concise line per event, the text only at debug', async (t) => {
-  const info = captureLogs()
-  const input = inbound('imbot_v2_message_add_webhook')
-  logEvent(input.event, createContext(input, pino({ level: 'info' }, info.stream)))
-  t.match(info.parsed(), [{ msg: 'event', type: 'ONIMBOTV2MESSAGEADD', portal: 'some-domain.bitrix24.com', chat: 'chat5', messageId: 789, source: 'webhook', attempt: 1 }])
-  t.notOk(info.text().includes('Hello bot'))
-  const debug = captureLogs()
-  logEvent(input.event, createContext(input, pino({ level: 'debug' }, debug.stream)))
-  t.match(debug.parsed(), [{ text: 'Hello bot!' }])
-  const deleted = inbound('im_v2_message_delete')
-  const bot = inbound('imbot_v2_delete_webhook')
-  const join_ = inbound('imbot_v2_join_chat_webhook')
-  for (const input of [deleted, bot, join_]) logEvent(input.event, createContext(input, pino({ level: 'debug' }, debug.stream)))
-  t.match(debug.parsed().slice(1), [{ chat: 'chat5', messageId: 5012 }, { type: 'ONIMBOTV2DELETE' }, { chat: 'chat5' }])
-  t.notOk('text' in (debug.parsed()[2] as object))
-})
 
 t.test('appends one JSON line per event to EVENTS_FILE, in order, without credentials', async (t) => {
   const path = join(t.testdir(), 'deep', 'events.jsonl')
@@ -73,23 +52,4 @@ t.test('a failed write is reported to its caller and does not block the next', a
   const ctx = createContext(input, pino({ level: 'silent' }))
   await t.rejects(sink(input.event, ctx), { code: 'EISDIR' })
   await t.rejects(sink(input.event, ctx), { code: 'EISDIR' })
-})
-
-t.test('registers the built-ins and the example handlers', async (t) => {
-  const logs = captureLogs()
-  const path = join(t.testdir(), 'events.jsonl')
-  const router = new Router()
-  registerBuiltins(router, { eventsFile: path })
-  registerHandlers(router)
-  router.on('ONIMV2MESSAGEADD', () => {
-    throw new Error('boom')
-  })
-  const input = inbound('im_v2_message_add')
-  const result = await router.dispatch(input.event, createContext(input, pino({ level: 'debug' }, logs.stream)))
-  t.equal(result.handled, 4)
-  t.match(logs.parsed(), [{ msg: 'a message arrived', chatId: 5, from: 1, length: 15 }, { msg: 'a handler failed', err: { message: 'boom' } }, { msg: 'event' }])
-  t.equal(readFileSync(path, 'utf8').split('\n').length, 2)
-  const bare = new Router()
-  registerBuiltins(bare, { eventsFile: null })
-  t.equal((await bare.dispatch(input.event, createContext(input, pino({ level: 'silent' })))).handled, 1)
 })

@@ -2,11 +2,12 @@ import { connect, type Socket } from 'node:net'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { encodeForm, type PhpValue } from '../src/wire/encode-form.ts'
-import { samplePayload } from '../src/simulate/sample-payload.ts'
-import { startServer } from '../src/server.ts'
-import { readLocalToken } from '../src/auth/local-token.ts'
-import { captureLogs } from './helpers.ts'
+import { once } from 'node:events'
+import { encodeForm, type PhpValue } from '../../src/wire/encode-form.ts'
+import { samplePayload } from '../../src/simulate/sample-payload.ts'
+import { startServer } from '../../src/service/start-server.ts'
+import { readLocalToken } from '../../src/auth/local-token.ts'
+import { captureLogs, eventually } from '../helpers.ts'
 
 const post = (url: string, token: string) =>
   fetch(`${url}/webhook`, {
@@ -29,6 +30,7 @@ t.test('starts on a fresh clone with a local token it names, and refuses other t
   await server.close()
   const lines = logs.parsed()
   t.match(lines[0], { level: 40, msg: /B24_APP_TOKENS is not set: only the local token in .*local-app-token is accepted/ })
+  t.match(lines.find((line) => line.msg === 'request'), { statusCode: 200 })
   t.match(logs.text(), /"msg":"event"/)
   t.notOk(logs.text().includes(token as string), 'the token itself is never logged')
   t.match(lines.at(-1), { msg: 'closed' })
@@ -53,24 +55,34 @@ const rawRequest = (port: number) =>
     const socket = connect(port, '127.0.0.1', () => resolve(socket))
   })
 
-t.test('closing: a request in flight completes, ready then answers 503, handlers finish', async (t) => {
+t.test('closing: /ready says so, a request in flight completes, handlers finish', async (t) => {
   const logs = captureLogs()
-  const server = await startServer({ PORT: '0', DATA_DIR: t.testdir(), B24_APP_TOKENS: 'tok', SHUTDOWN_TIMEOUT_MS: '2000' }, { destination: logs.stream })
+  let release = () => {}
+  const held = new Promise<void>((resolve) => (release = resolve))
+  const server = await startServer(
+    { PORT: '0', DATA_DIR: t.testdir(), B24_APP_TOKENS: 'tok', SHUTDOWN_TIMEOUT_MS: '5000' },
+    { destination: logs.stream, setup: (receiver) => receiver.onAny(() => held) },
+  )
+  t.equal((await post(server.url, 'tok')).status, 200, 'an event whose handler is still running')
   const port = Number(new URL(server.url).port)
   const body = encodeForm(samplePayload({ type: 'ONIMV2MESSAGEADD', token: 'tok' }) as PhpValue)
   const socket = await rawRequest(port)
   let replies = ''
   socket.on('data', (chunk) => (replies += chunk.toString()))
-  const ended = new Promise((resolve) => socket.on('close', resolve))
+  const ended = once(socket, 'close')
+  const arrived = once(server.app.server, 'request')
   socket.write(`POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 100)}`)
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  await arrived
   const closing = server.close()
   t.equal(server.close(), closing, 'closing twice is closing once')
+  await eventually(() => server.receiver.ready().reason === 'closing')
   // The rest of the body, then a pipelined readiness probe that arrives while closing.
   socket.write(body.slice(100) + 'GET /ready HTTP/1.1\r\nHost: x\r\n\r\n')
+  await eventually(() => replies.includes('"reason":"closing"'))
+  release()
   await closing
   await ended
-  t.match(replies, /^HTTP\/1.1 200[\s\S]*\{"ok":true\}[\s\S]*HTTP\/1.1 503/)
+  t.match(replies, /^HTTP\/1.1 200[\s\S]*\{"ok":true\}[\s\S]*HTTP\/1.1 503[\s\S]*\{"ready":false,"reason":"closing"\}/)
   t.match(logs.text(), /"msg":"closing: finishing requests and handlers in flight"[\s\S]*"msg":"event"[\s\S]*"msg":"closed"/)
 })
 
@@ -78,11 +90,32 @@ t.test('closes after SHUTDOWN_TIMEOUT_MS even when a handler never finishes, and
   const logs = captureLogs()
   const server = await startServer(
     { PORT: '0', DATA_DIR: t.testdir(), B24_APP_TOKENS: 'tok', SHUTDOWN_TIMEOUT_MS: '50' },
-    { destination: logs.stream, register: (router) => router.onAny(() => new Promise(() => {})) },
+    { destination: logs.stream, setup: (receiver) => receiver.onAny(() => new Promise(() => {})) },
   )
   t.equal((await post(server.url, 'tok')).status, 200)
   await server.close()
   t.match(logs.parsed().at(-1), { level: 40, msg: /^closed with handlers still running: their events stay in the inbox/, timeoutMs: 50 })
+})
+
+t.test('keeps a request id it is given, else makes one', async (t) => {
+  const logs = captureLogs()
+  const server = await startServer({ PORT: '0', DATA_DIR: t.testdir(), B24_APP_TOKENS: 'tok' }, { destination: logs.stream })
+  t.teardown(server.close)
+  await fetch(`${server.url}/webhook`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-request-id': 'abc-123' }, body: 'x' })
+  await fetch(`${server.url}/webhook`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-request-id': 'no spaces allowed' }, body: 'x' })
+  const requests = logs.parsed().filter((line) => line.msg === 'request')
+  t.match(requests, [{ reqId: 'abc-123', statusCode: 415 }, { reqId: /^[0-9a-f-]{36}$/ }])
+})
+
+t.test('runs the example bot beside the handlers when EXAMPLE_BOT is on', async (t) => {
+  const server = await startServer({ PORT: '0', DATA_DIR: t.testdir(), B24_APP_TOKENS: 'tok', EXAMPLE_BOT: 'true', LOG_LEVEL: 'silent' })
+  t.teardown(server.close)
+  const seen: unknown[] = []
+  server.receiver.onError((error) => void seen.push(error))
+  t.equal((await post(server.url, 'tok')).status, 200)
+  // The sample's portal does not exist: the bot's answer fails, which proves it tried.
+  await eventually(() => seen.length > 0, 10000)
+  t.match(seen[0], { name: 'BitrixError' })
 })
 
 t.test('an unusable DATA_DIR: events get 503 and /ready says why, nothing is acknowledged', async (t) => {

@@ -1,0 +1,75 @@
+import t from 'tap'
+import { ConfigError } from '../../src/errors.ts'
+import { createReceiver } from '../../src/receiver/receiver.ts'
+import { loadConfig } from '../../src/service/load-config.ts'
+import { MemoryStore } from '../fakes/memory-store.ts'
+
+t.test('runs on a fresh clone with no environment at all, leaving the receiver to its defaults', async (t) => {
+  const config = loadConfig({}, '/srv/app')
+  t.same(config, {
+    port: 3000,
+    host: '127.0.0.1',
+    logLevel: 'info',
+    logPretty: false,
+    appTokens: [],
+    dataDir: '/srv/app/data',
+    exampleBot: false,
+    receiver: {
+      dataDir: '/srv/app/data',
+      durability: undefined,
+      dedupWindowMs: undefined,
+      bodyLimit: undefined,
+      shutdownTimeoutMs: undefined,
+      eventsFile: undefined,
+      worker: { concurrency: undefined, handlerTimeoutMs: undefined, maxAttempts: undefined, retryBaseMs: undefined, retryMaxMs: undefined },
+      rest: { url: undefined, botId: undefined, botToken: undefined, timeoutMs: undefined },
+      poll: undefined,
+    },
+  })
+})
+
+t.test('reads every pinned variable', async (t) => {
+  const config = loadConfig(
+    {
+      PORT: '8080', HOST: '0.0.0.0', B24_APP_TOKENS: ' abc , 61fe:def ,, ', DATA_DIR: '/var/b24', EVENTS_FILE: 'events.jsonl', LOG_LEVEL: 'debug', LOG_PRETTY: '1',
+      BODY_LIMIT: '2048', SHUTDOWN_TIMEOUT_MS: '500', B24_POLL: 'imbot', B24_REST_URL: 'https://p.bitrix24.com/rest/1/x/', B24_BOT_ID: '456', B24_BOT_TOKEN: 'bt',
+      B24_POLL_WITH_USER_EVENTS: 'true', B24_POLL_LIMIT: '50', B24_POLL_BUSY_MS: '2500', B24_POLL_IDLE_MS: '5000', UNRELATED: 'x',
+      B24_REST_TIMEOUT_MS: '900', EXAMPLE_BOT: 'true', INBOX_DURABILITY: 'power', DEDUP_WINDOW_MS: '1000', WORKER_CONCURRENCY: '2', HANDLER_TIMEOUT_MS: '500', MAX_ATTEMPTS: '3', RETRY_BASE_MS: '10', RETRY_MAX_MS: '100',
+    },
+    '/srv/app',
+  )
+  t.match(config, { port: 8080, host: '0.0.0.0', appTokens: ['abc', '61fe:def'], dataDir: '/var/b24', logLevel: 'debug', logPretty: true, exampleBot: true })
+  t.same(config.receiver, {
+    dataDir: '/var/b24',
+    durability: 'power',
+    dedupWindowMs: 1000,
+    bodyLimit: 2048,
+    shutdownTimeoutMs: 500,
+    eventsFile: '/srv/app/events.jsonl',
+    worker: { concurrency: 2, handlerTimeoutMs: 500, maxAttempts: 3, retryBaseMs: 10, retryMaxMs: 100 },
+    rest: { url: 'https://p.bitrix24.com/rest/1/x/', botId: 456, botToken: 'bt', timeoutMs: 900 },
+    poll: { mode: 'imbot', withUserEvents: true, limit: 50, busyMs: 2500, idleMs: 5000 },
+  })
+  t.equal(loadConfig({ B24_POLL: 'im', B24_POLL_WITH_USER_EVENTS: '0' }).receiver.poll?.withUserEvents, false)
+  t.equal(loadConfig({ PORT: '' }).port, 3000, 'an empty value is unset')
+})
+
+t.test('stops the start on a bad value, naming each variable', async (t) => {
+  t.throws(() => loadConfig({ PORT: 'eighty' }), new ConfigError('invalid environment: PORT must be integer'))
+  t.throws(() => loadConfig({ PORT: '70000', B24_POLL_LIMIT: '5000', B24_POLL: 'yes', LOG_LEVEL: 'loud', B24_POLL_WITH_USER_EVENTS: 'maybe' }), {
+    name: 'ConfigError',
+    message: /PORT must be <= 65535; LOG_LEVEL must be "fatal" or .*; B24_POLL must be "im" or "imbot"; B24_POLL_WITH_USER_EVENTS must be boolean; B24_POLL_LIMIT must be <= 1000/,
+  })
+  t.throws(() => loadConfig({ B24_BOT_ID: 'bot' }), /B24_BOT_ID must be integer/)
+})
+
+t.test('the receiver refuses a poller it could not run, naming the variables', async (t) => {
+  const url = 'https://p.bitrix24.com/rest/1/s3cr3t/'
+  const receiverOf = (env: Record<string, string>) => createReceiver({ ...loadConfig(env).receiver, tokens: ['tok'], store: new MemoryStore() })
+  t.throws(() => receiverOf({ B24_POLL: 'im' }), new ConfigError('polling im needs rest.url (B24_REST_URL), the inbound webhook to poll through'))
+  t.throws(() => receiverOf({ B24_POLL: 'imbot', B24_REST_URL: url, B24_BOT_ID: '456' }), new ConfigError('polling imbot needs rest.botId and rest.botToken (B24_BOT_ID and B24_BOT_TOKEN)'))
+  t.throws(() => receiverOf({ B24_POLL: 'imbot', B24_REST_URL: url, B24_BOT_TOKEN: 'bt' }), /needs rest.botId/)
+  t.throws(() => receiverOf({ B24_REST_URL: 'https://p.bitrix24.com/s3cr3t' }), { name: 'ConfigError', message: /^B24_REST_URL must look like https:\/\/PORTAL\/rest\/USER_ID\/SECRET\/ \(got https:\/\/p.bitrix24.com\/…\)$/ })
+  t.throws(() => createReceiver({ tokens: [] }), new ConfigError('tokens: give at least one application token (B24_APP_TOKENS)'))
+  t.ok(receiverOf({ B24_POLL: 'im', B24_REST_URL: url }))
+})
