@@ -16,7 +16,7 @@ const USAGE = `usage: b24-receiver <command>
            post a realistic event of TYPE, encoded as Bitrix24 does, and print the reply
   decode   stdin: a raw webhook body (form, or JSON); stdout: the normalized event as JSON
   encode   stdin: a JSON webhook payload; stdout: the body Bitrix24 would post for it
-  dlq list | show ID | replay ID|--all | drop ID
+  dlq list [--json] | show ID | replay ID|--all | drop ID
            the dead letter of the inbox under DATA_DIR (the service may be running)`
 
 /**

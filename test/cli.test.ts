@@ -1,7 +1,7 @@
 import { PassThrough, Readable } from 'node:stream'
 import t from 'tap'
 import { runCli } from '../src/cli.ts'
-import { readFixture, runCommand } from './helpers.ts'
+import { eventually, readFixture, runCommand } from './helpers.ts'
 
 async function run(argv: string[], input = '', tty = false, env: Record<string, string> = {}) {
   const { code, out, err } = await runCommand(argv, { input, tty, env })
@@ -57,12 +57,16 @@ t.test('a bug is not disguised as bad input', async (t) => {
 
 t.test('serve runs until SIGTERM, then closes and exits 0', async (t) => {
   const stdout = new PassThrough()
+  // The signal is sent once serve listens for it: before, it would be lost (or end the test runner).
+  const listening = (signal: NodeJS.Signals, before: number) => eventually(() => process.listenerCount(signal) > before, 10000)
+  const before = { SIGTERM: process.listenerCount('SIGTERM'), SIGINT: process.listenerCount('SIGINT') }
   const running = runCli(['serve'], { stdin: Readable.from([]), stdout, stderr: new PassThrough(), env: { PORT: '0', DATA_DIR: t.testdir(), B24_APP_TOKENS: 'x', LOG_LEVEL: 'silent' } })
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  await listening('SIGTERM', before.SIGTERM)
   process.emit('SIGTERM')
   t.equal(await running, 0)
+  t.equal(process.listenerCount('SIGTERM'), before.SIGTERM, 'its listeners go with it')
   const again = runCli(['serve'], { stdin: Readable.from([]), stdout, stderr: new PassThrough(), env: { PORT: '0', DATA_DIR: t.testdir(), B24_APP_TOKENS: 'x', LOG_LEVEL: 'silent' } })
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  await listening('SIGINT', before.SIGINT)
   process.emit('SIGINT')
   t.equal(await again, 0)
 })

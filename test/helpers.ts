@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
 import { PassThrough, Readable, Writable } from 'node:stream'
 import Fastify, { type FastifyBaseLogger, type InjectOptions } from 'fastify'
 import { runCli } from '../src/cli.ts'
@@ -70,14 +71,19 @@ export async function startTestApp(options: Partial<ReceiverOptions> = {}) {
     inject,
     post: (body: string, contentType = 'application/x-www-form-urlencoded') =>
       inject({ method: 'POST', url: '/webhook', headers: { 'content-type': contentType, 'user-agent': 'Bitrix24 Webhook Engine' }, payload: body }),
+    /** Listens on a free loopback port, for what must go over real HTTP (the CLI); its base URL. */
+    listen: async () => {
+      await app.listen({ port: 0, host: '127.0.0.1' })
+      return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    },
     close: () => app.close(),
   }
 }
 
 /** Waits until `check` holds, polling; fails after `timeoutMs`. */
-export async function eventually(check: () => boolean, timeoutMs = 3000): Promise<void> {
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
   const start = Date.now()
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() - start > timeoutMs) throw new Error('timed out waiting')
     await new Promise((resolve) => setTimeout(resolve, 5))
   }

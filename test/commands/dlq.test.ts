@@ -1,8 +1,8 @@
 import t from 'tap'
-import { Inbox } from '../../src/inbox/inbox.ts'
-import { openDatabase } from '../../src/inbox/open-database.ts'
+import { Credentials } from '../../src/event/credentials.ts'
+import { openDatabase } from '../../src/store/sqlite/open-database.ts'
+import { openSqliteStore } from '../../src/store/sqlite/open-sqlite-store.ts'
 import { APP_TOKEN, eventually, readFixture, runCommand, startTestApp } from '../helpers.ts'
-import { Router } from '../../src/router/router.ts'
 import { encodeForm, type PhpValue } from '../../src/wire/encode-form.ts'
 
 const dlq = (args: string[], dataDir: string) => runCommand(['dlq', ...args], { env: { DATA_DIR: dataDir } })
@@ -16,17 +16,17 @@ const withToken = (name: string, edit: (payload: { auth: Record<string, unknown>
 
 t.test('lists, shows, replays and drops dead letters of a running service, never printing credentials', async (t) => {
   const dataDir = t.testdir()
-  const router = new Router()
   let fixed = false
-  router.on('ONIMBOTV2MESSAGEADD', () => {
+  const server = await startTestApp({ dataDir })
+  server.receiver.on('ONIMBOTV2MESSAGEADD', () => {
     if (!fixed) throw new Error('the CRM is down')
   })
-  const server = await startTestApp({ router, dataDir })
   t.teardown(server.close)
+  const figures = async () => (await server.receiver.health()).inbox
   t.equal((await server.post(withToken('imbot_v2_message_add_webhook'))).status, 200)
   t.equal((await server.post(withToken('im_v2_message_add', (p) => (p.data.message!.id = 'abc')))).status, 422)
   t.equal((await server.post(withToken('im_v2_message_delete', (p) => (p.data.messageId = 'x' as never)))).status, 422)
-  await eventually(() => server.pipeline.stats().inbox?.deadLetters === 3)
+  await eventually(async () => (await figures())?.deadLetters === 3)
 
   const listed = await dlq(['list'], dataDir)
   t.equal(listed.code, 0)
@@ -39,14 +39,20 @@ t.test('lists, shows, replays and drops dead letters of a running service, never
   const ids = [message, deleted, bot]
 
   const shown = await dlq(['show', ids[2] as string], dataDir)
-  t.match(JSON.parse(shown.out), { type: 'ONIMBOTV2MESSAGEADD', event: { eventId: null, data: { bot: { id: 456 } } } })
+  t.match(JSON.parse(shown.out), { type: 'ONIMBOTV2MESSAGEADD', source: 'webhook', bodyKind: 'event', body: { eventId: null, data: { bot: { id: 456 } } } })
+  const json = await dlq(['list', '--json'], dataDir)
+  t.same(
+    json.out.trimEnd().split('\n').map((line) => Object.keys(JSON.parse(line))),
+    [0, 1, 2].map(() => ['id', 'type', 'receivedAt', 'attempts', 'portal', 'error']),
+  )
+  t.match(JSON.parse(json.out.split('\n')[1] as string), { id: Number(message), type: 'ONIMV2MESSAGEADD', attempts: 0, portal: { domain: 'some-domain.bitrix24.com' }, error: /must be integer/ })
   for (const output of [listed.out, shown.out, (await dlq(['show', ids[0] as string], dataDir)).out]) {
     for (const secret of [APP_TOKEN, '0b02a0690000071b0008440001b0007a16b39202c2490f015', 'a98b9d69']) t.notOk(output.includes(secret))
   }
 
   fixed = true
   t.same(await dlq(['replay', ids[2] as string], dataDir), { code: 0, out: `replayed ${ids[2]}\n`, err: '' })
-  await eventually(() => server.pipeline.stats().inbox?.deadLetters === 2 && server.pipeline.stats().inbox?.depth === 0)
+  await eventually(async () => (await figures())?.deadLetters === 2 && (await figures())?.depth === 0)
 
   const still = await dlq(['replay', '--all'], dataDir)
   t.equal(still.code, 1)
@@ -63,19 +69,24 @@ t.test('replays an event that failed its schema once the data is right', async (
   t.teardown(server.close)
   // A bot event whose user lacks a required field: stored with its bot's credentials apart.
   t.equal((await server.post(withToken('imbot_v2_message_add_webhook', (p) => delete p.data.user!.name))).status, 422)
-  const inbox = new Inbox(openDatabase(dataDir), { dedupWindowMs: 1 })
-  const [letter] = inbox.deadLetters()
+  const store = openSqliteStore({ dataDir, durability: 'process', dedupWindowMs: 1 })
+  const [letter] = await store.deadLetters.list()
+  const record = await store.deadLetters.record(letter?.id as number)
+  t.equal(Credentials.parse(record?.credentials as string).bot?.access_token, '0b02a0690000071b0008440001b0007a16b39202c2490f015', 'kept apart')
+  t.notOk(record?.body.includes('0b02a0690000071b0008440001b0007a16b39202c2490f015'), 'and not in the body')
+  await store.close()
   // The fix: here, the data is mended in place, as a schema change would accept it.
-  const source = inbox.deadLetterSource(letter?.id as number)
-  t.equal(source?.credentials.bot?.access_token, '0b02a0690000071b0008440001b0007a16b39202c2490f015')
-  openDatabase(dataDir)
-    .prepare("UPDATE events SET raw_json = json_set(raw_json, '$.data.user.name', 'Restored') WHERE id = ?")
-    .run(letter?.id)
-  inbox.close()
+  const db = openDatabase(dataDir)
+  db.prepare("UPDATE events SET raw_json = json_set(raw_json, '$.data.user.name', 'Restored') WHERE id = ?").run(letter?.id)
+  db.close()
+  let credentials: Credentials | undefined
+  server.receiver.onAny((_event, ctx) => void (credentials = ctx.credentials))
   t.same(await dlq(['replay', String(letter?.id)], dataDir), { code: 0, out: `replayed ${letter?.id}\n`, err: '' })
   await eventually(() => server.handled.length === 1)
   t.match(server.handled[0], { type: 'ONIMBOTV2MESSAGEADD', data: { user: { name: 'Restored' }, bot: { id: 456 } } })
   t.notOk('auth' in ((server.handled[0]?.data as { bot: object }).bot))
+  t.equal(credentials?.bot?.access_token, '0b02a0690000071b0008440001b0007a16b39202c2490f015', 'the replayed event has its bot credentials back')
+  t.equal(credentials?.applicationToken, APP_TOKEN)
 })
 
 t.test('lists long reasons in short, and a portal it does not know as -', async (t) => {
@@ -91,10 +102,11 @@ t.test('lists long reasons in short, and a portal it does not know as -', async 
 
 t.test('says how to use it', async (t) => {
   const dataDir = t.testdir()
-  t.match(await dlq([], dataDir), { code: 1, err: /usage: b24-receiver dlq list \| show ID/ })
+  t.match(await dlq([], dataDir), { code: 1, err: /usage: b24-receiver dlq list \[--json\] \| show ID/ })
   t.match(await dlq(['show'], dataDir), { code: 1, err: /give a dead letter id/ })
   t.match(await dlq(['drop', 'x1'], dataDir), { code: 1, err: /give a dead letter id/ })
   t.same(await dlq(['list'], dataDir), { code: 0, out: 'the dead letter is empty\n', err: '' })
+  t.same(await dlq(['list', '--json'], dataDir), { code: 0, out: '', err: '' }, 'nothing for an empty list')
   const file = t.testdir({ f: 'x' }) + '/f'
   t.match(await dlq(['list'], file), { code: 1, err: /b24-receiver dlq: cannot open the inbox in DATA_DIR/ })
 })

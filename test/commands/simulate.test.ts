@@ -1,26 +1,23 @@
 import { createServer, type AddressInfo } from 'node:net'
 import t from 'tap'
 import { CHAT_EVENT_TYPES } from '../../schemas/event-data.ts'
-import { simulate } from '../../src/commands/simulate.ts'
 import { ensureLocalToken } from '../../src/auth/local-token.ts'
-import { Router } from '../../src/router/router.ts'
-import { APP_TOKEN, runCommand, startTestApp } from '../helpers.ts'
+import { APP_TOKEN, eventually, runCommand, startTestApp } from '../helpers.ts'
 
 const run = (args: string[], env: Record<string, string | undefined>) => runCommand(['simulate', ...args], { env })
 
 t.test('posts a realistic event of every type that reaches the handler, typed', async (t) => {
-  const router = new Router()
+  const server = await startTestApp()
   const portals: unknown[] = []
-  router.onAny((_event, ctx) => void portals.push(ctx.portal.domain))
-  const server = await startTestApp({ router })
+  server.receiver.onAny((_event, ctx) => void portals.push(ctx.portal.domain))
   t.teardown(server.close)
-  const port = new URL(server.url).port
+  const port = new URL(await server.listen()).port
   for (const type of CHAT_EVENT_TYPES) {
     const { code, out } = await run([type.toLowerCase(), '--text', 'hi there', '--chat', '77', '--user', '9', '--portal', 'acme.bitrix24.com'], { PORT: port, B24_APP_TOKENS: `m:${APP_TOKEN}` })
     t.equal(code, 0, type)
     t.equal(out, `${type} -> http://127.0.0.1:${port}/webhook: 200 {"ok":true}\n`)
   }
-  await new Promise((resolve) => setTimeout(resolve, 20))
+  await eventually(() => server.handled.length === CHAT_EVENT_TYPES.length)
   t.same(server.handled.map((event) => event.type), CHAT_EVENT_TYPES)
   t.match(server.handled[5], { type: 'ONIMBOTV2MESSAGEADD', data: { message: { text: 'hi there', chatId: 77, authorId: 9 }, chat: { id: 77, dialogId: 'chat77' }, user: { id: 9 } } })
   t.same(new Set(portals), new Set(['acme.bitrix24.com']))
@@ -31,9 +28,10 @@ t.test('uses the local token under DATA_DIR by default, or --token and --url', a
   const { token } = await ensureLocalToken(dir)
   const server = await startTestApp({ tokens: [token] })
   t.teardown(server.close)
-  t.equal((await run(['ONIMV2JOINCHAT'], { PORT: new URL(server.url).port, DATA_DIR: dir })).code, 0)
-  t.equal((await run(['ONIMV2JOINCHAT', '--url', `${server.url}/webhook`, '--token', token], {})).code, 0)
-  const refused = await run(['ONIMV2JOINCHAT', '--url', `${server.url}/webhook`, '--token', 'wrong'], {})
+  const url = await server.listen()
+  t.equal((await run(['ONIMV2JOINCHAT'], { PORT: new URL(url).port, DATA_DIR: dir })).code, 0)
+  t.equal((await run(['ONIMV2JOINCHAT', '--url', `${url}/webhook`, '--token', token], {})).code, 0)
+  const refused = await run(['ONIMV2JOINCHAT', '--url', `${url}/webhook`, '--token', 'wrong'], {})
   t.equal(refused.code, 1)
   t.match(refused.out, /: 401 \{"error":"INVALID_TOKEN"/)
 })
@@ -58,5 +56,4 @@ t.test('says what is wrong with its arguments in one line', async (t) => {
     t.match(err, reason)
     t.equal(err.split('\n').length, 2)
   }
-  t.equal(typeof simulate, 'function')
 })
