@@ -1,12 +1,8 @@
 import type { ChatEvent, GenericEvent } from '../../schemas/chat-event.ts'
+import type { Portal } from '../../schemas/portal.ts'
 import type { Credentials } from './credentials.ts'
 
-/** The portal an event came from, read from its `auth` block. */
-export interface Portal {
-  domain: string | null
-  memberId: string | null
-  clientEndpoint: string | null
-}
+export type { Portal }
 
 /** How an event arrived: everything about it that is not the event itself. */
 export interface Delivery {

@@ -1,3 +1,4 @@
+import type { EventCounts, Health } from '../../schemas/health.ts'
 import { ReceiverError } from '../errors.ts'
 import type { Store } from '../store/store.ts'
 import { decodeArrival, type Arrival } from './arrival.ts'
@@ -15,13 +16,8 @@ export interface Ingest {
   counts(): IngestCounts
 }
 
-export interface IngestCounts {
-  accepted: number
-  duplicates: number
-  rejected: number
-  /** ISO time of the last accepted event. */
-  lastEventAt: string | null
-}
+/** What the ingest counts of `/health`'s figures. */
+export type IngestCounts = Pick<EventCounts, 'accepted' | 'duplicates' | 'rejected'> & Pick<Health, 'lastEventAt'>
 
 /** The one rule both doors follow: decode, then store the event, or keep what failed to decode. */
 export function createIngest(store: Pick<Store, 'append'>): Ingest {

@@ -1,5 +1,5 @@
 import type { StoreStats } from '../../schemas/health.ts'
-import type { Portal } from '../event/inbound-event.ts'
+import type { Portal } from '../../schemas/portal.ts'
 
 /** Which door an event came through: a replay decodes it again the same way. */
 export type Source = 'webhook' | 'poll'

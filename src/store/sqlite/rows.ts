@@ -1,4 +1,4 @@
-import type { Portal } from '../../event/inbound-event.ts'
+import type { Portal } from '../../../schemas/portal.ts'
 import type { BodyKind, DeadLetter, NewRecord, Source, StoredRecord } from '../store.ts'
 
 /** A row of the `events` table (see ./migrations.ts). */
