@@ -1,5 +1,5 @@
 import { inspect } from 'node:util'
-import type { Portal } from './inbound-event.ts'
+import type { Portal } from '../../schemas/portal.ts'
 
 /** One OAuth block as Bitrix24 sends it (`auth[…]`, `data[bot][auth][…]`): string fields. */
 export type AuthBlock = Readonly<Record<string, string>>
