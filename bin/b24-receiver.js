@@ -1,8 +1,5 @@
 #!/usr/bin/env node
-/* c8 ignore start: the launcher only loads the TypeScript CLI; test/bin.test.ts runs it end to end. */
-import { register } from 'tsx/esm/api'
+// Runs the JavaScript that `npm run build` (the `prepare` script) emits; `npm run dev` runs the sources.
+import { runCli } from '../dist/src/cli.js'
 
-register()
-const { runCli } = await import('../src/cli.ts')
 process.exitCode = await runCli(process.argv.slice(2), process)
-/* c8 ignore stop */
