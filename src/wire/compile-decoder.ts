@@ -1,12 +1,9 @@
 import { Compile } from 'typebox/compile'
-import { Settings } from 'typebox/system'
 import type { Static, TSchema } from 'typebox'
 import type { ValidationIssue } from '../errors.ts'
+import { allErrors } from './all-errors.ts'
 import { compileCoercer } from './compile-coercer.ts'
 import { validationIssues } from './validation-issues.ts'
-
-// TypeBox stops at 8 errors by default: report every failing path of a body (1000 fields at most).
-Settings.Set({ maxErrors: 4096 })
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; issues: ValidationIssue[] }
 
@@ -15,7 +12,9 @@ export type Decoder<T> = (value: unknown, path?: string) => Decoded<T>
 
 /**
  * Compiles the coercer and the TypeBox validator of a schema, once: the returned function
- * turns a form-decoded or JSON value into the schema's static type, or lists what is wrong.
+ * turns a form-decoded or JSON value into the schema's static type, or lists every path that
+ * is wrong (not only TypeBox's first 8).
+ * @throws {Error} when the schema uses a kind the coercer does not support (see compileCoercer).
  */
 export function compileDecoder<S extends TSchema>(schema: S): Decoder<Static<S>> {
   const coerce = compileCoercer(schema)
@@ -23,7 +22,6 @@ export function compileDecoder<S extends TSchema>(schema: S): Decoder<Static<S>>
   return (value, path = '') => {
     const coerced = coerce(value)
     if (validator.Check(coerced)) return { ok: true, value: coerced as Static<S> }
-    const issues = validationIssues(validator.Errors(coerced), schema, path)
-    return { ok: false, issues }
+    return { ok: false, issues: validationIssues(allErrors(schema, coerced), schema, path) }
   }
 }

@@ -11,7 +11,7 @@ export { FormParseError }
 
 /** Bounds on what one body may make the parser do. */
 export interface FormLimits {
-  /** Most `key=value` pairs; default 1000, PHP's `max_input_vars`. */
+  /** Most `key=value` pairs; default 50 000 (real events with large keyboards carry thousands; PHP's own default of 1000 would refuse them). */
   maxPairs: number
   /** Most bracket levels in one key; default 64, PHP's `max_input_nesting_level`. */
   maxDepth: number
@@ -19,7 +19,7 @@ export interface FormLimits {
   maxKeyLength: number
 }
 
-export const DEFAULT_FORM_LIMITS: Readonly<FormLimits> = Object.freeze({ maxPairs: 1000, maxDepth: 64, maxKeyLength: 1024 })
+export const DEFAULT_FORM_LIMITS: Readonly<FormLimits> = Object.freeze({ maxPairs: 50000, maxDepth: 64, maxKeyLength: 1024 })
 
 
 const newMap = (): FormMap => Object.create(null) as FormMap

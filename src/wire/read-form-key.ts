@@ -23,10 +23,9 @@ export function readFormKey(raw: string, maxDepth: number, maxKeyLength: number)
   let read = cache.get(raw)
   if (!read) {
     read = readUncached(raw, maxDepth)
-    if (raw.length <= CACHED_KEY_LENGTH) {
-      if (cache.size >= CACHE_SIZE) cache.clear()
-      cache.set(raw, read)
-    }
+    // A full cache takes nothing more: the keys that recur are seen early, and a body of
+    // thousands of one-off keys (a large keyboard, a hostile form) must not churn it.
+    if (raw.length <= CACHED_KEY_LENGTH && cache.size < CACHE_SIZE) cache.set(raw, read)
   }
   if (read.length > maxKeyLength) throw new FormParseError(`a form key is longer than ${maxKeyLength} characters`)
   if (read.path && read.path.length > maxDepth + 1) throw new FormParseError(`a form key nests deeper than ${maxDepth} levels`)

@@ -31,5 +31,5 @@ t.test('orders by chat, and events about no chat by nothing', async (t) => {
   t.equal(chatKey(inbound('v1_onimbotmessageadd'), 'k'), 'solo:k')
   const noChat = decodeBody('event=ONX&ts=1&data%5BdialogId%5D=chat9')
   t.equal(chatKey(noChat, 'k'), 'chat:-:chat9')
-  t.match(rejectedKey({ domain: null, memberId: null, clientEndpoint: null }, { a: 1 }), /^bad:[\w-]{43}$/)
+  t.match(rejectedKey({ domain: null, memberId: null, clientEndpoint: null }, '{"a":1}'), /^bad:[\w-]{43}$/)
 })

@@ -59,9 +59,10 @@ t.test('never pollutes a prototype, whatever the keys', async (t) => {
 })
 
 t.test('refuses a body past a limit with a clear error', async (t) => {
-  const pairs = Array.from({ length: 1001 }, (_, i) => `k${i}=1`).join('&')
-  t.throws(() => parseForm(pairs), new FormParseError('more than 1000 form fields'))
-  t.same(Object.keys(parseForm(pairs, { maxPairs: 1001 })).length, 1001)
+  const { maxPairs } = DEFAULT_FORM_LIMITS
+  const pairs = Array.from({ length: maxPairs + 1 }, (_, i) => `k${i}=1`).join('&')
+  t.throws(() => parseForm(pairs), new FormParseError(`more than ${maxPairs} form fields`))
+  t.equal(Object.keys(parseForm(pairs, { maxPairs: maxPairs + 1 })).length, maxPairs + 1)
   t.throws(() => parseForm('a=1&b=2', { maxPairs: 1 }), { statusCode: 400, code: 'MALFORMED_BODY' })
   const deep = (levels: number) => 'a' + '[x]'.repeat(levels) + '=1'
   t.doesNotThrow(() => parseForm(deep(DEFAULT_FORM_LIMITS.maxDepth)))
@@ -85,6 +86,6 @@ t.test('random garbage never throws anything but its own error', async () => {
         if (!(error instanceof FormParseError)) throw error
       }
     }),
-    { numRuns: 5000 },
+    { numRuns: 5000, seed: 20261124 },
   )
 })
