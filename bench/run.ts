@@ -2,11 +2,13 @@
 //   npm run bench            every benchmark
 //   npm run bench -- decode  one of them
 import { benchDecode, reportDecode } from './decode.ts'
+import { benchFormScaling } from './form-scaling.ts'
 import { benchIngest } from './ingest.ts'
 
 const benchmarks: Record<string, () => string | Promise<string>> = {
   decode: () => reportDecode(benchDecode()),
   ingest: benchIngest,
+  'form-scaling': benchFormScaling,
 }
 
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(benchmarks)

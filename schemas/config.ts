@@ -14,6 +14,8 @@ export const EnvSchema = Type.Object({
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { default: 'info' }),
   LOG_PRETTY: Type.Boolean({ default: false }),
   BODY_LIMIT: Type.Optional(Type.Integer({ minimum: 1024 })),
+  FORM_MAX_PAIRS: Type.Optional(Type.Integer({ minimum: 1 })),
+  FORM_MAX_DEPTH: Type.Optional(Type.Integer({ minimum: 1 })),
   SHUTDOWN_TIMEOUT_MS: Milliseconds(),
   INBOX_DURABILITY: Type.Optional(Type.Union([Type.Literal('process'), Type.Literal('power')])),
   DEDUP_WINDOW_MS: Milliseconds(),

@@ -1,6 +1,7 @@
 import { ReceiverError } from '../errors.ts'
 import { replayDeadLetter, type ReplayResult } from '../ingest/replay-dead-letter.ts'
-import { RECEIVER_DEFAULTS } from '../receiver/receiver-options.ts'
+import { RECEIVER_DEFAULTS, withDefaults } from '../receiver/receiver-options.ts'
+import { DEFAULT_FORM_LIMITS } from '../wire/parse-form.ts'
 import { loadConfig } from '../service/load-config.ts'
 import { openSqliteStore } from '../store/sqlite/open-sqlite-store.ts'
 import type { Store } from '../store/store.ts'
@@ -40,7 +41,7 @@ export async function dlq(args: string[], io: CommandIo): Promise<number> {
       case 'replay': {
         const ids = target === '--all' ? (await store.deadLetters.list()).map((letter) => letter.id) : [idOf(target)]
         const results = []
-        for (const id of ids) results.push(await replayDeadLetter(store, id))
+        for (const id of ids) results.push(await replayDeadLetter(store, id, withDefaults(DEFAULT_FORM_LIMITS, receiver.formLimits)))
         for (const result of results) io.stdout.write(describe(result) + '\n')
         return results.every((result) => result.replayed) ? 0 : 1
       }

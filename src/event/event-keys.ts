@@ -13,9 +13,9 @@ export function dedupKey({ event, delivery }: InboundEvent, eventJson = JSON.str
   return `hook:${createHash('sha256').update(portalKey(delivery.portal)).update('\n').update(eventJson).digest('base64url')}`
 }
 
-/** The key of a webhook that failed its schema: its portal and payload. */
-export function rejectedKey(portal: Portal, payload: Record<string, unknown>): string {
-  return `bad:${createHash('sha256').update(portalKey(portal)).update('\n').update(JSON.stringify(payload)).digest('base64url')}`
+/** The key of an arrival that failed to decode: its portal and the body kept of it. */
+export function rejectedKey(portal: Portal, body: string): string {
+  return `bad:${createHash('sha256').update(portalKey(portal)).update('\n').update(body).digest('base64url')}`
 }
 
 /**

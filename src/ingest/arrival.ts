@@ -14,6 +14,15 @@ export interface Arrival {
   portal: Portal
 }
 
+/** A form body past the decoding limits, authenticated by its scan: kept as it came, credentials cut out. */
+export interface FormArrival extends Omit<Arrival, 'source' | 'payload'> {
+  source: 'webhook'
+  /** The body minus its credential pairs. */
+  form: string
+  /** The `event` the scan read, if any. */
+  type: unknown
+}
+
 /**
  * Decodes an arrival into the event handlers see, by the rules of the door it came through.
  * @throws {EnvelopeError} | {EventValidationError}

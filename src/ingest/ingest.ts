@@ -1,8 +1,8 @@
 import type { EventCounts, Health } from '../../schemas/health.ts'
 import { ReceiverError } from '../errors.ts'
 import type { Store } from '../store/store.ts'
-import { decodeArrival, type Arrival } from './arrival.ts'
-import { eventRecord, rejectedRecord } from './records.ts'
+import { decodeArrival, type Arrival, type FormArrival } from './arrival.ts'
+import { eventRecord, oversizedRecord, rejectedRecord } from './records.ts'
 
 /** What the doors hand arrivals to. */
 export interface Ingest {
@@ -13,6 +13,12 @@ export interface Ingest {
    * @throws {EnvelopeError} | {EventValidationError} after keeping it; {StoreUnavailableError} when nothing could be kept.
    */
   accept(arrival: Arrival): Promise<boolean>
+  /**
+   * Keeps a form body that trips a decoding limit in the dead letter, for a replay once the limit
+   * is raised: an authenticated event is never refused for its size within the body limit.
+   * @throws {StoreUnavailableError} when it could not be kept.
+   */
+  keepOversized(arrival: FormArrival, error: ReceiverError): Promise<void>
   counts(): IngestCounts
 }
 
@@ -38,6 +44,9 @@ export function createIngest(store: Pick<Store, 'append'>): Ingest {
         counts.lastEventAt = new Date().toISOString()
       } else counts.duplicates++
       return stored
+    },
+    async keepOversized(arrival, error) {
+      if (await store.append(oversizedRecord(arrival, error))) counts.rejected++
     },
     counts: () => ({ ...counts }),
   }

@@ -4,7 +4,7 @@ import type { InboundEvent } from '../event/inbound-event.ts'
 import { Credentials } from '../event/credentials.ts'
 import type { NewRecord, StoredRecord } from '../store/store.ts'
 import { freeFormObject } from '../wire/free-form.ts'
-import type { Arrival } from './arrival.ts'
+import type { Arrival, FormArrival } from './arrival.ts'
 
 /** The record of a decoded event: stored once per dedup key, in line with its chat. */
 export function eventRecord({ event, delivery }: InboundEvent): NewRecord {
@@ -29,19 +29,28 @@ export function eventRecord({ event, delivery }: InboundEvent): NewRecord {
  * the credentials apart, and why.
  */
 export function rejectedRecord(arrival: Arrival, error: ReceiverError): NewRecord {
-  const { source, payload, portal, credentials } = arrival
+  const { source, payload } = arrival
   const kept = source === 'webhook' ? freeFormObject(payload) : payload
-  const key = rejectedKey(portal, kept)
-  const named = payload.event ?? payload.type
+  const type = error instanceof EventValidationError ? error.type : (payload.event ?? payload.type)
+  return keptRecord(arrival, { bodyKind: 'payload', body: JSON.stringify(kept), type }, error)
+}
+
+/** The dead-letter record of a form body past the decoding limits: its text, credentials cut out. */
+export const oversizedRecord = (arrival: FormArrival, error: ReceiverError): NewRecord =>
+  keptRecord(arrival, { bodyKind: 'form', body: arrival.form, type: arrival.type }, error)
+
+function keptRecord(arrival: Omit<Arrival, 'payload'>, kept: Pick<NewRecord, 'bodyKind' | 'body'> & { type: unknown }, error: ReceiverError): NewRecord {
+  const { source, portal, credentials } = arrival
+  const key = rejectedKey(portal, kept.body)
   return {
     key,
     chatKey: `rejected:${key}`,
-    type: error instanceof EventValidationError ? error.type : typeof named === 'string' ? named.toUpperCase() : 'UNKNOWN',
+    type: typeof kept.type === 'string' && kept.type !== '' ? kept.type.toUpperCase() : 'UNKNOWN',
     source,
     portal,
     handlerId: null,
-    bodyKind: 'payload',
-    body: JSON.stringify(kept),
+    bodyKind: kept.bodyKind,
+    body: kept.body,
     credentials: credentials.serialize(),
     error: error.message,
   }

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino'
 import type { PollSettings } from '../poll/open-poller.ts'
-import type { Durability } from '../store/sqlite/open-database.ts'
-import type { Store } from '../store/store.ts'
+import type { Durability, Store } from '../store/store.ts'
 import type { FormLimits } from '../wire/parse-form.ts'
 
 /** What {@link createReceiver} takes. Only `tokens` is required; the defaults are those of `b24-receiver serve`. */
@@ -23,7 +22,11 @@ export interface ReceiverOptions {
   logger?: Logger
   /** The largest body accepted, in bytes; 1 MiB. */
   bodyLimit?: number
-  /** Bounds on one form body's pairs, depth and key length. */
+  /**
+   * Bounds on the work one form body may cause: pairs (50 000), bracket depth (64), key length
+   * (1024). They do not judge events: an authenticated body past them is kept in the dead letter,
+   * to replay once they are raised.
+   */
   formLimits?: Partial<FormLimits>
   worker?: {
     /** Events handled at once (one at a time per chat); 8. */

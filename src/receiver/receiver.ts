@@ -20,6 +20,8 @@ import type { Store } from '../store/store.ts'
 import { StoreUnavailableError } from '../store/store-unavailable-error.ts'
 import { version } from '../version.ts'
 import { Worker } from '../worker/worker.ts'
+import { DEFAULT_FORM_LIMITS, FormParseError, type FormLimits } from '../wire/parse-form.ts'
+import { scanForm } from '../wire/scan-form.ts'
 import { createDispatch, type Sink } from './create-dispatch.ts'
 import { errorReply, type DoorReply } from './error-reply.ts'
 import { mediaOf, readPayload } from './read-payload.ts'
@@ -47,6 +49,7 @@ export class Receiver extends Router {
   readonly #tokens: TokenSet
   readonly #rest: RestSettings
   readonly #sinks: Sink[]
+  readonly #formLimits: FormLimits
   #phase: 'idle' | 'running' | 'closing' = 'idle'
   #store: Store | null = null
   #ingest: Ingest | null = null
@@ -76,6 +79,7 @@ export class Receiver extends Router {
     this.#logger = options.logger ?? createLogger({ level: 'info' })
     this.#tokens = createTokenSet(options.tokens)
     this.bodyLimit = options.bodyLimit ?? RECEIVER_DEFAULTS.bodyLimit
+    this.#formLimits = withDefaults(DEFAULT_FORM_LIMITS, options.formLimits)
     this.#sinks = [...(options.logEvents === false ? [] : [logEvent]), ...(options.eventsFile ? [eventsFile(options.eventsFile)] : [])]
   }
 
@@ -123,7 +127,13 @@ export class Receiver extends Router {
       const media = mediaOf(request.contentType)
       if (Buffer.byteLength(request.body) > this.bodyLimit) throw new BodyTooLargeError()
       const body = typeof request.body === 'string' ? request.body : request.body.toString('utf8')
-      const payload = readPayload(body, media, this.#options.formLimits)
+      let payload
+      try {
+        payload = readPayload(body, media, this.#formLimits)
+      } catch (error) {
+        if (error instanceof FormParseError) return await this.#keepOversized(body, error)
+        throw error
+      }
       const credentials = webhookCredentials(payload)
       verifyToken(credentials, this.#tokens)
       await this.#started().accept({ source: 'webhook', payload, credentials, portal: credentials.portal })
@@ -188,6 +198,17 @@ export class Receiver extends Router {
     await (this.#store as Store).close()
     if (drained) this.#logger.info('closed')
     else this.#logger.warn({ timeoutMs }, 'closed with handlers still running: their events stay in the inbox for the next start')
+  }
+
+  // A form past a decoding limit is not judged by it: if its scan shows an accepted token, it is
+  // kept in the dead letter (200, replayable once the limit is raised); if not, refused as any.
+  async #keepOversized(body: string, error: FormParseError): Promise<DoorReply<AcceptedReply>> {
+    const { head, stripped } = scanForm(body)
+    const credentials = webhookCredentials(head)
+    verifyToken(credentials, this.#tokens)
+    await this.#started().keepOversized({ source: 'webhook', form: stripped, type: head.event, credentials, portal: credentials.portal }, error)
+    this.#logger.warn({ type: head.event, reason: error.message }, 'an event past the form limits is kept in the dead letter: raise FORM_MAX_PAIRS or FORM_MAX_DEPTH and replay it')
+    return { status: 200, body: { ok: true } }
   }
 
   #started(): Ingest {

@@ -52,6 +52,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       durability: e.INBOX_DURABILITY,
       dedupWindowMs: e.DEDUP_WINDOW_MS,
       bodyLimit: e.BODY_LIMIT,
+      formLimits: { maxPairs: e.FORM_MAX_PAIRS, maxDepth: e.FORM_MAX_DEPTH },
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       eventsFile: e.EVENTS_FILE === undefined ? undefined : resolve(cwd, e.EVENTS_FILE),
       worker: {

@@ -1,15 +1,23 @@
 import type { StoreStats } from '../../schemas/health.ts'
 import type { Portal } from '../../schemas/portal.ts'
 
+/**
+ * How far a stored event survives in the embedded store: `process` (default) survives a crash or
+ * kill of the process (WAL, `synchronous=NORMAL`); `power` also survives a power loss
+ * (`synchronous=FULL`, an fsync per group commit).
+ */
+export type Durability = 'process' | 'power'
+
 /** Which door an event came through: a replay decodes it again the same way. */
 export type Source = 'webhook' | 'poll'
 
 /**
  * What a record's `body` holds, for whoever reads it back; the store never looks inside.
  * `event`: the normalized event as handlers see it (JSON). `payload`: what came through the
- * door, credentials cut out (JSON), for an event that has to be decoded again.
+ * door, credentials cut out (JSON), for an event that has to be decoded again. `form`: a form
+ * body as it came, credentials cut out, that could not be decoded within the limits.
  */
-export type BodyKind = 'event' | 'payload'
+export type BodyKind = 'event' | 'payload' | 'form'
 
 /** An event as the doors hand it to the store. */
 export interface NewRecord {
@@ -68,7 +76,7 @@ export interface DeadLetter {
   source: Source
   portal: Portal
   bodyKind: BodyKind
-  /** The body, parsed. */
+  /** The body: parsed JSON, or a form's text. */
   body: unknown
 }
 

@@ -142,5 +142,5 @@ export class MemoryStore implements Store {
 }
 
 function toDeadLetter(row: Row): DeadLetter {
-  return { id: row.id, type: row.type, receivedAt: new Date(row.receivedAt).toISOString(), attempts: row.attempts, error: row.error as string, source: row.source, portal: row.portal, bodyKind: row.bodyKind, body: JSON.parse(row.body) }
+  return { id: row.id, type: row.type, receivedAt: new Date(row.receivedAt).toISOString(), attempts: row.attempts, error: row.error as string, source: row.source, portal: row.portal, bodyKind: row.bodyKind, body: row.bodyKind === 'form' ? row.body : JSON.parse(row.body) }
 }

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { encodeForm, type PhpValue } from '../../src/wire/encode-form.ts'
+import { expectedEvent } from '../fixtures/expected-event.ts'
 import { APP_TOKEN, asJson, bitrixCases, eventually, readFixture, startTestApp } from '../helpers.ts'
 
 const SECRET_FIELDS = /"(?:access_token|refresh_token|application_token)":\s*"([^"]+)"/g
@@ -23,7 +24,7 @@ t.test('every real Bitrix24 body POSTed over HTTP reaches a handler typed per th
   await eventually(() => server.handled.length === decodable.length)
   t.same(
     asJson(server.handled),
-    decodable.map((name) => (JSON.parse(readFixture(`expected/${name}.json`)) as { event: unknown }).event),
+    decodable.map((name) => expectedEvent(name)),
   )
   const response = await server.post(readFixture('bitrix/imbot_v2_message_add_webhook.payload.json').replaceAll('831c76b092f9f135d9b6b36c3a720757', APP_TOKEN), 'application/json')
   t.equal(response.status, 200, 'JSON bodies too')
@@ -72,7 +73,6 @@ t.test('answers bad input with a precise status and message, never a 500', async
     ['broken JSON', '{"event": ', 'application/json', 400, 'MALFORMED_BODY'],
     ['empty JSON', '', 'application/json; charset=utf-8', 400, 'MALFORMED_BODY'],
     ['JSON list', '[1, 2]', 'application/json', 400, 'NOT_AN_EVENT'],
-    ['too deep', `${auth}&a${'[x]'.repeat(65)}=1`, 'application/x-www-form-urlencoded', 400, 'MALFORMED_BODY'],
     ['no event name', `${auth}&ts=1`, 'application/x-www-form-urlencoded', 400, 'NOT_AN_EVENT'],
     ['JSON __proto__', `{"__proto__": {"polluted": 1}, "auth": {"application_token": "${APP_TOKEN}"}}`, 'application/json', 400, 'NOT_AN_EVENT'],
     ['JSON constructor', `{"constructor": {"prototype": {"polluted": 1}}, "auth": {"application_token": "${APP_TOKEN}"}}`, 'application/json', 400, 'NOT_AN_EVENT'],

@@ -26,8 +26,12 @@ const MIGRATIONS: string[] = [
    CREATE INDEX events_dead ON events (id) WHERE status = 'dead';
    CREATE INDEX events_expiry ON events (expires_at) WHERE status = 'done';
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`,
-  // Leases on names (one poller per queue, across processes): held by `owner` until `expires_at`.
-  `CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;`,
+  // Leases on names (one poller per queue, across processes): held by `owner`, a process of this
+  // host (`pid`: one that died holds nothing), until `expires_at`.
+  `CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;`,
+  // What `raw_json` holds when it is not JSON: `form` (a body kept as it came). NULL for the kinds
+  // the first two versions told apart by column.
+  `ALTER TABLE events ADD COLUMN body_kind TEXT;`,
 ]
 
 /** Brings a database to the current schema, in one transaction per step. */

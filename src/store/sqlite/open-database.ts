@@ -1,15 +1,11 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import BetterSqlite3, { type Database } from 'better-sqlite3'
+import type { Durability } from '../store.ts'
 import { StoreUnavailableError } from '../store-unavailable-error.ts'
 import { migrate } from './migrations.ts'
 
-/**
- * How far a stored event survives: `process` (default) survives a crash or kill of the process
- * (WAL, `synchronous=NORMAL`); `power` also survives a power loss (`synchronous=FULL`, an fsync
- * per group commit).
- */
-export type Durability = 'process' | 'power'
+export type { Durability }
 
 /** The inbox database file under `DATA_DIR`. */
 export const INBOX_FILE = 'inbox.db'

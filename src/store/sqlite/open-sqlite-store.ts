@@ -31,8 +31,8 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
   const deadLetters = new SqliteDeadLetters(db, writer, (ref) => queue.enqueue([ref]))
   const sql: Record<'insert' | 'stats' | 'purge', Statement> = {
     insert: db.prepare(
-      `INSERT INTO events (status, key, chat_key, type, received_at, next_at, event_json, raw_json, delivery_json, credentials_json, last_error)
-       VALUES (@status, @key, @chat_key, @type, @now, @now, @event_json, @raw_json, @delivery_json, @credentials_json, @last_error)
+      `INSERT INTO events (status, key, chat_key, type, received_at, next_at, event_json, raw_json, body_kind, delivery_json, credentials_json, last_error)
+       VALUES (@status, @key, @chat_key, @type, @now, @now, @event_json, @raw_json, @body_kind, @delivery_json, @credentials_json, @last_error)
        ON CONFLICT (key) DO NOTHING`,
     ),
     stats: db.prepare(

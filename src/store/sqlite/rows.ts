@@ -11,16 +11,18 @@ export interface Row {
   attempts: number
   event_json: string | null
   raw_json: string | null
+  body_kind: BodyKind | null
   delivery_json: string
   credentials_json: string
   last_error: string | null
 }
 
-// A body of kind `event` lives in `event_json`, one of kind `payload` in `raw_json`: the columns of
-// the first schema version, so an inbox written by an earlier release reads as it was.
+// A body of kind `event` lives in `event_json`, any other in `raw_json` (the columns of the first
+// schema version, so an inbox written by an earlier release reads as it was), its kind beside it.
 export const bodyColumns = ({ bodyKind, body }: Pick<NewRecord, 'bodyKind' | 'body'>) => ({
   event_json: bodyKind === 'event' ? body : null,
-  raw_json: bodyKind === 'payload' ? body : null,
+  raw_json: bodyKind === 'event' ? null : body,
+  body_kind: bodyKind,
 })
 
 /** The columns a new record fills. */
@@ -38,7 +40,7 @@ export function recordColumns(record: NewRecord) {
 
 export function toRecord(row: Row): StoredRecord {
   const { source, portal, handlerId } = JSON.parse(row.delivery_json) as { source: Source; portal: Portal; handlerId: number | null }
-  const bodyKind: BodyKind = row.event_json === null ? 'payload' : 'event'
+  const bodyKind: BodyKind = row.body_kind ?? (row.event_json === null ? 'payload' : 'event')
   return {
     id: row.id,
     key: row.key,
@@ -57,5 +59,5 @@ export function toRecord(row: Row): StoredRecord {
 
 export function toDeadLetter(row: Row): DeadLetter {
   const { id, type, attempts, source, portal, bodyKind, body, receivedAt } = toRecord(row)
-  return { id, type, receivedAt: new Date(receivedAt).toISOString(), attempts, error: row.last_error as string, source, portal, bodyKind, body: JSON.parse(body) }
+  return { id, type, receivedAt: new Date(receivedAt).toISOString(), attempts, error: row.last_error as string, source, portal, bodyKind, body: bodyKind === 'form' ? body : JSON.parse(body) }
 }

@@ -19,7 +19,7 @@ export class SqliteDeadLetters implements DeadLetters {
       get: db.prepare("SELECT * FROM events WHERE id = ? AND status = 'dead'"),
       revive: db.prepare(
         `UPDATE events SET status = 'pending', attempts = 0, next_at = @now, chat_key = @chat_key, event_json = @event_json, raw_json = @raw_json,
-           last_error = NULL WHERE id = @id AND status = 'dead'`,
+           body_kind = @body_kind, last_error = NULL WHERE id = @id AND status = 'dead'`,
       ),
       drop: db.prepare("DELETE FROM events WHERE id = ? AND status = 'dead'"),
     }

@@ -5,17 +5,17 @@ import type { GroupCommit } from './group-commit.ts'
 /** The SQLite store's named values (table `meta`) and leases (table `leases`). */
 export class SqliteMeta implements Meta {
   readonly #writer: GroupCommit
-  readonly #sql: Record<'get' | 'set' | 'lease' | 'unlease', Statement>
+  readonly #sql: Record<'get' | 'set' | 'holder' | 'lease' | 'unlease', Statement>
 
   constructor(db: Database, writer: GroupCommit) {
     this.#writer = writer
     this.#sql = {
       get: db.prepare('SELECT value FROM meta WHERE key = ?'),
       set: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      holder: db.prepare('SELECT owner, pid, expires_at AS expiresAt FROM leases WHERE name = ?'),
       lease: db.prepare(
-        `INSERT INTO leases (name, owner, expires_at) VALUES (@name, @owner, @expires)
-         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-         WHERE leases.owner = excluded.owner OR leases.expires_at <= @now`,
+        `INSERT INTO leases (name, owner, pid, expires_at) VALUES (@name, @owner, @pid, @expires)
+         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, expires_at = excluded.expires_at`,
       ),
       unlease: db.prepare('DELETE FROM leases WHERE name = ? AND owner = ?'),
     }
@@ -30,14 +30,29 @@ export class SqliteMeta implements Meta {
     await this.#writer.write(() => this.#sql.set.run(key, value))
   }
 
+  // The database lives on this host, so is every process that holds a lease in it: one that has
+  // died (killed, crashed) is known at once, and its lease taken without waiting for it to expire.
   async lease(name: string, owner: string, ttlMs: number): Promise<boolean> {
     return this.#writer.write(() => {
       const now = Date.now()
-      return this.#sql.lease.run({ name, owner, now, expires: now + ttlMs }).changes > 0
+      const held = this.#sql.holder.get(name) as { owner: string; pid: number; expiresAt: number } | undefined
+      if (held && held.owner !== owner && held.expiresAt > now && isAlive(held.pid)) return false
+      this.#sql.lease.run({ name, owner, pid: process.pid, expires: now + ttlMs })
+      return true
     })
   }
 
   async unlease(name: string, owner: string): Promise<void> {
     await this.#writer.write(() => this.#sql.unlease.run(name, owner))
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: it lives, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
