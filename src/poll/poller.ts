@@ -33,6 +33,8 @@ export interface PollerOptions {
   /** First pause after a failed call and its cap (exponential with jitter). */
   retryBaseMs: number
   retryMaxMs: number
+  /** How long the queue's lease lasts unrenewed: past the longest pause plus the longest call (3 × the longest pause, 30 s at least, when not said). */
+  leaseMs?: number
   ingest: Pick<Ingest, 'accept'>
   /**
    * Where the offset is kept, and the lease that makes this the queue's one reader; may throw
@@ -97,7 +99,13 @@ export class Poller {
     this.#abort.abort()
     await this.#running
     if (this.#state.state !== 'failed') this.#state.state = 'stopped'
-    await this.#options.meta().unlease(this.#queue, this.#owner).catch(() => undefined)
+    // The next reader need not wait for the lease to expire. A store that is unavailable (`meta()`
+    // throws, or the call fails) keeps it until then: stopping must not fail for it.
+    try {
+      await this.#options.meta().unlease(this.#queue, this.#owner)
+    } catch {
+      // the lease expires on its own
+    }
   }
 
   async #run(): Promise<void> {
@@ -134,7 +142,7 @@ export class Poller {
     const meta = this.#options.meta()
     // Two readers of one queue would confirm (delete) each other's events: one holds the lease,
     // long enough to outlast the longest pause between two calls.
-    if (!(await meta.lease(this.#queue, this.#owner, 3 * Math.max(busyMs, idleMs, 10000)))) {
+    if (!(await meta.lease(this.#queue, this.#owner, this.#options.leaseMs ?? 3 * Math.max(busyMs, idleMs, 10000)))) {
       throw new Error(`another poller reads ${this.#queue}: one reader per queue, or they confirm each other's events`)
     }
     const stored = await meta.get(this.#queue)
@@ -164,7 +172,9 @@ export class Poller {
 
   /** Stores one polled event; one that fails to decode is kept in the dead letter by the ingest: confirming it would lose it. */
   async #store(polled: unknown): Promise<void> {
-    const payload = (typeof polled === 'object' && polled !== null ? polled : { event: polled }) as Record<string, unknown>
+    // What is not even an object is kept under `value`: under `event` (a webhook's event name) the
+    // dead letter would take it for its type.
+    const payload = (typeof polled === 'object' && polled !== null ? polled : { value: polled }) as Record<string, unknown>
     try {
       await this.#options.ingest.accept({ source: 'poll', payload, credentials: new Credentials(), portal: this.#portal })
     } catch (error) {

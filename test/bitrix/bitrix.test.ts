@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { createBitrix, type RestSettings } from '../../src/bitrix/bitrix.ts'
 import { webhookTarget } from '../../src/bitrix/rest-target.ts'
 import { Credentials } from '../../src/event/credentials.ts'
-import { FakeBitrix } from '../fake-portal.ts'
+import { FakeBitrix } from '../fakes/fake-portal.ts'
 
 async function start(t: Test) {
   const fake = await FakeBitrix.start()

@@ -23,13 +23,21 @@ async function portal(t: Test) {
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  t.teardown(() => {
+    server.closeAllConnections()
+    return new Promise<void>((resolve) => server.close(() => resolve()))
+  })
   const { port } = server.address() as AddressInfo
   const base = `http://127.0.0.1:${port}`
   return {
     seen,
     answer: (fn: typeof answer) => void (answer = fn),
     json: (status: number, body: unknown) => (answer = (_q, response) => void response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))),
+    /** From now on no answer at all: resolves with the held response once a request has arrived. */
+    hold: () =>
+      new Promise<ServerResponse>((resolve) => {
+        answer = (_q, response) => void resolve(response)
+      }),
     webhook: webhookTarget(`${base}/rest/7/${SECRET}/`),
     oauth: oauthTarget({ client_endpoint: `${base}/rest/`, access_token: ACCESS_TOKEN }) as NonNullable<ReturnType<typeof oauthTarget>>,
   }
@@ -38,28 +46,29 @@ async function portal(t: Test) {
 t.test('returns the result of a call through an inbound webhook, params as JSON', async (t) => {
   const p = await portal(t)
   p.json(200, { result: { events: [], nextOffset: 5, hasMore: false }, time: { duration: 0.1 } })
-  const client = new RestClient(p.webhook, { timeoutMs: 1000 })
+  const client = new RestClient(p.webhook, { timeoutMs: 10_000 })
+  t.equal(client.target, p.webhook)
   t.same(await client.call('im.v2.Event.get', { offset: 4, limit: 10 }), { events: [], nextOffset: 5, hasMore: false })
   t.same(p.seen, [{ url: `/rest/7/${SECRET}/im.v2.Event.get`, body: { offset: 4, limit: 10 } }])
 })
 
 t.test('sends the OAuth access token as auth', async (t) => {
   const p = await portal(t)
-  await new RestClient(p.oauth, { timeoutMs: 1000 }).call('imbot.v2.Chat.Message.send', { botId: 1 })
+  await new RestClient(p.oauth, { timeoutMs: 10_000 }).call('imbot.v2.Chat.Message.send', { botId: 1 })
   t.same(p.seen, [{ url: '/rest/imbot.v2.Chat.Message.send', body: { botId: 1, auth: ACCESS_TOKEN } }])
 })
 
 t.test('maps {error, error_description} to a BitrixError with the code and the HTTP status', async (t) => {
   const p = await portal(t)
   p.json(400, { error: 'BOT_NOT_FOUND', error_description: 'Bot not found' })
-  const error = await new RestClient(p.webhook, { timeoutMs: 1000 }).call('imbot.v2.Event.get', { botId: 9 }).catch((e: unknown) => e)
+  const error = await new RestClient(p.webhook, { timeoutMs: 10_000 }).call('imbot.v2.Event.get', { botId: 9 }).catch((e: unknown) => e)
   t.ok(error instanceof BitrixError)
   t.match(error, { code: 'BOT_NOT_FOUND', status: 400, description: 'Bot not found', method: 'imbot.v2.Event.get', message: 'imbot.v2.Event.get: BOT_NOT_FOUND (HTTP 400): Bot not found', fatal: true, transient: false })
 })
 
 t.test('a fatal code is fatal whatever the HTTP status; a transient one on a 401 is not', async (t) => {
   const p = await portal(t)
-  const client = new RestClient(p.webhook, { timeoutMs: 1000 })
+  const client = new RestClient(p.webhook, { timeoutMs: 10_000 })
   p.json(500, { error: 'BOT_OWNERSHIP_ERROR', error_description: 'Not your bot' })
   await t.rejects(client.call('imbot.v2.Event.get'), { code: 'BOT_OWNERSHIP_ERROR', status: 500, fatal: true, transient: false })
   p.json(503, { error: 'INVALID_CREDENTIALS' })
@@ -71,12 +80,12 @@ t.test('a fatal code is fatal whatever the HTTP status; a transient one on a 401
 t.test('an error envelope wins even with HTTP 200; no description is fine', async (t) => {
   const p = await portal(t)
   p.json(200, { error: 'SENDING_FAILED' })
-  await t.rejects(new RestClient(p.webhook, { timeoutMs: 1000 }).call('imbot.v2.Chat.Message.send'), { code: 'SENDING_FAILED', message: 'imbot.v2.Chat.Message.send: SENDING_FAILED (HTTP 200)', fatal: false, transient: false })
+  await t.rejects(new RestClient(p.webhook, { timeoutMs: 10_000 }).call('imbot.v2.Chat.Message.send'), { code: 'SENDING_FAILED', message: 'imbot.v2.Chat.Message.send: SENDING_FAILED (HTTP 200)', fatal: false, transient: false })
 })
 
 t.test('recognizes rate limits: HTTP 429 with or without a body, QUERY_LIMIT_EXCEEDED', async (t) => {
   const p = await portal(t)
-  const client = new RestClient(p.webhook, { timeoutMs: 1000 })
+  const client = new RestClient(p.webhook, { timeoutMs: 10_000 })
   p.answer((_q, response) => void response.writeHead(429).end('Too Many Requests'))
   await t.rejects(client.call('im.v2.Event.get'), { code: 'QUERY_LIMIT_EXCEEDED', status: 429, rateLimited: true, transient: true, fatal: false })
   p.json(503, { error: 'QUERY_LIMIT_EXCEEDED', error_description: 'Too many requests' })
@@ -87,7 +96,7 @@ t.test('recognizes rate limits: HTTP 429 with or without a body, QUERY_LIMIT_EXC
 
 t.test('an HTTP error without an envelope, or an answer without result, is an error too', async (t) => {
   const p = await portal(t)
-  const client = new RestClient(p.webhook, { timeoutMs: 1000 })
+  const client = new RestClient(p.webhook, { timeoutMs: 10_000 })
   p.answer((_q, response) => void response.writeHead(502).end('<html>Bad Gateway</html>'))
   await t.rejects(client.call('im.v2.Event.get'), { code: 'HTTP_502', status: 502, transient: true, rateLimited: false })
   p.json(200, [1, 2])
@@ -100,7 +109,9 @@ t.test('an HTTP error without an envelope, or an answer without result, is an er
 
 t.test('times out, and a refused connection is a NETWORK_ERROR; neither names the URL', async (t) => {
   const p = await portal(t)
-  p.answer((_q, response) => void setTimeout(() => response.end('{"result":1}'), 300))
+  // A real timeout, but one that cannot flake: the portal never answers, so the timeout is the
+  // only way the call can end, whenever it fires (before or after the request got there).
+  void p.hold()
   const error = (await new RestClient(p.webhook, { timeoutMs: 50 }).call('im.v2.Event.get').catch((e: unknown) => e)) as BitrixError
   t.match(error, { code: 'TIMEOUT', status: null, transient: true, message: 'im.v2.Event.get: TIMEOUT: no answer within 50 ms' })
   const gone = createServer()
@@ -108,26 +119,33 @@ t.test('times out, and a refused connection is a NETWORK_ERROR; neither names th
   const { port } = gone.address() as AddressInfo
   await new Promise((resolve) => gone.close(resolve))
   const closed = webhookTarget(`http://127.0.0.1:${port}/rest/7/${SECRET}/`)
-  const refused = (await new RestClient(closed, { timeoutMs: 1000 }).call('im.v2.Event.get').catch((e: unknown) => e)) as BitrixError
+  const refused = (await new RestClient(closed, { timeoutMs: 10_000 }).call('im.v2.Event.get').catch((e: unknown) => e)) as BitrixError
   t.match(refused, { code: 'NETWORK_ERROR', status: null, transient: true, description: 'ECONNREFUSED' })
   t.notMatch(refused.message + error.message, SECRET)
   // fetch refuses some ports itself, with an error that has no code
-  const badPort = (await new RestClient(webhookTarget(`http://127.0.0.1:1/rest/7/${SECRET}/`), { timeoutMs: 1000 }).call('im.v2.Event.get').catch((e: unknown) => e)) as BitrixError
+  const badPort = (await new RestClient(webhookTarget(`http://127.0.0.1:1/rest/7/${SECRET}/`), { timeoutMs: 10_000 }).call('im.v2.Event.get').catch((e: unknown) => e)) as BitrixError
   t.match(badPort, { code: 'NETWORK_ERROR', description: 'the connection failed' })
 })
 
-t.test('a caller abort rejects with its reason', async (t) => {
+t.test('a caller abort rejects with its reason, while the call waits for its answer or before it is sent', async (t) => {
   const p = await portal(t)
-  p.answer((_q, response) => void setTimeout(() => response.end('{"result":1}'), 300))
+  const held = p.hold()
   const abort = new AbortController()
-  const call = new RestClient(p.webhook, { timeoutMs: 1000 }).call('im.v2.Event.get', {}, abort.signal)
-  setTimeout(() => abort.abort(new Error('stopping')), 20)
+  // A timeout far beyond the test: only the abort can end the call.
+  const client = new RestClient(p.webhook, { timeoutMs: 600_000 })
+  const call = client.call('im.v2.Event.get', {}, abort.signal)
+  await held
+  abort.abort(new Error('stopping'))
   await t.rejects(call, { message: 'stopping' })
+  const before = new AbortController()
+  before.abort(new Error('stopped already'))
+  await t.rejects(client.call('im.v2.Event.get', {}, before.signal), { message: 'stopped already' })
+  t.equal(p.seen.length, 1, 'an aborted signal sends nothing')
 })
 
 t.test('refuses anything but a method name in the URL path', async (t) => {
   const p = await portal(t)
-  const client = new RestClient(p.webhook, { timeoutMs: 1000 })
+  const client = new RestClient(p.webhook, { timeoutMs: 10_000 })
   for (const bad of ['../../x', 'im.v2.Event.get?x=1', '', 'a..b', 'im/v2']) {
     await t.rejects(client.call(bad), { code: 'INVALID_METHOD' }, bad)
   }
@@ -138,9 +156,9 @@ t.test('logs one debug line per call with method, status and target host; never 
   const p = await portal(t)
   const logs = captureLogs()
   const logger = createLogger({ level: 'debug' }, logs.stream)
-  await new RestClient(p.webhook, { timeoutMs: 1000, logger }).call('im.v2.Event.subscribe')
+  await new RestClient(p.webhook, { timeoutMs: 10_000, logger }).call('im.v2.Event.subscribe')
   p.json(401, { error: 'expired_token', error_description: 'The access token provided has expired' })
-  await new RestClient(p.oauth, { timeoutMs: 1000, logger }).call('im.v2.Event.get').catch(() => undefined)
+  await new RestClient(p.oauth, { timeoutMs: 10_000, logger }).call('im.v2.Event.get').catch(() => undefined)
   const lines = logs.parsed()
   t.match(lines, [
     { msg: 'bitrix24 call', method: 'im.v2.Event.subscribe', status: 200, target: 'webhook 127.0.0.1' },

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { describeTarget, oauthTarget, webhookTarget } from '../../src/bitrix/rest-target.ts'
-import { ConfigError } from '../../src/config/config-error.ts'
+import { ConfigError } from '../../src/errors.ts'
 
 t.test('reads an inbound webhook URL, with or without its trailing slash', async (t) => {
   const expected = { kind: 'webhook', baseUrl: 'https://p.bitrix24.com/rest/1/s3cr3t/', domain: 'p.bitrix24.com', userId: 1 }

@@ -44,7 +44,8 @@ export class MemoryStore implements Store {
     complete: async (id: number) => this.#finish(id, { status: 'done' }),
     retry: async (id: number, attempts: number, nextAt: number, error: string) => {
       this.#finish(id, { attempts, nextAt, error })
-      setTimeout(() => this.#notify(), Math.max(0, nextAt - Date.now())).unref()
+      // A timer may fire a millisecond early: one more, or the record would not be due yet.
+      setTimeout(() => this.#notify(), Math.max(0, nextAt - Date.now()) + 1).unref()
     },
     bury: async (id: number, attempts: number, error: string) => this.#finish(id, { status: 'dead', attempts, error }),
     release: (id: number) => {

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { FakeBitrix } from '../fake-portal.ts'
+import { FakeBitrix } from '../fakes/fake-portal.ts'
+import { eventually } from '../helpers.ts'
 import { serveChild } from '../serve-child.ts'
 
 const message = (chatId: number, seq: number) => ({
@@ -17,9 +18,10 @@ t.test('SIGKILL while polling: after a restart every event is handled once, in c
   fake.subscribe()
   const dir = t.testdir({})
   const eventsFile = join(dir, 'events.jsonl')
+  const limit = 7
   const env = {
     PORT: '0', DATA_DIR: join(dir, 'data'), EVENTS_FILE: eventsFile, LOG_LEVEL: 'info', WORKER_CONCURRENCY: '2',
-    B24_POLL: 'im', B24_REST_URL: fake.webhookUrl, B24_POLL_LIMIT: '7', B24_POLL_BUSY_MS: '5', B24_POLL_IDLE_MS: '20', B24_REST_TIMEOUT_MS: '500',
+    B24_POLL: 'im', B24_REST_URL: fake.webhookUrl, B24_POLL_LIMIT: String(limit), B24_POLL_BUSY_MS: '5', B24_POLL_IDLE_MS: '20', B24_REST_TIMEOUT_MS: '500',
   }
   const chats = 6
   const perChat = 40
@@ -32,27 +34,41 @@ t.test('SIGKILL while polling: after a restart every event is handled once, in c
       ? readFileSync(eventsFile, 'utf8').split('\n').slice(0, -1).map((line) => (JSON.parse(line) as { event: { eventId: number } }).event.eventId)
       : []
   push(0, perChat / 2)
-  // Faults on the way: the poller must get through them before and after the kill.
+  // Faults on the way: the poller must get through them before and after the kill. A held answer
+  // takes effect at the portal but never comes back: the REST timeout ends the call.
   fake.inject('im.v2.Event.get', { status: 503, error: 'QUERY_LIMIT_EXCEEDED' })
-  fake.inject('im.v2.Event.get', { delayMs: 800 })
+  fake.inject('im.v2.Event.get', { hold: true })
+  // Then five pages go through (35 events, stored), and from the call that confirms them on every
+  // answer is held: the kill comes with the rest still waiting at Bitrix24, whatever the timing.
+  const pages = 5
+  const firstId = Math.min(...pushed.keys())
+  let holding = false
+  fake.onCall((call) => {
+    if (holding || call.method !== 'im.v2.Event.get' || !((call.params.offset as number) >= firstId + pages * limit)) return
+    fake.inject('im.v2.Event.get', { hold: true }, 1000) // this call's answer too
+    holding = true
+  })
 
   const first = await serveChild(env)
   t.teardown(() => void first.child.kill('SIGKILL'))
-  const start = Date.now()
-  while (handled().length < 30 && Date.now() - start < 15000) await new Promise((resolve) => setTimeout(resolve, 2))
+  await eventually(() => holding && handled().length >= 30, 15000)
   first.child.kill('SIGKILL')
   await first.exited
   const beforeKill = handled().length
-  t.ok(beforeKill >= 30 && beforeKill < pushed.size, `${beforeKill} of ${pushed.size} handled before the kill`)
+  t.ok(beforeKill >= 30 && beforeKill <= pages * limit, `${beforeKill} of ${pushed.size} handled before the kill`)
+  t.equal(fake.unconfirmed('user').length, pushed.size - pages * limit, 'the rest wait at Bitrix24')
 
+  fake.clearFaults()
   push(perChat / 2, perChat) // more events wait at Bitrix24 while the service is down
   fake.inject('im.v2.Event.get', { status: 500, error: 'INTERNAL_SERVER_ERROR' })
   const second = await serveChild(env)
   t.teardown(() => void second.child.kill('SIGKILL'))
-  const deadline = Date.now() + 20000
-  while (Date.now() < deadline && (handled().length < pushed.size || fake.unconfirmed('user').length > 0)) await new Promise((resolve) => setTimeout(resolve, 20))
+  await eventually(() => handled().length >= pushed.size && fake.unconfirmed('user').length === 0, 20000)
   second.child.kill('SIGTERM')
-  await second.exited
+  t.equal(await second.exited, 0, 'stops cleanly')
+  // The killed service held the queue's lease: the restart takes it at once (its holder is
+  // gone) instead of waiting for it to expire.
+  t.notMatch(second.output(), /another poller reads/, 'the lease of the killed service is not waited out')
 
   const ids = handled()
   t.same([...ids].sort((a, b) => a - b), [...pushed.keys()], 'every event handled once, with its eventId')

@@ -1,50 +1,37 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { isChatEventType } from '../../schemas/event-data.ts'
 import type { NormalizedEvent } from '../../src/event/inbound-event.ts'
+import { exampleBot } from '../../src/example-bot.ts'
+import type { ReceiverOptions } from '../../src/receiver/receiver-options.ts'
 import type { HandlerContext } from '../../src/router/handler-context.ts'
-import type { Router } from '../../src/router/router.ts'
-import { startServer } from '../../src/server.ts'
 import { encodeForm, type PhpValue } from '../../src/wire/encode-form.ts'
 import { readPhpJson } from '../../src/wire/read-php-json.ts'
-import { FakeBitrix } from '../fake-portal.ts'
-import { asJson, bitrixCases, captureLogs, eventually, readFixture } from '../helpers.ts'
+import { FakeBitrix } from '../fakes/fake-portal.ts'
+import { asJson, bitrixCases, eventually, readFixture, startTestApp } from '../helpers.ts'
 
 const BOT = { id: 456, code: 'support_bot', token: 'bot-token-456' }
 
-/** The service, polling the fake portal as the bot with user events, plus what its handlers saw. */
-async function serve(t: Test, fake: FakeBitrix, env: Record<string, string> = {}) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'b24-door-'))
+const tokenOf = (name: string) => (JSON.parse(readFixture(`bitrix/${name}.payload.json`)) as { auth: { application_token: string } }).auth.application_token
+
+/**
+ * A receiver (its store in memory) taking webhooks and polling the fake portal as the bot, with
+ * user events; what its handlers saw, with their context.
+ */
+async function serve(t: Test, fake: FakeBitrix, options: Partial<ReceiverOptions> = {}) {
+  const app = await startTestApp({
+    poll: { mode: 'imbot', withUserEvents: true, busyMs: 10, idleMs: 20 },
+    rest: { url: fake.webhookUrl, botId: BOT.id, botToken: BOT.token },
+    ...options,
+  })
+  t.teardown(() => app.close())
   const seen: Array<{ event: NormalizedEvent; ctx: HandlerContext }> = []
-  const logs = captureLogs()
-  const server = await startServer(
-    {
-      PORT: '0',
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'debug',
-      B24_POLL: 'imbot',
-      B24_REST_URL: fake.webhookUrl,
-      B24_BOT_ID: String(BOT.id),
-      B24_BOT_TOKEN: BOT.token,
-      B24_POLL_WITH_USER_EVENTS: 'true',
-      B24_POLL_BUSY_MS: '10',
-      B24_POLL_IDLE_MS: '20',
-      MAX_ATTEMPTS: '2',
-      RETRY_BASE_MS: '10',
-      ...env,
-    },
-    { destination: logs.stream, register: (router: Router) => router.onAny((event, ctx) => void seen.push({ event, ctx })) },
-  )
-  const close = async () => {
-    await server.close()
-    rmSync(dataDir, { recursive: true, force: true })
+  // Before anything is pushed to the portal: nothing is polled before it is there.
+  app.receiver.onAny((event, ctx) => void seen.push({ event, ctx }))
+  const get = async (url: string) => {
+    const response = await app.inject({ method: 'GET', url })
+    return { status: response.status, body: (await response.json()) as any }
   }
-  t.teardown(close)
-  const get = (path: string) => fetch(`${server.url}${path}`).then(async (response) => ({ status: response.status, body: (await response.json()) as any }))
-  const post = (body: string) => fetch(`${server.url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body })
-  return { server, seen, logs, get, post, close }
+  return { ...app, seen, get }
 }
 
 /** A fixture's payload as PHP would hold it, with its bot's OAuth pointed at the fake portal. */
@@ -70,25 +57,23 @@ t.test('the same handler sees deep-equal data by webhook and by polling, for eve
   t.teardown(() => fake.close())
   fake.subscribe()
   const cases = bitrixCases().filter((name) => {
-    const payload = JSON.parse(readFixture(`bitrix/${name}.payload.json`)) as { event: string; auth?: { application_token?: string } }
+    const payload = JSON.parse(readFixture(`bitrix/${name}.payload.json`)) as { event: string }
     return isChatEventType(payload.event.toUpperCase()) && name !== 'variant_empty_and_null' // the one fixture the contract refuses (422)
   })
-  const tokens = cases.map((name) => (JSON.parse(readFixture(`bitrix/${name}.payload.json`)) as { auth: { application_token: string } }).auth.application_token)
-  const { seen, post } = await serve(t, fake, { B24_APP_TOKENS: [...new Set(tokens)].join(',') })
+  const { seen, post } = await serve(t, fake, { tokens: [...new Set(cases.map(tokenOf))] })
   const types = new Set<string>()
   for (const name of cases) {
     const before = seen.length
     t.equal((await post(readFixture(`bitrix/${name}.body.txt`))).status, 200, `${name} by webhook`)
     await eventually(() => seen.length === before + 1)
     const type = seen[before]!.event.type
-    if (type.startsWith('ONIMBOTV2')) fake.pushBotEvent(BOT.id, type, polledData(name))
-    else fake.pushUserEvent(type, polledData(name))
+    const eventId = type.startsWith('ONIMBOTV2') ? fake.pushBotEvent(BOT.id, type, polledData(name)) : fake.pushUserEvent(type, polledData(name))
     await eventually(() => seen.length === before + 2)
     const [hook, poll] = seen.slice(before)
     t.match([hook!.ctx.source, poll!.ctx.source], ['webhook', 'poll'])
     t.same(asJson(poll!.event.data), asJson(hook!.event.data), `${name}: same data`)
     t.equal(poll!.event.type, hook!.event.type)
-    t.type(poll!.event.eventId, 'number', 'polled with its real eventId')
+    t.equal(poll!.event.eventId, eventId, 'polled with its real eventId')
     types.add(type)
   }
   t.equal(types.size, 13, 'all 13 chat event types')
@@ -99,35 +84,38 @@ t.test('/health shows the poller; a fatal error stops it and turns /ready to 503
   t.teardown(() => fake.close())
   const ok = await serve(t, fake)
   await eventually(() => fake.calls.filter((call) => call.method === 'imbot.v2.Event.get').length >= 2)
-  const health = await ok.get('/health')
-  t.match(health.body, { ready: true, poller: { mode: 'imbot', state: 'polling', lastError: null } })
-  t.equal((await ok.get('/ready')).status, 200)
-  await ok.close() // one poller per queue in a process
+  t.match((await ok.get('/health')).body, { status: 'ok', ready: true, poller: { mode: 'imbot', state: 'polling', offset: Number, lastPollAt: String, lastError: null } })
+  t.same(await ok.get('/ready'), { status: 200, body: { ready: true, reason: null } })
+  await ok.close()
+  t.match(ok.receiver.ready(), { ready: false }, 'closed')
+  t.match((await ok.receiver.health()).poller, { state: 'stopped' })
 
-  for (const [env, code] of [
-    [{ B24_REST_URL: fake.webhookUrl.replace(/\/[^/]+\/$/, '/wrong-secret/') }, 'INVALID_CREDENTIALS'],
-    [{ B24_BOT_ID: '999' }, 'BOT_NOT_FOUND'],
-    [{ B24_BOT_ID: '457' }, 'BOT_OWNERSHIP_ERROR'],
+  const ours = { url: fake.webhookUrl, botId: BOT.id, botToken: BOT.token }
+  for (const [rest, code] of [
+    [{ url: fake.webhookUrl.replace(/\/[^/]+\/$/, '/wrong-secret/') }, 'INVALID_CREDENTIALS'],
+    [{ botId: 999 }, 'BOT_NOT_FOUND'],
+    [{ botId: 457 }, 'BOT_OWNERSHIP_ERROR'],
   ] as const) {
-    const bad = await serve(t, fake, env)
+    const bad = await serve(t, fake, { rest: { ...ours, ...rest } })
     await eventually(() => bad.logs.parsed().some((line) => line.level === 50))
     const ready = await bad.get('/ready')
     t.equal(ready.status, 503, code)
-    t.match(ready.body.reason, new RegExp(`^the poller stopped: .*${code}`))
-    t.match((await bad.get('/health')).body, { status: 'degraded', poller: { state: 'failed', lastError: new RegExp(code) } })
+    t.match(ready.body, { ready: false, reason: new RegExp(`^the poller stopped: .*${code}`) })
+    t.match((await bad.get('/health')).body, { status: 'degraded', ready: false, poller: { state: 'failed', lastError: new RegExp(code) } })
     const errors = bad.logs.parsed().filter((line) => line.level === 50)
     t.equal(errors.length, 1, 'said once')
     t.match(errors[0], { code, msg: /Retrying cannot help/ })
     t.notMatch(bad.logs.text(), /wrong-secret|bot-token-456/, 'no secret in the logs')
     await bad.close()
+    t.match((await bad.receiver.health()).poller, { state: 'failed' }, 'still failed once closed')
   }
 })
 
 t.test('the example bot answers a message and a command, by webhook and by polling', async (t) => {
   const fake = await FakeBitrix.start({ bots: [BOT] })
   t.teardown(() => fake.close())
-  const tokenOf = (name: string) => (JSON.parse(readFixture(`bitrix/${name}.payload.json`)) as { auth: { application_token: string } }).auth.application_token
-  const { post, seen } = await serve(t, fake, { EXAMPLE_BOT: 'true', B24_APP_TOKENS: `${tokenOf('imbot_v2_message_add_webhook')},${tokenOf('imbot_v2_command_add_webhook')}` })
+  const { post, seen, receiver } = await serve(t, fake, { tokens: [tokenOf('imbot_v2_message_add_webhook'), tokenOf('imbot_v2_command_add_webhook')] })
+  receiver.use(exampleBot())
 
   t.equal((await post(encodeForm(payloadFor('imbot_v2_message_add_webhook', fake)))).status, 200)
   t.equal((await post(encodeForm(payloadFor('imbot_v2_command_add_webhook', fake)))).status, 200)
@@ -154,6 +142,6 @@ t.test('the example bot answers a message and a command, by webhook and by polli
     { method: 'imbot.v2.Chat.Message.send', params: { fields: { message: 'I got your message.' } } },
     { method: 'imbot.v2.Command.answer', params: { fields: { message: 'Command /help received.' } } },
   ])
-  t.ok(fake.calls.filter((call) => call.method.startsWith('imbot.v2.C')).slice(2).every((call) => call.auth === 'webhook'), 'polled events answer through B24_REST_URL')
+  t.ok(fake.calls.filter((call) => call.method.startsWith('imbot.v2.C')).slice(2).every((call) => call.auth === 'webhook'), 'polled events answer through the REST URL')
   await eventually(() => seen.length === 6)
 })

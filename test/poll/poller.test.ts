@@ -1,119 +1,178 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import type { RestSettings } from '../../src/bitrix/bitrix.ts'
-import { RestClient } from '../../src/bitrix/rest-client.ts'
+import { BitrixError } from '../../src/bitrix/bitrix-error.ts'
+import { RestClient, type RestParams } from '../../src/bitrix/rest-client.ts'
 import { oauthTarget, webhookTarget } from '../../src/bitrix/rest-target.ts'
-import type { InboundEvent } from '../../src/event/inbound-event.ts'
-import { replayDeadLetter } from '../../src/inbox/replay-dead-letter.ts'
+import { createIngest } from '../../src/ingest/ingest.ts'
+import { replayDeadLetter } from '../../src/ingest/replay-dead-letter.ts'
 import { createLogger } from '../../src/log/create-logger.ts'
-import { openPipeline } from '../../src/pipeline/open-pipeline.ts'
 import { openPoller } from '../../src/poll/open-poller.ts'
 import { Poller, type PollerOptions } from '../../src/poll/poller.ts'
+import { createDispatch } from '../../src/receiver/create-dispatch.ts'
 import { Router } from '../../src/router/router.ts'
-import { FakeBitrix, type FakeBitrixOptions } from '../fake-portal.ts'
-import { captureLogs, eventually, TEST_SETTINGS } from '../helpers.ts'
+import { reopeningStore } from '../../src/store/reopening-store.ts'
+import { openSqliteStore } from '../../src/store/sqlite/open-sqlite-store.ts'
+import type { Store } from '../../src/store/store.ts'
+import { StoreUnavailableError } from '../../src/store/store-unavailable-error.ts'
+import { Worker } from '../../src/worker/worker.ts'
+import { FakeBitrix, type FakeCall } from '../fakes/fake-portal.ts'
+import { MemoryStore } from '../fakes/memory-store.ts'
+import { asJson, captureLogs, eventually, TEST_WORKER } from '../helpers.ts'
 
-const message = (chatId: number, text: string, id = Math.floor(Math.random() * 1e9)) => ({
-  message: { id, chatId, authorId: 1, date: '2026-11-24T10:00:00+00:00', text, isSystem: false, uuid: '', forward: null, params: {}, viewedByOthers: false },
+// Message ids from a counter: no randomness, and each message its own dedup key.
+let messageIds = 0
+const message = (chatId: number, text: string) => ({
+  message: { id: ++messageIds, chatId, authorId: 1, date: '2026-11-24T10:00:00+00:00', text, isSystem: false, uuid: '', forward: null, params: {}, viewedByOthers: false },
   chat: { id: chatId, dialogId: `chat${chatId}`, type: 'chat', name: `Chat ${chatId}`, entityType: '', owner: 1, avatar: '', color: '#ab7761' },
   user: { id: 1, active: true, name: 'John Smith', firstName: 'John', lastName: 'Smith', workPosition: '', color: '#df532d', avatar: '', gender: 'M', birthday: '', extranet: false, bot: false, connector: false, externalAuthId: 'default', status: 'online', idle: false, lastActivityDate: '2026-11-24T10:00:00+00:00', absent: false, departments: [1], phones: false, type: 'user', website: '', email: '' },
   language: 'en',
 })
 
+const silent = createLogger({ level: 'silent' })
+const isGet = (call: { method: string }) => call.method.endsWith('Event.get')
+const nextOffsetOf = (call: FakeCall | undefined) => (call?.result as { nextOffset: number } | undefined)?.nextOffset
+
+interface Handled {
+  eventId: number | null
+  chat: number | undefined
+  text: string | undefined
+  attempt: number
+  source: string
+}
+
 interface Setup {
-  mode?: 'im' | 'imbot'
-  withUserEvents?: boolean
   limit?: number
   busyMs?: number
   idleMs?: number
-  fake?: FakeBitrixOptions
-  url?: (fake: FakeBitrix) => string
-  botId?: number
-  botToken?: string
-  dataDir?: string
-  failHandler?: (event: InboundEvent['event']) => boolean
+  /** A fake portal of another setup (a restart reading the same queue). */
+  fake?: FakeBitrix
+  store?: Store
+  /** The REST timeout (a real one: the tests hold answers back, so it is the only way out). */
+  timeoutMs?: number
+  retryBaseMs?: number
+  retryMaxMs?: number
+  /** Handlers throw for these events. */
+  fails?: (text: string | undefined) => boolean
+  /** Attempts before the dead letter. */
+  maxAttempts?: number
 }
 
-/** A fake portal, a real inbox and worker, and the poller between them. */
+/**
+ * A fake portal, the store (in memory unless given), the ingest and a worker running a router as
+ * the receiver wires them, and the poller between portal and store, with quick retries.
+ */
 async function setup(t: Test, options: Setup = {}) {
-  const fake = await FakeBitrix.start(options.fake)
-  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'b24-poll-'))
+  const fake = options.fake ?? (await FakeBitrix.start())
+  const store = options.store ?? new MemoryStore()
   const logs = captureLogs()
   const logger = createLogger({ level: 'debug' }, logs.stream)
-  const handled: Array<{ eventId: number | null; type: string; chat: unknown; text: unknown; attempt: number; source: string }> = []
+  const handled: Handled[] = []
   const router = new Router()
   router.onAny((event, ctx) => {
-    if (options.failHandler?.(event) && ctx.attempt === 1) throw new Error('first attempt fails')
     const data = event.data as { chat?: { id?: number }; message?: { text?: string } }
-    handled.push({ eventId: event.eventId, type: event.type, chat: data.chat?.id, text: data.message?.text, attempt: ctx.attempt, source: ctx.source })
+    if (options.fails?.(data.message?.text)) throw new Error('the handler fails')
+    handled.push({ eventId: event.eventId, chat: data.chat?.id, text: data.message?.text, attempt: ctx.attempt, source: ctx.source })
   })
-  const rest: RestSettings = { webhook: webhookTarget(options.url?.(fake) ?? fake.webhookUrl), botId: options.botId ?? null, botToken: options.botToken ?? null, timeoutMs: 300 }
-  const pipeline = openPipeline({ dataDir, ...TEST_SETTINGS, rest }, router, logger)
-  const poll = { mode: options.mode ?? 'im', withUserEvents: options.withUserEvents ?? false, limit: options.limit ?? 10, busyMs: options.busyMs ?? 20, idleMs: options.idleMs ?? 40 }
-  const poller = openPoller({ poll, rest }, pipeline, logger, { baseMs: 10, maxMs: 40 }) as Poller
-  let closed = false
-  const close = async () => {
-    if (closed) return
-    closed = true
-    await poller.stop()
-    await pipeline.drain(1000)
-    pipeline.close()
-  }
+  const rest: RestSettings = { webhook: webhookTarget(fake.webhookUrl), botId: null, botToken: null, timeoutMs: options.timeoutMs ?? 5000 }
+  const ingest = createIngest(store)
+  const worker = new Worker(store.queue, createDispatch({ router, sinks: [], logger, handlerTimeoutMs: 5000, rest }), logger, { ...TEST_WORKER, maxAttempts: options.maxAttempts ?? TEST_WORKER.maxAttempts })
+  const poll = { mode: 'im' as const, withUserEvents: false, limit: options.limit ?? 10, busyMs: options.busyMs ?? 5, idleMs: options.idleMs ?? 20 }
+  const poller = openPoller(poll, rest, ingest, store, logger, { retryBaseMs: options.retryBaseMs ?? 10, retryMaxMs: options.retryMaxMs ?? 40 })
+  worker.start()
+  let stopped: Promise<void> | undefined
+  /** Stops the poller, then the worker (what is due is finished first): nothing is handled after. */
+  const stop = () =>
+    (stopped ??= (async () => {
+      await poller.stop()
+      await worker.stop(5000)
+    })())
   t.teardown(async () => {
-    await close()
-    await fake.close()
-    if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true })
+    await stop()
+    if (!options.fake) await fake.close()
   })
-  const gets = () => fake.calls.filter((call) => call.method.endsWith('Event.get'))
-  return { fake, poller, pipeline, handled, logs, gets, close, dataDir }
+  return { fake, store, ingest, poller, handled, logs, stop, gets: () => fake.calls.filter(isGet) }
 }
 
-t.test('subscribes first, then hands every event to the handlers with its real eventId, in order per chat', async (t) => {
-  const { fake, poller, handled, gets } = await setup(t, { limit: 7 })
+t.test('subscribes first, then stores every event with its real eventId, each call confirming what the last one returned', async (t) => {
+  const { fake, store, poller, handled, gets, stop } = await setup(t, { limit: 7 })
   poller.start()
-  await eventually(() => fake.calls.length > 0)
-  t.equal(fake.calls[0]?.method, 'im.v2.Event.subscribe')
+  t.match(poller.state(), { mode: 'im', state: 'starting', offset: null, received: 0, lastPollAt: null, lastError: null })
+  await eventually(() => gets().length > 0)
+  t.same(fake.calls.slice(0, 2).map((call) => call.method), ['im.v2.Event.subscribe', 'im.v2.Event.get'], 'subscribed first (else im.v2.Event.get reads nothing)')
   const pushed: number[] = []
   for (let i = 0; i < 30; i++) pushed.push(fake.pushUserEvent('ONIMV2MESSAGEADD', message((i % 3) + 1, `m${i}`)) as number)
-  await eventually(() => handled.length === 30, 5000)
+  await eventually(() => handled.length === 30 && fake.unconfirmed('user').length === 0, 5000)
+  t.match(poller.state(), { state: 'polling', received: 30, lastPollAt: String, lastError: null })
+  await stop()
   t.same(handled.map((h) => h.eventId).sort((a, b) => (a as number) - (b as number)), pushed, 'every event, with its id')
   for (const chat of [1, 2, 3]) {
     const ids = handled.filter((h) => h.chat === chat).map((h) => h.eventId as number)
     t.same(ids, [...ids].sort((a, b) => a - b), `chat ${chat} in order`)
   }
-  t.ok(handled.every((h) => h.source === 'poll' && h.type === 'ONIMV2MESSAGEADD'))
-  await eventually(() => fake.unconfirmed('user').length === 0, 3000)
-  // Each call confirms exactly what the previous one returned.
-  const offsets = gets().map((call) => call.params.offset)
-  t.equal(offsets[0], undefined, 'the first call has no offset')
-  t.ok(offsets.slice(1).every((offset) => typeof offset === 'number'))
-  t.same(gets()[0]?.params, { limit: 7 })
-  t.match(poller.state(), { mode: 'im', state: 'polling', received: 30, lastError: null })
+  t.ok(handled.every((h) => h.source === 'poll'))
+  const calls = gets()
+  t.same(calls[0]?.params, { limit: 7 }, 'the first call has no offset: nothing stored yet')
+  t.same(
+    calls.slice(1).map((call) => call.params.offset),
+    calls.slice(0, -1).map(nextOffsetOf),
+    'each call sends the nextOffset of the one before',
+  )
+  const last = nextOffsetOf(calls.at(-1))
+  t.equal(await store.meta.get(poller.queue), String(last), 'the last one is kept in the store')
+  t.match(poller.state(), { state: 'stopped', offset: last })
 })
 
-t.test('never calls Event.get closer than the busy pause while hasMore', async (t) => {
-  const { fake, poller, handled, gets } = await setup(t, { limit: 2, busyMs: 80, idleMs: 80 })
+t.test('never calls Event.get closer than the busy pause, after a failure too; pauses idleMs on an empty queue', async (t) => {
+  const fake = await FakeBitrix.start()
+  t.teardown(() => fake.close())
   fake.subscribe()
-  for (let i = 0; i < 10; i++) fake.pushUserEvent('ONIMV2MESSAGEADD', message(1, `m${i}`))
+  for (let i = 0; i < 5; i++) fake.pushUserEvent('ONIMV2MESSAGEADD', message(1, `m${i}`))
+  // The first Event.get fails: its retry comes after 1 ms of backoff, and must still wait out the pause.
+  fake.inject('im.v2.Event.get', { status: 500, error: 'INTERNAL_SERVER_ERROR' })
+  // When the poller calls, on its own clock: what it schedules, without the network's delays.
+  const started: Array<{ method: string; at: number }> = []
+  const real = new RestClient(webhookTarget(fake.webhookUrl), { timeoutMs: 5000 })
+  const client = {
+    target: real.target,
+    call: (method: string, params: RestParams, signal: AbortSignal) => {
+      started.push({ method, at: performance.now() })
+      return real.call(method, params, signal)
+    },
+  } as unknown as RestClient
+  const store = new MemoryStore()
+  const busyMs = 100
+  const idleMs = 300
+  const poller = new Poller({ mode: 'im', client, limit: 2, busyMs, idleMs, retryBaseMs: 1, retryMaxMs: 1, ingest: createIngest(store), meta: () => store.meta, logger: silent })
+  t.teardown(() => poller.stop())
   poller.start()
-  await eventually(() => handled.length === 10, 5000)
-  const times = gets().map((call) => call.at)
-  t.ok(times.length >= 5)
-  const gaps = times.slice(1).map((at, i) => at - (times[i] as number))
-  t.ok(gaps.every((gap) => gap >= 78), `gaps ${gaps.join(', ')} ms`)
+  // A failed call, three pages (hasMore, hasMore, the last), then two calls on the empty queue.
+  await eventually(() => fake.calls.filter(isGet).length >= 6, 5000)
+  await poller.stop()
+  const answers = fake.calls.filter(isGet)
+  const at = started.filter(isGet).map((call) => call.at)
+  t.same(answers.slice(0, 6).map((call) => [call.status, (call.result as { hasMore?: boolean } | undefined)?.hasMore]), [[500, undefined], [200, true], [200, true], [200, false], [200, false], [200, false]])
+  // Timers may fire up to a millisecond early: 5 ms of slack, on pauses of 100 and 300 ms. Without
+  // the pacing the retry comes ~1 ms after the failure; without the idle pause, 100 ms after.
+  const gaps = answers.slice(1, 6).map((_, i) => ({ gap: (at[i + 1] as number) - (at[i] as number), least: answers[i]?.result && !(answers[i]?.result as { hasMore: boolean }).hasMore ? idleMs : busyMs }))
+  t.ok(
+    gaps.every(({ gap, least }) => gap >= least - 5),
+    `gaps ${gaps.map(({ gap, least }) => `${gap.toFixed(1)} (≥ ${least})`).join(', ')} ms`,
+  )
 })
 
-t.test('across 5xx, 429, timeouts and dropped connections: none lost, none handled twice, chat order kept', async (t) => {
-  const { fake, poller, handled, logs } = await setup(t, { limit: 5 })
+t.test('across 5xx, 429, timeouts and dropped connections: backs off, none lost, none fetched or handled twice, chat order kept', async (t) => {
+  const retryBaseMs = 20
+  const retryMaxMs = 80
+  // The REST timeout ends the held calls; a second, so that no answered call runs into it.
+  const { fake, poller, handled, logs, ingest, stop } = await setup(t, { limit: 5, busyMs: 1, idleMs: 5, timeoutMs: 1000, retryBaseMs, retryMaxMs })
   fake.subscribe()
   const pushed: number[] = []
   for (let i = 0; i < 40; i++) pushed.push(fake.pushUserEvent('ONIMV2MESSAGEADD', message((i % 4) + 1, `m${i}`)) as number)
   fake.inject('im.v2.Event.get', { status: 500, error: 'INTERNAL_SERVER_ERROR' })
   fake.inject('im.v2.Event.get', { status: 503, error: 'QUERY_LIMIT_EXCEEDED', description: 'Too many requests' })
   fake.inject('im.v2.Event.get', { status: 429, error: 'OPERATION_TIME_LIMIT' })
-  fake.inject('im.v2.Event.get', { delayMs: 600 })
+  // Takes effect, but its answer never comes: the REST timeout is the only way out.
+  fake.inject('im.v2.Event.get', { hold: true })
   fake.inject('im.v2.Event.get', { drop: true })
   fake.inject('im.v2.Event.get', { status: 502, error: 'ERROR_UNEXPECTED_ANSWER' })
   poller.start()
@@ -121,126 +180,239 @@ t.test('across 5xx, 429, timeouts and dropped connections: none lost, none handl
   // A second wave, with a rate limit and more faults in the middle of it.
   fake.rateLimit(20, 2)
   for (let i = 40; i < 60; i++) pushed.push(fake.pushUserEvent('ONIMV2MESSAGEADD', message((i % 4) + 1, `m${i}`)) as number)
-  fake.inject('*', { delayMs: 600 }, 2)
+  fake.inject('*', { hold: true }, 2)
   fake.inject('*', { status: 500, error: 'INTERNAL_SERVER_ERROR' }, 3)
-  await eventually(() => handled.length >= 60, 10000)
-  await new Promise((resolve) => setTimeout(resolve, 150))
+  await eventually(() => handled.length >= 60 && fake.unconfirmed('user').length === 0, 10000)
+  // Stopped, and the worker finished: whatever was handled twice would be handled by now.
+  await stop()
   const ids = handled.map((h) => h.eventId as number)
   t.same([...ids].sort((a, b) => a - b), pushed, 'each event once')
+  t.equal(ingest.counts().duplicates, 0, 'none fetched twice: an offset is kept only once its batch is stored')
   for (const chat of [1, 2, 3, 4]) {
     const inChat = handled.filter((h) => h.chat === chat).map((h) => h.eventId as number)
     t.same(inChat, [...inChat].sort((a, b) => a - b), `chat ${chat} in order`)
   }
-  const warnings = logs.parsed().filter((line) => line.msg === 'polling failed: retrying').map((line) => line.error as string)
-  t.ok(warnings.some((w) => /INTERNAL_SERVER_ERROR \(HTTP 500\)/.test(w)))
-  t.ok(warnings.some((w) => /QUERY_LIMIT_EXCEEDED/.test(w)))
-  t.ok(warnings.some((w) => /TIMEOUT/.test(w)))
-  t.ok(warnings.some((w) => /NETWORK_ERROR/.test(w)))
+  const warnings = logs.parsed().filter((line) => line.msg === 'polling failed: retrying') as Array<{ error: string; failures: number; retryInMs: number; time: number }>
+  for (const pattern of [/INTERNAL_SERVER_ERROR \(HTTP 500\)/, /QUERY_LIMIT_EXCEEDED \(HTTP 503\)/, /OPERATION_TIME_LIMIT \(HTTP 429\)/, /TIMEOUT/, /NETWORK_ERROR/, /HTTP 502/]) {
+    t.ok(warnings.some((w) => pattern.test(w.error)), `retried after ${pattern}`)
+  }
+  // Exponential backoff with jitter, whatever the random draw: the n-th failure in a row waits
+  // between half and all of min(max, base·2^(n-1)); a success starts over.
+  t.same(warnings.slice(0, 6).map((w) => w.failures), [1, 2, 3, 4, 5, 6], 'six failures in a row')
+  t.equal(warnings[6]?.failures, 1, 'counted afresh after a success')
+  for (const w of warnings) {
+    const ceiling = Math.min(retryMaxMs, retryBaseMs * 2 ** (w.failures - 1))
+    t.ok(w.retryInMs >= ceiling / 2 && w.retryInMs <= ceiling, `failure ${w.failures}: ${w.retryInMs} ms in [${ceiling / 2}, ${ceiling}]`)
+  }
+  // And it waits it: the next call reaches the portal no sooner (the network only adds to that;
+  // 2 ms for clocks read to the millisecond and timers firing up to one early).
+  const calls = fake.calls.filter(isGet)
+  const waited = warnings.flatMap((w) => {
+    const next = calls.find((call) => call.at > w.time)
+    return next ? [{ waited: next.at - w.time, retryInMs: w.retryInMs }] : []
+  })
+  t.ok(waited.length >= 6)
+  t.ok(
+    waited.every((w) => w.waited >= w.retryInMs - 2),
+    waited.map((w) => `${w.waited}/${w.retryInMs}`).join(', '),
+  )
   t.notMatch(logs.text(), fake.webhookUrl.split('/').at(-2) as string, 'the webhook secret is never logged')
 })
 
-t.test('keeps its offset in the inbox: a restart resumes where it stopped, without a duplicate', async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'b24-poll-'))
-  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
-  const first = await setup(t, { dataDir })
+t.test('keeps its offset in the store: a restart resumes where it stopped, without a duplicate', async (t) => {
+  const store = new MemoryStore()
+  const first = await setup(t, { store })
   first.fake.subscribe()
   for (let i = 0; i < 5; i++) first.fake.pushUserEvent('ONIMV2MESSAGEADD', message(1, `m${i}`))
   first.poller.start()
   await eventually(() => first.handled.length === 5)
-  await first.close()
+  await first.stop()
   const offset = first.poller.state().offset
   t.type(offset, 'number')
+  t.equal(await store.meta.get(first.poller.queue), String(offset))
 
   // The same portal queue read again after a restart: the fake keeps what was not confirmed.
-  const second = await setup(t, { dataDir, url: () => first.fake.webhookUrl })
+  const second = await setup(t, { store, fake: first.fake })
+  t.equal(second.poller.queue, first.poller.queue, 'the same queue')
   const before = first.fake.calls.length
   second.poller.start()
-  await eventually(() => first.fake.calls.length > before + 1)
-  t.equal(first.fake.calls.find((call, i) => i >= before && call.method === 'im.v2.Event.get')?.params.offset, offset, 'resumes from the stored offset')
-  t.same(second.handled, [], 'nothing handled twice')
   await eventually(() => second.poller.state().state === 'polling')
+  t.equal(first.fake.calls.slice(before).find(isGet)?.params.offset, offset, 'resumes from the stored offset')
   t.match(second.poller.state(), { offset })
+  await second.stop()
+  t.same(second.handled, [], 'nothing handled twice')
 })
 
-t.test('while the inbox cannot be opened nothing is fetched, and the poller says why', async (t) => {
+t.test('while the store cannot be written nothing is fetched, and the poller says why', async (t) => {
+  const store = new MemoryStore()
+  store.failing = true
+  const { fake, poller, handled } = await setup(t, { store })
+  fake.subscribe()
+  const waiting = fake.pushUserEvent('ONIMV2MESSAGEADD', message(1, 'waits at Bitrix24'))
+  poller.start()
+  await eventually(() => poller.state().state === 'retrying')
+  t.match(poller.state(), { lastError: 'the store cannot be written' })
+  t.notOk(fake.calls.some(isGet), 'no Event.get: nothing to store it in')
+  t.same(fake.unconfirmed('user'), [waiting])
+  store.failing = false
+  await eventually(() => handled.length === 1 && fake.unconfirmed('user').length === 0)
+  t.equal(handled[0]?.eventId, waiting, 'fetched once the store can keep it')
+})
+
+t.test('while the store cannot be opened nothing is fetched; the poller stops all the same', async (t) => {
   const parent = t.testdir({ data: 'a file where DATA_DIR should be' })
-  const { fake, poller } = await setup(t, { dataDir: join(parent, 'data') })
+  const store = reopeningStore(() => openSqliteStore({ dataDir: `${parent}/data`, durability: 'process', dedupWindowMs: 60000 }), silent, 60000)
+  t.teardown(() => store.close())
+  const { fake, poller, stop } = await setup(t, { store })
   fake.subscribe()
   fake.pushUserEvent('ONIMV2MESSAGEADD', message(1, 'waits at Bitrix24'))
   poller.start()
   await eventually(() => poller.state().state === 'retrying')
   t.match(poller.state(), { lastError: /cannot open the inbox in DATA_DIR/ })
-  t.notOk(fake.calls.some((call) => call.method === 'im.v2.Event.get'), 'no Event.get: nothing to store it in')
+  t.notOk(fake.calls.some(isGet))
   t.equal(fake.unconfirmed('user').length, 1)
+  await t.resolves(stop(), 'stopping needs no store')
+  t.equal(poller.state().state, 'stopped')
 })
 
-t.test('an event off its schema goes to the dead letter and the queue moves on', async (t) => {
-  const { fake, poller, handled, pipeline } = await setup(t)
+t.test('an event off its schema is kept in the dead letter before the offset that confirms it is sent', async (t) => {
+  const memory = new MemoryStore()
+  // Its first dead-letter write fails: the batch is not confirmed, and comes again.
+  let deadWrites = 0
+  const store: Store = {
+    append: async (record) => {
+      if (record.error !== undefined && deadWrites++ === 0) throw new StoreUnavailableError('the store cannot be written')
+      return memory.append(record)
+    },
+    queue: memory.queue,
+    deadLetters: memory.deadLetters,
+    meta: memory.meta,
+    stats: () => memory.stats(),
+    unavailable: () => memory.unavailable(),
+    close: () => memory.close(),
+  }
+  const { fake, poller, handled, logs } = await setup(t, { store })
   fake.subscribe()
-  const bad = fake.pushUserEvent('ONIMV2MESSAGEADD', { message: { id: 'not a number' } }) as number
+  const bad = fake.pushUserEvent('ONIMV2MESSAGEADD', { ...message(1, 'off its schema'), message: { id: 'not a number' } }) as number
   const good = fake.pushUserEvent('ONIMV2MESSAGEADD', message(1, 'fine')) as number
+  // At the moment a call that confirms the bad event reaches the portal: is it kept?
+  const keptWhenConfirmed: boolean[] = []
+  fake.onCall((call) => {
+    if (isGet(call) && typeof call.params.offset === 'number' && call.params.offset > bad) {
+      keptWhenConfirmed.push(memory.inStatus('dead').some((row) => Number((JSON.parse(row.body) as { eventId: unknown }).eventId) === bad))
+    }
+  })
   poller.start()
-  await eventually(() => handled.length === 1)
-  t.equal(handled[0]?.eventId, good)
-  const inbox = pipeline.inbox()!
-  const [dead] = inbox.deadLetters()
-  t.match(dead, { type: 'ONIMV2MESSAGEADD', error: /does not match its schema/, payload: { eventId: bad, type: 'ONIMV2MESSAGEADD' } })
-  t.match(replayDeadLetter(inbox, dead!.id), { replayed: false, reason: /does not match its schema/ }, 'decoded again as a polled event')
-  await eventually(() => !fake.unconfirmed('user').includes(bad))
+  await eventually(() => handled.length === 1 && !fake.unconfirmed('user').includes(bad))
+  t.equal(deadWrites, 2, 'written again after the failure')
+  t.match(logs.parsed().find((line) => line.msg === 'polling failed: retrying'), { error: 'the store cannot be written' })
+  t.ok(keptWhenConfirmed.length > 0 && keptWhenConfirmed.every(Boolean), 'kept before every call that confirms it')
+  t.equal(handled[0]?.eventId, good, 'the queue moves on')
+  const [dead] = await store.deadLetters.list()
+  t.match(dead, { type: 'ONIMV2MESSAGEADD', source: 'poll', bodyKind: 'payload', error: /does not match its schema/, portal: { domain: '127.0.0.1', clientEndpoint: `${fake.url}/rest/` }, body: { type: 'ONIMV2MESSAGEADD' } })
+  t.equal(Number((dead?.body as { eventId: unknown }).eventId), bad, 'the polled event, with its eventId')
+  t.match(await replayDeadLetter(store, dead!.id), { replayed: false, reason: /does not match its schema/ }, 'decoded again as a polled event: still off its schema')
 })
 
-t.test('a batch the inbox could not store is not confirmed: the same offset is asked again', async (t) => {
+t.test('a polled dead letter replays: decoded again as a polled event, handled as one', async (t) => {
+  const store = new MemoryStore()
+  let failing = true
+  // One attempt: the dead letter without a retry in between (the fake store's retry timer may
+  // wake it a millisecond before the record is due, and then nothing wakes it again).
+  const { fake, poller, handled } = await setup(t, { store, maxAttempts: 1, fails: (text) => failing && text === 'fails its handlers' })
+  fake.subscribe()
+  const bad = fake.pushUserEvent('ONIMV2MESSAGEADD', { ...message(1, 'off its schema'), message: { id: 'not a number' } }) as number
+  const failed = fake.pushUserEvent('ONIMV2MESSAGEADD', message(2, 'fails its handlers')) as number
+  poller.start()
+  await eventually(() => store.inStatus('dead').length === 2)
+  const [offSchema, offHandlers] = store.inStatus('dead')
+  t.match([offSchema, offHandlers], [{ bodyKind: 'payload', source: 'poll' }, { bodyKind: 'event', source: 'poll', attempts: 1, error: /the handler fails/ }])
+  t.same(handled, [], 'neither handled')
+
+  // Failed its handlers: back in line as it was.
+  failing = false
+  t.same(await replayDeadLetter(store, offHandlers!.id), { id: offHandlers!.id, replayed: true })
+  await eventually(() => handled.length === 1)
+  t.match(handled[0], { eventId: failed, source: 'poll', attempt: 1, text: 'fails its handlers' })
+
+  // Failed to decode: once its payload decodes (what a fixed decoder would make of it; here the
+  // stored payload is mended in place), the replay decodes it as the poller's door would.
+  const stored = JSON.parse(offSchema!.body) as { data: Record<string, unknown> }
+  offSchema!.body = JSON.stringify({ ...stored, data: message(1, 'mended') })
+  t.same(await replayDeadLetter(store, offSchema!.id), { id: offSchema!.id, replayed: true })
+  await eventually(() => handled.length === 2)
+  t.match(handled[1], { eventId: bad, source: 'poll', attempt: 1, text: 'mended' })
+  t.same(await store.deadLetters.list(), [])
+})
+
+t.test('nothing is confirmed before its batch is stored: a batch the store could not keep is asked for again', async (t) => {
+  const dataDir = t.testdir()
+  const sqlite = openSqliteStore({ dataDir, durability: 'process', dedupWindowMs: 60000 })
+  t.teardown(() => sqlite.close())
+  // Another connection to the same database: what it sees is committed.
+  const other = openSqliteStore({ dataDir, durability: 'process', dedupWindowMs: 60000 })
+  t.teardown(() => other.close())
+  // The first two batches cannot be stored (as a group commit fails: every record of it), the
+  // first with a plain error, the second as an unwritable store says it.
+  let batch = 0
+  const store: Store = {
+    ...sqlite,
+    append: async (record) => {
+      if (batch === 1) throw new Error('disk full')
+      if (batch === 2) throw new StoreUnavailableError('the inbox cannot be written')
+      return sqlite.append(record)
+    },
+  }
   const fake = await FakeBitrix.start()
   t.teardown(() => fake.close())
   fake.subscribe()
-  for (let i = 0; i < 3; i++) fake.pushUserEvent('ONIMV2MESSAGEADD', message(1, `m${i}`))
-  let failures = 1
-  const accepted: number[] = []
-  const offsets: number[] = []
-  const poller = new Poller({
-    mode: 'im',
-    client: new RestClient(webhookTarget(fake.webhookUrl), { timeoutMs: 300 }),
-    limit: 10,
-    busyMs: 10,
-    idleMs: 20,
-    retryBaseMs: 5,
-    retryMaxMs: 10,
-    pipeline: {
-      accept: async (inbound) => {
-        if (failures > 0) {
-          failures--
-          throw new Error('disk full')
-        }
-        accepted.push(inbound.event.eventId as number)
-      },
-      reject: async () => undefined,
-    },
-    offsets: () => ({ read: () => offsets.at(-1) ?? null, write: (offset) => void offsets.push(offset) }),
-    logger: createLogger({ level: 'silent' }),
+  const pushed = [1, 2, 3].map((i) => fake.pushUserEvent('ONIMV2MESSAGEADD', message(1, `m${i}`)) as number)
+  // At each call, before it takes effect: how many events the database holds, committed.
+  const committed: Array<{ offset: unknown; stored: number }> = []
+  fake.onCall(async (call) => {
+    if (!isGet(call)) return
+    batch++
+    committed.push({ offset: call.params.offset, stored: (await other.stats()).depth })
   })
-  poller.start()
+  const logs = captureLogs()
+  const ingest = createIngest(store)
+  const poller = openPoller({ mode: 'im', limit: 10, busyMs: 1, idleMs: 5 }, { webhook: webhookTarget(fake.webhookUrl), botId: null, botToken: null, timeoutMs: 5000 }, ingest, store, createLogger({ level: 'debug' }, logs.stream), { retryBaseMs: 1, retryMaxMs: 2 })
   t.teardown(() => poller.stop())
-  await eventually(() => fake.calls.filter((call) => call.method === 'im.v2.Event.get').length >= 3)
-  const sent = fake.calls.filter((call) => call.method === 'im.v2.Event.get').slice(0, 3).map((call) => call.params.offset)
-  t.same(sent, [undefined, undefined, offsets[0]], 'nothing confirmed until the batch is stored')
-  const [first] = accepted.slice(-3)
-  t.same(accepted.slice(-3), [first, first! + 1, first! + 2], 'then the whole batch is stored again, in order (the inbox drops what it has)')
+  poller.start()
+  await eventually(() => committed.length >= 4)
+  await poller.stop()
+  t.same(
+    committed.slice(0, 4),
+    [
+      { offset: undefined, stored: 0 },
+      { offset: undefined, stored: 0 },
+      { offset: undefined, stored: 0 },
+      { offset: (pushed.at(-1) as number) + 1, stored: 3 },
+    ],
+    'the same batch asked for again until it is stored; its offset sent only once it is committed',
+  )
+  t.same(logs.parsed().filter((line) => line.msg === 'polling failed: retrying').map((line) => line.error), ['disk full', 'the inbox cannot be written'])
+  t.equal((await other.stats()).depth, 3, 'each event stored once')
+  t.same(
+    (await sqlite.queue.claim(10)).map((record) => (JSON.parse(record.body) as { eventId: number }).eventId),
+    [pushed[0]],
+    'in order: the chat hands out its oldest first',
+  )
 })
 
-/** A poller over a scripted client: each call gets the next answer (a value, or an error to throw). */
-function scripted(t: Test, answers: unknown[], options: Partial<PollerOptions> = {}) {
-  const calls: Array<{ method: string; params: Record<string, unknown> }> = []
-  const stored: unknown[] = []
-  const rejected: unknown[] = []
-  const offsets: number[] = []
+/** A poller over a scripted client: each call gets what `answer` gives (a value, or an error to throw). */
+function scripted(t: Test, answer: (method: string, params: RestParams) => unknown, options: Partial<PollerOptions> & { store?: MemoryStore } = {}) {
+  const calls: Array<{ method: string; params: RestParams }> = []
+  const store = options.store ?? new MemoryStore()
   const client = {
     target: webhookTarget('https://p.bitrix24.com/rest/1/s3cr3t/'),
-    call: async (method: string, params: Record<string, unknown>, signal: AbortSignal) => {
+    call: async (method: string, params: RestParams, signal: AbortSignal) => {
       calls.push({ method, params })
-      // Out of answers: a call that hangs until the poller aborts it.
-      const answer = answers.length > 0 ? answers.shift() : new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))
-      if (answer instanceof Error) throw answer
-      return answer
+      const answered = answer(method, params)
+      if (answered instanceof Error) throw answered
+      // `hang`: a call that waits until the poller aborts it.
+      if (answered === hang) return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))
+      return answered
     },
   } as unknown as RestClient
   const logs = captureLogs()
@@ -252,78 +424,137 @@ function scripted(t: Test, answers: unknown[], options: Partial<PollerOptions> =
     idleMs: 1,
     retryBaseMs: 1,
     retryMaxMs: 2,
-    pipeline: { accept: async (inbound) => void stored.push(inbound), reject: async (event) => void rejected.push(event) },
-    offsets: () => ({ read: () => offsets.at(-1) ?? null, write: (offset) => void offsets.push(offset) }),
+    ingest: createIngest(store),
+    meta: () => store.meta,
     logger: createLogger({ level: 'debug' }, logs.stream),
     ...options,
   })
   t.teardown(() => poller.stop())
-  return { poller, calls, stored, rejected, offsets, logs }
+  return { poller, calls, store, logs, gets: () => calls.filter(isGet) }
 }
 
+const hang = Symbol('hang')
+/** Answers in turn, then `then` for ever after. */
+const inTurn = (answers: unknown[], then: unknown = hang) => () => (answers.length > 0 ? answers.shift() : then)
+const empty = (nextOffset: number) => ({ events: [], nextOffset, hasMore: false })
+
 t.test('an answer that is not an Event.get result is retried, never confirmed', async (t) => {
-  const { poller, calls, offsets, logs } = scripted(t, [true, { events: 'no' }, { events: [], nextOffset: 7, hasMore: false }])
+  const { poller, calls, store, logs } = scripted(t, inTurn([true, { events: 'no' }, empty(7)]))
   poller.start()
-  await eventually(() => offsets.length === 1)
-  t.same(offsets, [7])
-  t.same(calls.slice(0, 3).map((call) => call.method), ['im.v2.Event.subscribe', 'im.v2.Event.get', 'im.v2.Event.get'])
+  await eventually(() => calls.length === 4)
+  t.equal(await store.meta.get(poller.queue), '7')
+  t.same(calls.slice(0, 3).map((call) => [call.method, call.params.offset]), [['im.v2.Event.subscribe', undefined], ['im.v2.Event.get', undefined], ['im.v2.Event.get', undefined]])
+  t.equal(calls[3]?.params.offset, 7)
   t.match(logs.parsed().find((line) => line.msg === 'polling failed: retrying'), { error: /ERROR_UNEXPECTED_ANSWER.*not an Event.get result/ })
 })
 
-t.test('something that is not even an event goes to the dead letter too', async (t) => {
-  const { poller, rejected, offsets } = scripted(t, [true, { events: [42, { eventId: 'x', type: 'ONIMV2JOINCHAT', date: 'd', data: {} }], nextOffset: 3, hasMore: false }])
+t.test('something that is not even an event goes to the dead letter too, and is confirmed', async (t) => {
+  const { poller, calls, store } = scripted(t, inTurn([true, { events: [42, { eventId: 'x', type: 'ONIMV2JOINCHAT', date: 'd', data: {} }], nextOffset: 3, hasMore: false }]))
   poller.start()
-  await eventually(() => offsets.length === 1)
-  t.match(rejected, [
-    { payload: { event: 42 }, source: 'poll', error: { type: 'UNKNOWN', message: /not a polled event/ } },
-    { payload: { eventId: 'x' }, source: 'poll', error: { type: 'ONIMV2JOINCHAT', message: /eventId/ } },
+  await eventually(() => calls.length === 3)
+  t.equal(await store.meta.get(poller.queue), '3')
+  const dead = await store.deadLetters.list()
+  t.match(dead, [
+    { type: 'UNKNOWN', source: 'poll', bodyKind: 'payload', error: /not a polled event/ },
+    { type: 'ONIMV2JOINCHAT', source: 'poll', body: { eventId: 'x' }, error: /eventId/ },
   ])
+  t.same(asJson(dead[0]?.body), { value: String(42) }, 'kept whole (as the wire decoder reads it), named as no event')
+  t.match(poller.state(), { received: 2 })
 })
 
 t.test('imbot: sends botId, botToken (webhook auth) and withUserEvents; resubscribes when told USER_NOT_SUBSCRIBED', async (t) => {
-  const notSubscribed = new (await import('../../src/bitrix/bitrix-error.ts')).BitrixError('imbot.v2.Event.get', 'USER_NOT_SUBSCRIBED', 400, 'User not subscribed')
-  const { poller, calls, offsets } = scripted(t, [true, notSubscribed, true, { events: [], nextOffset: 1, hasMore: false }], { mode: 'imbot', botId: 456, botToken: 'bt', withUserEvents: true })
+  const notSubscribed = new BitrixError('imbot.v2.Event.get', 'USER_NOT_SUBSCRIBED', 400, 'User not subscribed')
+  const { poller, calls } = scripted(t, inTurn([true, notSubscribed, true, empty(1)]), { mode: 'imbot', botId: 456, botToken: 'bt', withUserEvents: true })
   poller.start()
-  await eventually(() => offsets.length === 1)
-  t.same(calls.slice(0, 4), [
-    { method: 'im.v2.Event.subscribe', params: {} },
-    { method: 'imbot.v2.Event.get', params: { limit: 5, botId: 456, botToken: 'bt', withUserEvents: true } },
-    { method: 'im.v2.Event.subscribe', params: {} },
-    { method: 'imbot.v2.Event.get', params: { limit: 5, botId: 456, botToken: 'bt', withUserEvents: true } },
-  ])
+  await eventually(() => calls.length === 5)
+  const get = { method: 'imbot.v2.Event.get', params: { limit: 5, botId: 456, botToken: 'bt', withUserEvents: true } }
+  t.same(calls.slice(0, 5), [{ method: 'im.v2.Event.subscribe', params: {} }, get, { method: 'im.v2.Event.subscribe', params: {} }, get, { method: get.method, params: { ...get.params, offset: 1 } }])
+  t.equal(poller.queue, 'poll:imbot:p.bitrix24.com:1:bot456')
 })
 
-t.test('imbot without user events does not subscribe', async (t) => {
-  const { poller, calls, offsets } = scripted(t, [{ events: [], nextOffset: 1, hasMore: false }], { mode: 'imbot', botId: 456, botToken: 'bt' })
+t.test('imbot without user events does not subscribe; with OAuth it sends no botToken', async (t) => {
+  const { poller, calls } = scripted(t, inTurn([empty(1)]), { mode: 'imbot', botId: 456, botToken: 'bt' })
   poller.start()
-  await eventually(() => offsets.length === 1)
-  t.same(calls[0]?.method, 'imbot.v2.Event.get')
+  await eventually(() => calls.length === 2)
+  t.same(calls[0], { method: 'imbot.v2.Event.get', params: { limit: 5, botId: 456, botToken: 'bt' } })
   t.notOk(calls.some((call) => call.method === 'im.v2.Event.subscribe'))
+
+  const seen: RestParams[] = []
+  const oauth = new RestClient(oauthTarget({ client_endpoint: 'https://p.bitrix24.com/rest/', access_token: 'x' })!, { timeoutMs: 1 })
+  const store = new MemoryStore()
+  const client = { target: oauth.target, call: async (_method: string, params: RestParams) => (seen.push(params), empty(1)) } as unknown as RestClient
+  const poller2 = new Poller({ mode: 'imbot', client, botId: 456, botToken: 'bt', limit: 1, busyMs: 1, idleMs: 60000, retryBaseMs: 1, retryMaxMs: 1, ingest: createIngest(store), meta: () => store.meta, logger: silent })
+  t.equal(poller2.queue, 'poll:imbot:p.bitrix24.com:oauth:bot456', 'an OAuth poller reads the queue of its token')
+  poller2.start()
+  await eventually(() => seen.length === 1)
+  await poller2.stop()
+  t.same(seen, [{ limit: 1, botId: 456 }])
 })
 
-t.test('one poller per queue in a process; stopping frees it', async (t) => {
-  const first = scripted(t, [])
-  const second = scripted(t, [])
+t.test('one reader per queue: a second poller of it waits on the lease, and takes over when the holder stops', async (t) => {
+  const store = new MemoryStore()
+  let offset = 0
+  const answer = () => empty(++offset)
+  const first = scripted(t, answer, { store })
+  const second = scripted(t, answer, { store })
   first.poller.start()
-  t.throws(() => second.poller.start(), /another poller already reads poll:im:p.bitrix24.com:1/)
+  await eventually(() => first.gets().length >= 2)
+  second.poller.start()
+  await eventually(() => second.logs.parsed().filter((line) => line.msg === 'polling failed: retrying').length >= 3)
+  t.match(second.poller.state(), { state: 'retrying', lastError: "another poller reads poll:im:p.bitrix24.com:1: one reader per queue, or they confirm each other's events" })
+  t.same(second.gets(), [], 'the second never reads while the first holds the lease')
+  const firstGets = first.gets().length
+  await eventually(() => first.gets().length > firstGets + 2)
+  t.equal(first.poller.state().state, 'polling', 'the holder keeps reading (its lease renewed)')
+
   await first.poller.stop()
   t.equal(first.poller.state().state, 'stopped')
-  const oauth = new Poller({ mode: 'im', client: new RestClient(oauthTarget({ client_endpoint: 'https://p.bitrix24.com/rest/', access_token: 'x' })!, { timeoutMs: 1 }), limit: 1, busyMs: 1, idleMs: 1, retryBaseMs: 1, retryMaxMs: 1, pipeline: { accept: async () => undefined, reject: async () => undefined }, offsets: () => ({ read: () => null, write: () => undefined }), logger: createLogger({ level: 'silent' }) })
-  t.equal(oauth.queue, 'poll:im:p.bitrix24.com:oauth', 'an OAuth poller reads the queue of its token')
-  second.poller.start()
-  await eventually(() => second.calls.length === 1)
+  const kept = Number(await store.meta.get(first.poller.queue))
+  await eventually(() => second.gets().length >= 1)
+  t.equal(second.gets()[0]?.params.offset, kept, 'the second takes over where the first stopped')
+  await eventually(() => second.poller.state().state === 'polling')
+})
+
+t.test('a lease its holder never gave up (it crashed) is taken over once it expires', async (t) => {
+  const store = new MemoryStore()
+  const { poller, gets } = scripted(t, () => empty(1), { store })
+  await store.meta.lease(poller.queue, 'a poller that crashed', 100)
+  poller.start()
+  await eventually(() => poller.state().state === 'retrying')
+  t.same(gets(), [])
+  await eventually(() => gets().length >= 1)
+  await eventually(() => poller.state().state === 'polling')
+})
+
+t.test('a fatal error stops it for good: state failed, the reason kept, said once, nothing more called', async (t) => {
+  const fatal = new BitrixError('im.v2.Event.get', 'INVALID_CREDENTIALS', 401, 'Invalid request credentials')
+  const { poller, calls, logs } = scripted(t, inTurn([true, fatal], empty(1)))
+  poller.start()
+  await eventually(() => poller.state().state === 'failed')
+  t.equal(poller.fatal, 'the poller stopped: im.v2.Event.get: INVALID_CREDENTIALS (HTTP 401): Invalid request credentials')
+  t.match(poller.state(), { state: 'failed', lastError: /INVALID_CREDENTIALS/ })
+  const errors = logs.parsed().filter((line) => line.level === 50)
+  t.match(errors, [{ code: 'INVALID_CREDENTIALS', status: 401, msg: /Retrying cannot help/ }])
+  t.equal(calls.length, 2)
+  await poller.stop()
+  t.equal(poller.state().state, 'failed', 'stopping keeps the failure')
+  t.equal(calls.length, 2, 'nothing called after')
 })
 
 t.test('stops cleanly in a pause and in a call; a poller never started stops too', async (t) => {
-  const idle = scripted(t, [true, { events: [], nextOffset: 1, hasMore: false }], { idleMs: 60000 })
+  const idle = scripted(t, inTurn([true, empty(1)]), { idleMs: 60000 })
   idle.poller.start()
-  await eventually(() => idle.offsets.length === 1)
+  await eventually(() => idle.poller.state().state === 'polling')
   await idle.poller.stop()
   t.equal(idle.poller.state().state, 'stopped')
-  const hanging = scripted(t, [])
+  const hanging = scripted(t, () => hang)
   hanging.poller.start()
   await eventually(() => hanging.calls.length === 1)
   await hanging.poller.stop()
   t.equal(hanging.poller.state().state, 'stopped')
-  await scripted(t, []).poller.stop()
+  t.equal(hanging.calls.length, 1)
+  const never = scripted(t, () => hang)
+  await never.poller.stop()
+  t.equal(never.poller.state().state, 'stopped')
+  t.same(never.calls, [])
 })

@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { eventually } from '../helpers.ts'
 import { FakeBitrix } from './fake-portal.ts'
 
 // The fake portal the poller is tested against must itself follow the docs.
@@ -84,22 +85,75 @@ t.test('forgets events past the retention', async (t) => {
   t.same(fake.unconfirmed('user'), [1002])
 })
 
-t.test('injects faults, and rate-limits with 429', async (t) => {
+t.test('injects faults: an error, a dropped connection, an answer held back until released', async (t) => {
   const { fake, call } = await start(t)
+  fake.subscribe()
+  fake.pushUserEvent('ONIMV2MESSAGEADD', {})
   fake.inject('im.v2.Event.get', { status: 500, error: 'INTERNAL_SERVER_ERROR' })
-  fake.inject('*', { delayMs: 50 })
+  fake.inject('*', { hold: true })
   fake.inject('im.v2.Event.subscribe', { drop: true })
   t.match(await call('im.v2.Event.get'), { status: 500, body: { error: 'INTERNAL_SERVER_ERROR' } })
-  const started = Date.now()
-  t.match(await call('im.v2.Event.get'), { status: 200 })
-  t.ok(Date.now() - started >= 45, 'answered late')
+  t.same(fake.unconfirmed('user'), [1001], 'an error reply: the call had no effect')
+  let answered = false
+  const late = call('im.v2.Event.get', { offset: 1002 }).then((reply) => ((answered = true), reply))
+  await eventually(() => fake.held().length === 1)
+  t.same(fake.unconfirmed('user'), [], 'a held call has taken effect: its offset confirmed')
+  t.match(fake.held(), [{ method: 'im.v2.Event.get', params: { offset: 1002 }, result: { events: [], nextOffset: 1002 } }])
+  t.notOk(answered, 'its answer is held back')
+  t.equal(fake.release(), 1)
+  t.match(await late, { status: 200, body: { result: { events: [], nextOffset: 1002 } } })
+  t.equal(fake.release(), 0, 'nothing held any more')
   await t.rejects(call('im.v2.Event.subscribe'), 'the connection drops')
-  fake.rateLimit(20, 1)
+  fake.inject('*', { status: 503, error: 'QUERY_LIMIT_EXCEEDED' }, 2)
+  fake.clearFaults()
+  t.equal((await call('im.v2.Event.get')).status, 200, 'cleared faults are not used')
+})
+
+t.test('onCall hears each call as it arrives; the call takes effect once the listener is done', async (t) => {
+  const { fake, call } = await start(t)
+  fake.subscribe()
+  fake.pushUserEvent('ONIMV2MESSAGEADD', {})
+  const arrived: unknown[] = []
+  let open!: () => void
+  const gate = new Promise<void>((resolve) => (open = resolve))
+  const stop = fake.onCall(async (c) => {
+    arrived.push(c.params.offset)
+    await gate
+  })
+  const pending = call('im.v2.Event.get', { offset: 1002 })
+  await eventually(() => arrived.length === 1)
+  t.same(fake.unconfirmed('user'), [1001], 'not in effect while the listener works')
+  open()
+  t.match(await pending, { status: 200, body: { result: { nextOffset: 1002 } } })
+  t.same(fake.unconfirmed('user'), [])
+  stop()
+  await call('im.v2.Event.get')
+  t.same(arrived, [1002], 'unsubscribed')
+})
+
+t.test('a held answer whose client gave up is dropped', async (t) => {
+  const { fake } = await start(t)
+  fake.inject('*', { hold: true })
+  const abort = new AbortController()
+  const gone = fetch(`${fake.webhookUrl}im.v2.Event.get`, { method: 'POST', signal: abort.signal }).catch((error: Error) => error.name)
+  await eventually(() => fake.held().length === 1)
+  abort.abort()
+  t.equal(await gone, 'AbortError')
+  t.equal(fake.release(), 1, 'released without anyone to answer')
+})
+
+t.test('rate-limits with 429 per credentials, refilling on the fake clock', async (t) => {
+  const { fake, call } = await start(t)
+  // One call per 10 s: only a 10 s stall between two calls could refill the bucket unasked.
+  fake.rateLimit(0.1, 1)
   t.equal((await call('im.v2.Event.get')).status, 200)
   t.match(await call('im.v2.Event.get'), { status: 429, body: { error: 'QUERY_LIMIT_EXCEEDED' } })
-  await new Promise((resolve) => setTimeout(resolve, 60))
+  t.equal((await call('im.v2.Event.get', { auth: fake.accessToken }, fake.restEndpoint)).status, 200, 'another credential has its own bucket')
+  fake.advance(10_000)
   t.equal((await call('im.v2.Event.get')).status, 200, 'the bucket refills')
+  t.equal((await call('im.v2.Event.get')).status, 429)
   fake.rateLimit(null)
+  t.equal((await call('im.v2.Event.get')).status, 200, 'off')
 })
 
 t.test('sends messages and answers commands as the bot', async (t) => {

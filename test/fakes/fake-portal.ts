@@ -32,9 +32,16 @@ export interface FakeCall {
   at: number
   auth: 'webhook' | 'oauth' | 'none'
   status: number
+  /** What the method returned (set when it succeeded, even if its answer is held or lost). */
+  result?: unknown
 }
 
-export type FakeFault = { status: number; error: string; description?: string } | { delayMs: number } | { drop: true }
+/**
+ * What an injected call gets instead of its answer: an error reply; `drop`, the connection cut
+ * before anything happens; `hold`, the call takes effect (an offset confirms) but its answer
+ * waits for {@link FakeBitrix.release}: the client may give up first (a timeout, an abort).
+ */
+export type FakeFault = { status: number; error: string; description?: string } | { hold: true } | { drop: true }
 
 interface StoredEvent {
   eventId: number
@@ -78,6 +85,8 @@ export class FakeBitrix {
   readonly #userQueue: StoredEvent[] = []
   readonly #botQueues = new Map<number, StoredEvent[]>()
   readonly #faults: Array<{ method: string; fault: FakeFault }> = []
+  readonly #held: Array<{ call: FakeCall; answer: () => void }> = []
+  readonly #listeners = new Set<(call: FakeCall) => unknown>()
   #rate: { perSecond: number; burst: number; buckets: Map<string, { tokens: number; at: number }> } | null = null
 
   private constructor(server: Server, options: Required<FakeBitrixOptions>) {
@@ -132,12 +141,38 @@ export class FakeBitrix {
     for (let i = 0; i < times; i++) this.#faults.push({ method, fault })
   }
 
-  /** A token bucket per credentials; over it, HTTP 429 `QUERY_LIMIT_EXCEEDED`. `null`: off. */
+  /** Forgets the faults not used yet. */
+  clearFaults(): void {
+    this.#faults.length = 0
+  }
+
+  /** Calls whose answer a `hold` fault keeps back, oldest first (their client may be gone). */
+  held(): FakeCall[] {
+    return this.#held.map((entry) => entry.call)
+  }
+
+  /** Sends the held answers, to the clients still waiting; how many were held. */
+  release(): number {
+    const held = this.#held.splice(0)
+    for (const entry of held) entry.answer()
+    return held.length
+  }
+
+  /**
+   * Calls `listener` as each call arrives; the call takes effect once what it returns settles
+   * (a test can look at the client's state at that moment). Returns the unsubscribe.
+   */
+  onCall(listener: (call: FakeCall) => unknown): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  /** A token bucket per credentials, filled on the fake's clock; over it, HTTP 429 `QUERY_LIMIT_EXCEEDED`. `null`: off. */
   rateLimit(perSecond: number | null, burst = 1): void {
     this.#rate = perSecond === null ? null : { perSecond, burst, buckets: new Map() }
   }
 
-  /** Moves the fake's clock (retention) forward. */
+  /** Moves the fake's clock (retention, rate-limit refill) forward. */
   advance(ms: number): void {
     this.#clockOffset += ms
   }
@@ -148,6 +183,7 @@ export class FakeBitrix {
   }
 
   close(): Promise<void> {
+    this.#held.length = 0
     this.#server.closeAllConnections()
     return new Promise((resolve) => this.#server.close(() => resolve()))
   }
@@ -182,6 +218,7 @@ export class FakeBitrix {
     const { auth: _token, ...shown } = params
     const call: FakeCall = { method, params: shown, at: Date.now(), auth, status: 200 }
     this.calls.push(call)
+    for (const listener of [...this.#listeners]) await listener(call)
     const answer = (status: number, body: unknown) => {
       call.status = status
       response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
@@ -196,10 +233,11 @@ export class FakeBitrix {
       const credential = this.#authenticate(webhook, params)
       this.#throttle(credential)
       const result = this.#call(method, params, auth)
+      call.result = result
       const started = Date.now() / 1000
       const reply = () => answer(200, { result, time: { start: started, finish: Date.now() / 1000, duration: 0, processing: 0, date_start: isoDate(started * 1000), date_finish: isoDate(Date.now()) } })
-      // A late answer: the call took effect (an offset confirmed), the client may have given up.
-      if (fault && 'delayMs' in fault) setTimeout(() => (response.destroyed ? undefined : reply()), fault.delayMs)
+      // A late answer: the call took effect (an offset confirmed), the client may give up first.
+      if (fault && 'hold' in fault) this.#held.push({ call, answer: () => (response.destroyed ? undefined : reply()) })
       else reply()
     } catch (error) {
       if (!(error instanceof MethodError)) throw error
@@ -219,7 +257,7 @@ export class FakeBitrix {
 
   #throttle(credential: string): void {
     if (!this.#rate) return
-    const now = Date.now()
+    const now = this.#now()
     const bucket = this.#rate.buckets.get(credential) ?? { tokens: this.#rate.burst, at: now }
     bucket.tokens = Math.min(this.#rate.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.#rate.perSecond)
     bucket.at = now
