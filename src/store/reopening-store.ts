@@ -40,9 +40,9 @@ export function reopeningStore(open: () => Store, logger: Logger, retryMs = 5000
   }
   const queue: Queue = {
     claim: async (limit) => (current ? current.queue.claim(limit) : []),
-    complete: (id) => opened().queue.complete(id),
-    retry: (id, attempts, nextAt, error) => opened().queue.retry(id, attempts, nextAt, error),
-    bury: (id, attempts, error) => opened().queue.bury(id, attempts, error),
+    complete: async (id) => opened().queue.complete(id),
+    retry: async (id, attempts, nextAt, error) => opened().queue.retry(id, attempts, nextAt, error),
+    bury: async (id, attempts, error) => opened().queue.bury(id, attempts, error),
     release: (id) => opened().queue.release(id),
     onAvailable(listener) {
       listeners.add(listener)

@@ -68,7 +68,8 @@ export class Worker {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))
     for (;;) {
-      await this.#pump()
+      // Nothing new is taken once the time is up: it would only start what cannot finish.
+      if (Date.now() < deadline) await this.#pump()
       if (this.#running.size === 0 || Date.now() >= deadline) break
       await Promise.race([Promise.race(this.#running.values()), timeout])
     }
@@ -102,7 +103,11 @@ export class Worker {
     const free = this.#options.concurrency - this.#running.size
     if (free <= 0 || this.#stopped) return
     try {
-      for (const record of await this.#queue.claim(free)) this.#running.set(record.id, this.#handle(record))
+      for (const record of await this.#queue.claim(free)) {
+        // A claim that answered after the stop: given back untouched, for the next start.
+        if (this.#stopped) this.#queue.release(record.id)
+        else this.#running.set(record.id, this.#handle(record))
+      }
     } catch (error) {
       this.#logger.error({ err: error }, 'cannot read the inbox')
     }
@@ -116,8 +121,13 @@ export class Worker {
     } catch (error) {
       failure = error ?? new Error('a handler failed without a reason')
     }
-    // Finished after the worker stopped (and the store closed): it stays pending for the next start.
-    if (this.#stopped) return
+    // Finished after the worker stopped: its outcome is not written (the store may be closed by
+    // now); it stays pending, given back for whoever starts next.
+    if (this.#stopped) {
+      this.#running.delete(record.id)
+      this.#queue.release(record.id)
+      return
+    }
     try {
       await this.#record(record, attempt, failure)
     } catch (error) {

@@ -19,6 +19,7 @@ t.test('runs on a fresh clone with no environment at all, leaving the receiver t
       durability: undefined,
       dedupWindowMs: undefined,
       bodyLimit: undefined,
+      formLimits: { maxPairs: undefined, maxDepth: undefined },
       shutdownTimeoutMs: undefined,
       eventsFile: undefined,
       worker: { concurrency: undefined, handlerTimeoutMs: undefined, maxAttempts: undefined, retryBaseMs: undefined, retryMaxMs: undefined },
@@ -32,7 +33,7 @@ t.test('reads every pinned variable', async (t) => {
   const config = loadConfig(
     {
       PORT: '8080', HOST: '0.0.0.0', B24_APP_TOKENS: ' abc , 61fe:def ,, ', DATA_DIR: '/var/b24', EVENTS_FILE: 'events.jsonl', LOG_LEVEL: 'debug', LOG_PRETTY: '1',
-      BODY_LIMIT: '2048', SHUTDOWN_TIMEOUT_MS: '500', B24_POLL: 'imbot', B24_REST_URL: 'https://p.bitrix24.com/rest/1/x/', B24_BOT_ID: '456', B24_BOT_TOKEN: 'bt',
+      BODY_LIMIT: '2048', FORM_MAX_PAIRS: '50000', FORM_MAX_DEPTH: '64', SHUTDOWN_TIMEOUT_MS: '500', B24_POLL: 'imbot', B24_REST_URL: 'https://p.bitrix24.com/rest/1/x/', B24_BOT_ID: '456', B24_BOT_TOKEN: 'bt',
       B24_POLL_WITH_USER_EVENTS: 'true', B24_POLL_LIMIT: '50', B24_POLL_BUSY_MS: '2500', B24_POLL_IDLE_MS: '5000', UNRELATED: 'x',
       B24_REST_TIMEOUT_MS: '900', EXAMPLE_BOT: 'true', INBOX_DURABILITY: 'power', DEDUP_WINDOW_MS: '1000', WORKER_CONCURRENCY: '2', HANDLER_TIMEOUT_MS: '500', MAX_ATTEMPTS: '3', RETRY_BASE_MS: '10', RETRY_MAX_MS: '100',
     },
@@ -44,6 +45,7 @@ t.test('reads every pinned variable', async (t) => {
     durability: 'power',
     dedupWindowMs: 1000,
     bodyLimit: 2048,
+    formLimits: { maxPairs: 50000, maxDepth: 64 },
     shutdownTimeoutMs: 500,
     eventsFile: '/srv/app/events.jsonl',
     worker: { concurrency: 2, handlerTimeoutMs: 500, maxAttempts: 3, retryBaseMs: 10, retryMaxMs: 100 },

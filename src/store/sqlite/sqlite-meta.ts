@@ -6,6 +6,8 @@ import type { GroupCommit } from './group-commit.ts'
 export class SqliteMeta implements Meta {
   readonly #writer: GroupCommit
   readonly #sql: Record<'get' | 'set' | 'holder' | 'lease' | 'unlease', Statement>
+  /** The leases this process holds (name and owner): one under our own pid but not here is a previous life's. */
+  readonly #held = new Set<string>()
 
   constructor(db: Database, writer: GroupCommit) {
     this.#writer = writer
@@ -30,20 +32,25 @@ export class SqliteMeta implements Meta {
     await this.#writer.write(() => this.#sql.set.run(key, value))
   }
 
-  // The database lives on this host, so is every process that holds a lease in it: one that has
+  // The database lives on this host, so does every process that holds a lease in it: one that has
   // died (killed, crashed) is known at once, and its lease taken without waiting for it to expire.
+  // Our own pid under an owner we do not hold is a process that had it before (a container
+  // restarted in place gets the same pid again).
   async lease(name: string, owner: string, ttlMs: number): Promise<boolean> {
     return this.#writer.write(() => {
       const now = Date.now()
       const held = this.#sql.holder.get(name) as { owner: string; pid: number; expiresAt: number } | undefined
-      if (held && held.owner !== owner && held.expiresAt > now && isAlive(held.pid)) return false
+      const alive = held && (held.pid === process.pid ? this.#held.has(`${name}\n${held.owner}`) : isAlive(held.pid))
+      if (held && held.owner !== owner && held.expiresAt > now && alive) return false
       this.#sql.lease.run({ name, owner, pid: process.pid, expires: now + ttlMs })
+      this.#held.add(`${name}\n${owner}`)
       return true
     })
   }
 
   async unlease(name: string, owner: string): Promise<void> {
     await this.#writer.write(() => this.#sql.unlease.run(name, owner))
+    this.#held.delete(`${name}\n${owner}`)
   }
 }
 

@@ -71,16 +71,24 @@ export class SqliteQueue implements Queue {
     }
     heads.sort((a, b) => a.id - b.id)
     const claimed: StoredRecord[] = []
-    for (const head of heads) {
-      if (claimed.length >= limit) break
-      const record = head.record ?? this.#load(head.id)
-      if (!record) {
-        this.#dequeue(head) // handled or dropped by another process
-        continue
+    try {
+      for (const head of heads) {
+        if (claimed.length >= limit) break
+        const record = head.record ?? this.#load(head.id)
+        if (!record) {
+          this.#dequeue(head) // handled or dropped by another process
+          continue
+        }
+        this.#held.set(head.id, head.chatKey)
+        this.#heldChats.add(head.chatKey)
+        claimed.push(record)
       }
-      this.#held.set(head.id, head.chatKey)
-      this.#heldChats.add(head.chatKey)
-      claimed.push(record)
+    } catch (error) {
+      // A record that cannot be read now: the claim takes nothing (what it held so far goes back,
+      // or its chats would wait forever) and the queue looks again after the poll interval.
+      for (const record of claimed) this.#unhold(record.id)
+      this.#arm(this.#pollIntervalMs)
+      throw error
     }
     this.#arm()
     return claimed
@@ -107,8 +115,7 @@ export class SqliteQueue implements Queue {
   }
 
   release(id: number): void {
-    this.#heldChats.delete(this.#held.get(id) as string)
-    this.#held.delete(id)
+    this.#unhold(id)
     this.#notify()
   }
 
@@ -124,6 +131,11 @@ export class SqliteQueue implements Queue {
   #finish(id: number): void {
     this.#dequeue({ id, chatKey: this.#held.get(id) as string })
     this.release(id)
+  }
+
+  #unhold(id: number): void {
+    this.#heldChats.delete(this.#held.get(id) as string)
+    this.#held.delete(id)
   }
 
   #load(id: number): StoredRecord | null {
@@ -147,16 +159,21 @@ export class SqliteQueue implements Queue {
     for (const listener of this.#listeners) listener()
   }
 
-  // Wakes the listeners when the next retry is due, or after the poll interval to notice what
-  // another process changed.
-  #arm(): void {
-    clearTimeout(this.#timer)
+  // When the next record of an idle chat is due, at most the poll interval from now.
+  #nextWake(): number {
     const now = Date.now()
     let delay = this.#pollIntervalMs
     for (const line of this.#lines.values()) {
       const head = line[0] as LineRef
       if (!this.#heldChats.has(head.chatKey)) delay = Math.min(delay, Math.max(0, head.nextAt - now))
     }
+    return delay
+  }
+
+  // Wakes the listeners after `delay`: when the next retry is due, or after the poll interval to
+  // notice what another process changed.
+  #arm(delay = this.#nextWake()): void {
+    clearTimeout(this.#timer)
     this.#timer = setTimeout(() => {
       try {
         if (this.#db.pragma('data_version', { simple: true }) !== this.#dataVersion) this.#reload()

@@ -1,9 +1,10 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { samplePayload } from '../../src/simulate/sample-payload.ts'
-import { encodeForm, type PhpValue } from '../../src/wire/encode-form.ts'
-import { serveChild } from '../serve-child.ts'
+import { samplePayload } from '../../../src/simulate/sample-payload.ts'
+import { encodeForm, type PhpValue } from '../../../src/wire/encode-form.ts'
+import { eventually } from '../../helpers.ts'
+import { serveChild } from '../../serve-child.ts'
 
 const post = (url: string, body: string) =>
   fetch(`${url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body }).then(
@@ -13,7 +14,7 @@ const post = (url: string, body: string) =>
 
 t.test('SIGKILL with events in flight: after a restart every acknowledged event is handled once, in chat order', async (t) => {
   // EVENTS_FILE starts as a directory: every write fails and is retried, so every acknowledged
-  // event is still in the inbox when the kill comes; the restart finds the path writable.
+  // event is still in the store when the kill comes; the restart finds the path writable.
   const dir = t.testdir({ 'events.jsonl': {} })
   const eventsFile = join(dir, 'events.jsonl')
   const env = { PORT: '0', DATA_DIR: join(dir, 'data'), B24_APP_TOKENS: 'tok', EVENTS_FILE: eventsFile, LOG_LEVEL: 'info', WORKER_CONCURRENCY: '2', MAX_ATTEMPTS: '100', RETRY_BASE_MS: '20', RETRY_MAX_MS: '200' }
@@ -44,16 +45,22 @@ t.test('SIGKILL with events in flight: after a restart every acknowledged event 
   await first.exited
   t.ok(acknowledged.length > 50, `${acknowledged.length} acknowledged before the kill`)
 
-  const handled = () => (existsSync(eventsFile) ? readFileSync(eventsFile, 'utf8').split('\n').slice(0, -1).map((line) => (JSON.parse(line) as { event: { data: { message: { text: string } } } }).event.data.message.text) : [])
+  const handled = () =>
+    existsSync(eventsFile)
+      ? readFileSync(eventsFile, 'utf8')
+          .split('\n')
+          .slice(0, -1)
+          .map((line) => (JSON.parse(line) as { event: { data: { message: { text: string } } } }).event.data.message.text)
+      : []
   rmSync(eventsFile, { recursive: true })
   const second = await serveChild(env)
   t.teardown(() => void second.child.kill('SIGKILL'))
   // Bitrix24 sometimes delivers twice: send a few acknowledged events again.
   for (const text of acknowledged.slice(0, 10)) t.equal(await post(second.url, bodies.get(text) as string), 200)
-  const deadline = Date.now() + 20000
-  while (Date.now() < deadline && !acknowledged.every((text) => handled().includes(text))) await new Promise((resolve) => setTimeout(resolve, 50))
+  // Timing out here is reported below, with what is missing.
+  await eventually(() => acknowledged.every((text) => handled().includes(text)), 20000).catch(() => undefined)
   second.child.kill('SIGTERM')
-  await second.exited
+  t.equal(await second.exited, 0, 'a clean stop')
 
   const lines = handled()
   const missing = acknowledged.filter((text) => !lines.includes(text))

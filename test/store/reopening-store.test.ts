@@ -1,0 +1,145 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { pino } from 'pino'
+import { reopeningStore } from '../../src/store/reopening-store.ts'
+import { openSqliteStore } from '../../src/store/sqlite/open-sqlite-store.ts'
+import type { NewRecord, Store } from '../../src/store/store.ts'
+import { MemoryStore } from '../fakes/memory-store.ts'
+import { captureLogs, eventually } from '../helpers.ts'
+
+const record = (text: string): NewRecord => ({
+  key: `key:${text}`,
+  chatKey: 'chat:1',
+  type: 'TEST',
+  source: 'webhook',
+  portal: { domain: null, memberId: null, clientEndpoint: null },
+  handlerId: null,
+  bodyKind: 'event',
+  body: JSON.stringify({ text }),
+  credentials: '{}',
+})
+
+const unavailable = { name: 'StoreUnavailableError', code: 'INBOX_UNAVAILABLE', statusCode: 503 }
+
+t.test('an unusable DATA_DIR: appends refused and why said, until it is fixed; then it opens and says so', async (t) => {
+  const dataDir = join(t.testdir(), 'data')
+  writeFileSync(dataDir, 'a file where the directory should be')
+  const logs = captureLogs()
+  let opens = 0
+  const store = reopeningStore(
+    () => {
+      opens++
+      return openSqliteStore({ dataDir, durability: 'process', dedupWindowMs: 60000 })
+    },
+    pino(logs.stream),
+    10,
+  )
+  t.teardown(() => store.close())
+  let told = 0
+  store.queue.onAvailable(() => told++)
+  const why = /^cannot open the inbox in DATA_DIR .*: EEXIST/
+  await t.rejects(store.append(record('a')), { ...unavailable, message: why })
+  t.match(store.unavailable(), why)
+  t.throws(() => store.deadLetters, { ...unavailable, message: why })
+  t.throws(() => store.meta, unavailable)
+  await t.rejects(store.stats(), unavailable)
+  t.same(await store.queue.claim(10), [], 'nothing to hand out')
+  // Rejected, never thrown: every method that returns a promise.
+  await t.rejects(store.queue.complete(1), unavailable)
+  await t.rejects(store.queue.retry(1, 1, Date.now(), 'Error: boom'), unavailable)
+  await t.rejects(store.queue.bury(1, 1, 'Error: boom'), unavailable)
+  t.throws(() => store.queue.release(1), unavailable)
+
+  await eventually(() => opens >= 3)
+  t.match(logs.parsed(), [{ level: 50, msg: /^cannot open the inbox in DATA_DIR .*: EEXIST.*: events are refused with 503 until it is fixed$/ }], 'said once, not at every retry')
+  t.equal(told, 0)
+
+  rmSync(dataDir)
+  mkdirSync(dataDir)
+  await eventually(() => store.unavailable() === null)
+  t.equal(told, 1, 'its listeners are told')
+  t.match(logs.parsed().at(-1), { level: 30, msg: 'the inbox is available again' })
+  t.equal(await store.append(record('a')), true)
+  t.equal(told, 2, 'and told of what the store tells')
+  const [stored] = await store.queue.claim(10)
+  await store.queue.complete(stored?.id as number)
+  t.match(await store.stats(), { depth: 0 })
+  const opened = opens
+  await store.close()
+  await store.close()
+  t.equal(opens, opened)
+  await t.rejects(store.append(record('b')), unavailable)
+})
+
+t.test('says each new reason it cannot open once', async (t) => {
+  const logs = captureLogs()
+  const reasons = ['disk full', 'disk full', 'corrupt', 'corrupt']
+  let opens = 0
+  const store = reopeningStore(
+    () => {
+      const reason = reasons[opens++]
+      if (reason) throw new Error(reason)
+      return new MemoryStore()
+    },
+    pino(logs.stream),
+    1,
+  )
+  t.teardown(() => store.close())
+  t.equal(store.unavailable(), 'disk full')
+  await eventually(() => store.unavailable() === null)
+  t.same(
+    logs.parsed().map((line) => line.msg),
+    ['disk full: events are refused with 503 until it is fixed', 'corrupt: events are refused with 503 until it is fixed', 'the inbox is available again'],
+  )
+})
+
+t.test('a store that opens at once is that store', async (t) => {
+  const logs = captureLogs()
+  const inner = new MemoryStore()
+  let closes = 0
+  const close = inner.close.bind(inner)
+  inner.close = async () => {
+    closes++
+    return close()
+  }
+  const store: Store = reopeningStore(() => inner, pino(logs.stream))
+  t.equal(store.unavailable(), null)
+  t.same(logs.lines, [], 'nothing to say')
+  for (const text of ['a', 'b', 'c']) await store.append({ ...record(text), chatKey: `chat:${text}` })
+  const [a, b, c] = await store.queue.claim(10)
+  await store.queue.retry(a?.id as number, 1, Date.now() + 60000, 'Error: boom')
+  await store.queue.bury(b?.id as number, 3, 'Error: boom')
+  store.queue.release(c?.id as number)
+  t.match(inner.rows, [
+    { id: a?.id, status: 'pending', attempts: 1, error: 'Error: boom' },
+    { id: b?.id, status: 'dead', attempts: 3 },
+    { id: c?.id, status: 'pending', attempts: 0 },
+  ])
+  t.same(await store.queue.claim(10), [c], 'released')
+  t.equal(store.deadLetters, inner.deadLetters)
+  t.equal(store.meta, inner.meta)
+  t.match(await store.stats(), { depth: 2, retrying: 1, deadLetters: 1 })
+  inner.failing = true
+  t.equal(store.unavailable(), 'the store cannot be written', 'its own word on it')
+  await store.close()
+  await store.close()
+  t.equal(closes, 1)
+})
+
+t.test('closing before it ever opened stops trying', async (t) => {
+  let opens = 0
+  const retryMs = 10
+  const store = reopeningStore(
+    () => {
+      opens++
+      throw new Error('not yet')
+    },
+    pino({ level: 'silent' }),
+    retryMs,
+  )
+  await store.close()
+  // Timers of one duration fire in the order they were set: the retry, had it been left set, first.
+  await new Promise((resolve) => setTimeout(resolve, retryMs))
+  t.equal(opens, 1)
+})

@@ -1,0 +1,73 @@
+import BetterSqlite3, { type Database } from 'better-sqlite3'
+import { join } from 'node:path'
+import type { Test } from 'tap'
+import { Credentials } from '../../../src/event/credentials.ts'
+import { INBOX_FILE } from '../../../src/store/sqlite/open-database.ts'
+import { openSqliteStore, type SqliteStoreOptions } from '../../../src/store/sqlite/open-sqlite-store.ts'
+import type { NewRecord, Store, StoredRecord } from '../../../src/store/store.ts'
+
+export const PORTAL = { domain: 'p.bitrix24.com', memberId: 'member-1', clientEndpoint: 'https://p.bitrix24.com/rest/' }
+export const CREDENTIALS = new Credentials({ application_token: 'secret-app', domain: PORTAL.domain }, { access_token: 'secret-bot' })
+
+/** A record of chat `chat` whose body is `{ text }`; the same chat and text make the same key (a double delivery). */
+export const newRecord = (chat: number | string, text: string, extra: Partial<NewRecord> = {}): NewRecord => ({
+  key: `hook:${chat}:${text}`,
+  chatKey: `chat:${chat}`,
+  type: 'ONIMV2MESSAGEADD',
+  source: 'webhook',
+  portal: PORTAL,
+  handlerId: 42,
+  bodyKind: 'event',
+  body: JSON.stringify({ text }),
+  credentials: CREDENTIALS.serialize(),
+  ...extra,
+})
+
+/** The `text` of a record made by {@link newRecord}. */
+export const textOf = (record: Pick<StoredRecord, 'body'>): string => (JSON.parse(record.body) as { text: string }).text
+
+/** A SQLite store in a fresh directory (or `dataDir`), closed at the end of the test. */
+export function openStore(t: Test, options: Partial<SqliteStoreOptions> = {}): Store & { dataDir: string } {
+  const dataDir = options.dataDir ?? t.testdir()
+  const store = openSqliteStore({ durability: 'process', dedupWindowMs: 60000, ...options, dataDir })
+  t.teardown(() => store.close())
+  return Object.assign(store, { dataDir })
+}
+
+/**
+ * Another connection to the store's database, as another process (`dlq`) or a broken disk would
+ * touch it; closed at the end of the test.
+ */
+export function otherConnection(t: Test, dataDir: string): Database {
+  const db = new BetterSqlite3(join(dataDir, INBOX_FILE))
+  db.pragma('busy_timeout = 5000')
+  t.teardown(() => db.close())
+  return db
+}
+
+/** Claims everything due and returns the texts, in the order claimed. */
+export const claimTexts = async (store: Store, limit = 100): Promise<string[]> => (await store.queue.claim(limit)).map(textOf)
+
+/**
+ * Resolves with the first claim that hands something out, claiming each time the queue says
+ * something may be new (a claim re-arms the queue's own wake-up); rejects after `timeoutMs`.
+ */
+export function nextClaim(store: Store, timeoutMs = 3000): Promise<StoredRecord[]> {
+  return new Promise((resolve, reject) => {
+    let claiming = false
+    const timer = setTimeout(() => {
+      unsubscribe()
+      reject(new Error('the queue never handed anything out'))
+    }, timeoutMs)
+    const unsubscribe = store.queue.onAvailable(async () => {
+      if (claiming) return
+      claiming = true
+      const claimed = await store.queue.claim(100)
+      claiming = false
+      if (claimed.length === 0) return
+      unsubscribe()
+      clearTimeout(timer)
+      resolve(claimed)
+    })
+  })
+}

@@ -1,0 +1,146 @@
+import t from 'tap'
+import { claimTexts, newRecord, nextClaim, openStore, otherConnection, textOf } from './sqlite-fixture.ts'
+
+t.test('hands out the oldest record of each chat nobody holds, oldest first, up to the limit', async (t) => {
+  const store = openStore(t)
+  for (const [chat, text] of [[1, 'a1'], [2, 'b1'], [1, 'a2'], [3, 'c1'], [2, 'b2']] as const) await store.append(newRecord(chat, text))
+  t.same(await claimTexts(store, 2), ['a1', 'b1'], 'the limit')
+  t.same(await claimTexts(store), ['c1'], 'a held chat hands out nothing else')
+  t.same(await claimTexts(store), [])
+  const all = await store.queue.claim(0)
+  t.same(all, [])
+})
+
+t.test('across chats the oldest record comes first, whatever order the chats came in', async (t) => {
+  const store = openStore(t)
+  await store.append(newRecord(1, 'A'))
+  const [a] = await store.queue.claim(10)
+  await store.queue.bury(a?.id as number, 1, 'Error: down')
+  await store.append(newRecord(2, 'B'))
+  // A's chat comes back after B's, with a record older than B.
+  await store.deadLetters.revive(a?.id as number, a as NonNullable<typeof a>)
+  t.same(await claimTexts(store, 1), ['A'])
+  t.same(await claimTexts(store, 1), ['B'])
+})
+
+t.test('a chat is handed its next record once the one held is complete, retried or buried', async (t) => {
+  const store = openStore(t)
+  for (const [chat, text] of [[1, 'a1'], [1, 'a2'], [2, 'b1'], [2, 'b2'], [3, 'c1'], [3, 'c2']] as const) await store.append(newRecord(chat, text))
+  const [a1, b1, c1] = await store.queue.claim(10)
+  await store.queue.complete(a1?.id as number)
+  t.same(await claimTexts(store), ['a2'])
+  await store.queue.bury(b1?.id as number, 3, 'Error: boom')
+  t.same(await claimTexts(store), ['b2'])
+  await store.queue.retry(c1?.id as number, 1, Date.now() + 60000, 'Error: boom')
+  t.same(await claimTexts(store), [], 'a retry not due yet keeps its place at the head of its chat')
+  t.match(await store.stats(), { depth: 4, retrying: 1, deadLetters: 1 })
+})
+
+t.test('a retry is claimable when due, and the queue says so then', async (t) => {
+  // Nothing else wakes it: not the poll interval.
+  const store = openStore(t, { pollIntervalMs: 60000 })
+  await store.append(newRecord(1, 'flaky'))
+  const [record] = await store.queue.claim(10)
+  const nextAt = Date.now() + 30
+  await store.queue.retry(record?.id as number, 1, nextAt, 'Error: boom')
+  t.same(await store.queue.claim(10), [])
+  const [again] = await nextClaim(store)
+  t.ok(Date.now() >= nextAt, 'not before it is due')
+  t.match(again, { id: record?.id, attempts: 1 })
+})
+
+t.test('reads what a previous run left pending, in order, and completes it', async (t) => {
+  const first = openStore(t)
+  for (const [chat, text] of [[1, 'a1'], [2, 'b1'], [1, 'a2']] as const) await first.append(newRecord(chat, text))
+  const [a1] = await first.queue.claim(1)
+  await first.queue.retry(a1?.id as number, 2, Date.now(), 'Error: boom')
+  await first.close()
+  const store = openStore(t, { dataDir: first.dataDir })
+  const claimed = await store.queue.claim(10)
+  t.same(claimed.map(textOf), ['a1', 'b1'])
+  t.match(claimed, [{ attempts: 2 }, { attempts: 0 }])
+  for (const record of claimed) await store.queue.complete(record.id)
+  t.same(await claimTexts(store), ['a2'])
+})
+
+t.test('a released record is claimable again as it was, and the queue says so', async (t) => {
+  const store = openStore(t)
+  let told = 0
+  const unsubscribe = store.queue.onAvailable(() => told++)
+  await store.append(newRecord(1, 'x'))
+  t.equal(told, 1, 'told of a record stored')
+  const [record] = await store.queue.claim(10)
+  store.queue.release(record?.id as number)
+  t.equal(told, 2, 'told of a record released')
+  t.same(await store.queue.claim(10), [record])
+  unsubscribe()
+  store.queue.release(record?.id as number)
+  t.equal(told, 2, 'not after unsubscribing')
+})
+
+t.test('an outcome that cannot be committed rejects, and leaves the record pending, claimable after release', async (t) => {
+  const store = openStore(t)
+  const db = otherConnection(t, store.dataDir)
+  await store.append(newRecord(1, 'x'))
+  await store.append(newRecord(1, 'next'))
+  const [record] = await store.queue.claim(10)
+  const id = record?.id as number
+  db.exec("CREATE TRIGGER broken BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+  const failure = { name: 'StoreUnavailableError', statusCode: 503 }
+  await t.rejects(store.queue.complete(id), failure)
+  await t.rejects(store.queue.retry(id, 1, Date.now(), 'Error: boom'), failure)
+  await t.rejects(store.queue.bury(id, 1, 'Error: boom'), failure)
+  t.equal(store.unavailable(), 'the inbox cannot be written')
+  t.same(await store.queue.claim(10), [], 'still held')
+  store.queue.release(id)
+  t.same(await store.queue.claim(10), [record], 'the same record, as it was')
+  t.match(await store.stats(), { depth: 2, retrying: 0, deadLetters: 0 })
+  db.exec('DROP TRIGGER broken')
+  await store.queue.complete(id)
+  t.same(await claimTexts(store), ['next'])
+})
+
+t.test('skips a record that is gone when its turn comes', async (t) => {
+  const first = openStore(t)
+  await first.append(newRecord(1, 'gone'))
+  await first.append(newRecord(1, 'next'))
+  await first.append(newRecord(2, 'other'))
+  await first.close()
+  const store = openStore(t, { dataDir: first.dataDir })
+  // Dropped by another process since this one read its line.
+  otherConnection(t, store.dataDir).prepare("DELETE FROM events WHERE key = 'hook:1:gone'").run()
+  t.same(await claimTexts(store), ['other'])
+  t.same(await claimTexts(store), ['next'], 'its chat goes on')
+})
+
+t.test('a record that cannot be read: the claim takes nothing, and the queue looks again after pollIntervalMs', async (t) => {
+  const first = openStore(t)
+  await first.append(newRecord(1, 'a'))
+  await first.append(newRecord(2, 'b'))
+  await first.close()
+  const store = openStore(t, { dataDir: first.dataDir, pollIntervalMs: 20 })
+  const db = otherConnection(t, store.dataDir)
+  const delivery = (db.prepare("SELECT delivery_json FROM events WHERE key = 'hook:2:b'").get() as { delivery_json: string }).delivery_json
+  db.prepare("UPDATE events SET delivery_json = 'not JSON' WHERE key = 'hook:2:b'").run()
+  await t.rejects(store.queue.claim(10), SyntaxError)
+  db.prepare("UPDATE events SET delivery_json = ? WHERE key = 'hook:2:b'").run(delivery)
+  const claimed = await nextClaim(store, 2000)
+  t.same(claimed.map(textOf), ['a', 'b'], 'nothing held by the failed claim')
+})
+
+t.test("notices another process's change within pollIntervalMs", async (t) => {
+  const store = openStore(t, { pollIntervalMs: 20 })
+  await store.append(newRecord(1, 'failed'))
+  const [record] = await store.queue.claim(10)
+  await store.queue.bury(record?.id as number, 3, 'Error: boom')
+  t.same(await store.queue.claim(10), [])
+  // `dlq replay` in another process.
+  const other = openStore(t, { dataDir: store.dataDir })
+  const dead = await other.deadLetters.record(record?.id as number)
+  const revivedAt = Date.now()
+  await other.deadLetters.revive(record?.id as number, dead as NonNullable<typeof dead>)
+  const claimed = await nextClaim(store, 2000)
+  const delay = Date.now() - revivedAt
+  t.same(claimed.map(textOf), ['failed'])
+  t.ok(delay < 500, `noticed after ${delay} ms (the default interval is 1 s)`)
+})

@@ -1,0 +1,409 @@
+import t, { type Test } from 'tap'
+import { pino } from 'pino'
+import { backoff } from '../../src/backoff.ts'
+import type { NewRecord, Queue, StoredRecord } from '../../src/store/store.ts'
+import { StoreUnavailableError } from '../../src/store/store-unavailable-error.ts'
+import { Worker, type Dispatch, type WorkerOptions } from '../../src/worker/worker.ts'
+import { MemoryStore } from '../fakes/memory-store.ts'
+import { captureLogs, eventually } from '../helpers.ts'
+
+const OPTIONS: WorkerOptions = { concurrency: 4, maxAttempts: 3, retryBaseMs: 5, retryMaxMs: 20, random: () => 0.5 }
+
+/** A seeded PRNG (mulberry32): the same sequence on every run. */
+function seeded(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+function deferred<T = void>() {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((done) => (resolve = done))
+  return { promise, resolve }
+}
+
+const turn = () => new Promise((resolve) => setImmediate(resolve))
+
+let keys = 0
+/** A record of `chat` whose body is `{ text }`. */
+const record = (chat: number | string, text: string): NewRecord => ({
+  key: `key-${++keys}`,
+  chatKey: `chat:${chat}`,
+  type: 'TEST',
+  source: 'webhook',
+  portal: { domain: null, memberId: null, clientEndpoint: null },
+  handlerId: null,
+  bodyKind: 'event',
+  body: JSON.stringify({ text }),
+  credentials: '{}',
+})
+const textOf = (stored: StoredRecord) => (JSON.parse(stored.body) as { text: string }).text
+
+/**
+ * A MemoryStore's queue, also woken once a retry is due by `Date.now()`: the fake's own wake-up
+ * is a timer, and timers run on the event loop's clock, which may fire it a moment before
+ * `Date.now()` reaches the retry's `nextAt` (the claim then finds nothing, and nothing wakes
+ * the worker again).
+ */
+function dueWakeups(queue: Queue): Queue {
+  const listeners = new Set<() => void>()
+  const wake = (nextAt: number): void => {
+    setTimeout(() => (Date.now() < nextAt ? wake(nextAt) : listeners.forEach((listener) => listener())), Math.max(0, nextAt - Date.now())).unref()
+  }
+  return {
+    ...queue,
+    retry: async (id, attempts, nextAt, error) => {
+      await queue.retry(id, attempts, nextAt, error)
+      wake(nextAt)
+    },
+    onAvailable(listener) {
+      listeners.add(listener)
+      const unsubscribe = queue.onAvailable(listener)
+      return () => {
+        listeners.delete(listener)
+        unsubscribe()
+      }
+    },
+  }
+}
+
+/** A worker over a MemoryStore's queue (or what `queue` makes of it), stopped at the end of the test. */
+function setup(t: Test, dispatch: Dispatch, options: Partial<WorkerOptions> = {}, queue = (base: Queue): Queue => base) {
+  const logs = captureLogs()
+  const store = new MemoryStore()
+  const worker = new Worker(queue(dueWakeups(store.queue)), dispatch, pino(logs.stream), { ...OPTIONS, ...options })
+  t.teardown(() => worker.stop(0))
+  const add = (chat: number | string, text: string) => store.append(record(chat, text))
+  const texts = (status: 'pending' | 'dead' | 'done') => store.inStatus(status).map(textOf)
+  return { store, worker, logs, add, texts }
+}
+
+t.test('handles what was pending before it started, then what arrives', async (t) => {
+  const seen: string[] = []
+  const { worker, add, texts } = setup(t, async (stored) => void seen.push(textOf(stored)))
+  await add(1, 'left by a previous run')
+  worker.start()
+  await add(1, 'new')
+  await eventually(() => seen.length === 2)
+  t.same(seen, ['left by a previous run', 'new'])
+  await eventually(() => texts('done').length === 2)
+  t.same(worker.stats(), { inFlight: 0, handled: 2, failedAttempts: 0, deadLettered: 0 })
+})
+
+t.test('runs no more than `concurrency` records at once', async (t) => {
+  const gate = deferred()
+  let running = 0
+  let most = 0
+  const { worker, add, texts } = setup(
+    t,
+    async () => {
+      most = Math.max(most, ++running)
+      await gate.promise
+      running--
+    },
+    { concurrency: 3 },
+  )
+  for (let chat = 1; chat <= 10; chat++) await add(chat, `message ${chat}`)
+  worker.start()
+  await eventually(() => running === 3)
+  // Every record is due and of another chat: only the limit holds them back.
+  await add(11, 'one more')
+  await turn()
+  await turn()
+  t.equal(running, 3)
+  t.equal(worker.stats().inFlight, 3)
+  gate.resolve()
+  await eventually(() => texts('done').length === 11)
+  t.equal(most, 3)
+})
+
+t.test('keeps arrival order within a chat, one record at a time, while chats run in parallel', async (t) => {
+  const random = seeded(42)
+  const seen = new Map<string, string[]>()
+  const busy = new Set<string>()
+  const overlaps: string[] = []
+  let running = 0
+  let most = 0
+  const { worker, add, texts } = setup(
+    t,
+    async (stored, attempt) => {
+      if (busy.has(stored.chatKey)) overlaps.push(stored.chatKey)
+      busy.add(stored.chatKey)
+      most = Math.max(most, ++running)
+      await new Promise((resolve) => setTimeout(resolve, random() * 4))
+      running--
+      busy.delete(stored.chatKey)
+      if (attempt === 1 && random() < 0.2) throw new Error('a transient failure')
+      seen.set(stored.chatKey, [...(seen.get(stored.chatKey) ?? []), textOf(stored)])
+    },
+    { concurrency: 3, maxAttempts: 10, random },
+  )
+  worker.start()
+  const sent = new Map<string, string[]>()
+  for (let i = 0; i < 60; i++) {
+    const chat = (i % 5) + 1
+    sent.set(`chat:${chat}`, [...(sent.get(`chat:${chat}`) ?? []), `message ${i}`])
+    await add(chat, `message ${i}`)
+  }
+  await eventually(() => texts('done').length === 60, 10000)
+  t.same(Object.fromEntries([...seen].sort()), Object.fromEntries([...sent].sort()), 'each chat in arrival order, retries included')
+  t.same(overlaps, [], 'never two records of one chat at once')
+  t.ok(most > 1, `chats ran in parallel (up to ${most})`)
+  t.ok(worker.stats().failedAttempts > 0, 'some first attempts failed and were retried in their place')
+})
+
+t.test('retries a failing record with backoff, then buries it after maxAttempts; each failure logged once', async (t) => {
+  const attempts: Array<[number, number]> = []
+  const retries: Array<{ attempts: number; delay: number }> = []
+  const { worker, add, texts, store, logs } = setup(
+    t,
+    async (stored, attempt) => {
+      if (textOf(stored) !== 'doomed') return
+      attempts.push([attempt, Date.now()])
+      t.equal(stored.attempts, attempt - 1, 'the record says how many attempts were made before')
+      throw new Error(`still broken on attempt ${attempt}`)
+    },
+    { maxAttempts: 3, retryBaseMs: 20, retryMaxMs: 1000, random: seeded(7) },
+    (base) => ({
+      ...base,
+      retry: async (id, count, nextAt, error) => {
+        retries.push({ attempts: count, delay: nextAt - Date.now() })
+        return base.retry(id, count, nextAt, error)
+      },
+    }),
+  )
+  worker.start()
+  await add(1, 'doomed')
+  await add(1, 'next in the chat')
+  await eventually(() => texts('done').length === 1)
+  t.same(texts('dead'), ['doomed'])
+  t.same(texts('done'), ['next in the chat'], 'the chat goes on once its head is buried')
+  t.match(store.inStatus('dead'), [{ attempts: 3, error: 'Error: still broken on attempt 3' }])
+  t.same(
+    attempts.map(([attempt]) => attempt),
+    [1, 2, 3],
+  )
+
+  const expected = seeded(7)
+  const delays = [backoff(1, 20, 1000, expected), backoff(2, 20, 1000, expected)]
+  const logged = logs.parsed().filter((line) => line.inboxId === 1)
+  t.match(logged, [
+    { level: 40, msg: 'handlers failed: will retry', attempt: 1, retryInMs: delays[0], type: 'TEST', err: { message: 'still broken on attempt 1' } },
+    { level: 40, msg: 'handlers failed: will retry', attempt: 2, retryInMs: delays[1], err: { message: 'still broken on attempt 2' } },
+    { level: 50, msg: 'handlers kept failing: moved to the dead letter', attempt: 3, err: { message: 'still broken on attempt 3' } },
+  ])
+  t.equal(logged.length, 3, 'one line per failed attempt')
+  t.same(
+    retries.map((retry) => retry.attempts),
+    [1, 2],
+  )
+  retries.forEach((retry, i) => t.ok(retry.delay <= (delays[i] as number) && retry.delay >= (delays[i] as number) - 5, `retry ${i + 1} due after its backoff (${retry.delay} ms)`))
+  const gaps = attempts.slice(1).map(([, at], i) => at - (attempts[i] as [number, number])[1])
+  gaps.forEach((gap, i) => t.ok(gap >= (delays[i] as number), `attempt ${i + 2} waited its backoff: ${gap} ms`))
+  t.same(worker.stats(), { inFlight: 0, handled: 1, failedAttempts: 3, deadLettered: 1 })
+})
+
+t.test('records what a dispatch threw, whatever it threw', async (t) => {
+  const { worker, add, store } = setup(
+    t,
+    async (stored) => {
+      throw textOf(stored) === 'string' ? 'a bare string' : undefined
+    },
+    { maxAttempts: 1 },
+  )
+  worker.start()
+  await add(1, 'string')
+  await add(2, 'nothing')
+  await eventually(() => store.inStatus('dead').length === 2)
+  t.same(
+    store.inStatus('dead').map((row) => row.error),
+    ['a bare string', 'Error: a handler failed without a reason'],
+  )
+})
+
+t.test('stopping finishes what is due and leaves a retry that is not due pending', async (t) => {
+  const seen: string[] = []
+  const { worker, add, store, texts } = setup(
+    t,
+    async (stored, attempt) => {
+      await turn()
+      if (textOf(stored) === 'flaky' && attempt === 1) throw new Error('not now')
+      seen.push(textOf(stored))
+    },
+    { concurrency: 1, retryBaseMs: 60000, retryMaxMs: 60000 },
+  )
+  await add(1, 'a')
+  await add(2, 'flaky')
+  await add(3, 'b')
+  worker.start()
+  t.equal(await worker.stop(5000), true)
+  t.same(seen, ['a', 'b'], 'one after another, within the time given')
+  t.same(texts('done'), ['a', 'b'])
+  t.match(store.inStatus('pending'), [{ attempts: 1, error: 'Error: not now' }], 'the retry waits for the next start')
+  t.same(worker.stats(), { inFlight: 0, handled: 2, failedAttempts: 1, deadLettered: 0 })
+})
+
+t.test('a worker stopped before its first turn takes nothing', async (t) => {
+  let handled = 0
+  const { worker, add, store } = setup(t, async () => void handled++)
+  await add(1, 'x')
+  worker.start()
+  t.equal(await worker.stop(0), true)
+  await turn()
+  await turn()
+  t.equal(handled, 0)
+  t.equal(store.inStatus('pending').length, 1)
+})
+
+t.test('stopping at the deadline returns false and leaves the unfinished record pending', async (t) => {
+  const started: string[] = []
+  const { worker, add, store } = setup(t, (stored) => {
+    started.push(textOf(stored))
+    return new Promise<void>(() => {})
+  })
+  worker.start()
+  await add(1, 'stuck')
+  await eventually(() => worker.stats().inFlight === 1)
+  t.equal(await worker.stop(20), false)
+  t.same(started, ['stuck'])
+  t.match(store.inStatus('pending'), [{ attempts: 0 }], 'still there for the next start')
+})
+
+t.test('stopping leaves the rest pending for real: a second worker on the same queue handles it', async (t) => {
+  const gate = deferred()
+  const first: string[] = []
+  const { worker, add, store } = setup(
+    t,
+    async (stored) => {
+      first.push(textOf(stored))
+      await gate.promise
+    },
+    { concurrency: 1 },
+  )
+  await add(1, 'slow')
+  await add(2, 'waiting')
+  worker.start()
+  await eventually(() => worker.stats().inFlight === 1)
+  t.equal(await worker.stop(20), false)
+  gate.resolve() // finishes after the stop: its outcome is not written
+  const second: string[] = []
+  const next = new Worker(store.queue, async (stored) => void second.push(textOf(stored)), pino({ level: 'silent' }), OPTIONS)
+  t.teardown(() => next.stop(0))
+  next.start()
+  await eventually(() => store.inStatus('done').length === 2)
+  t.same(first, ['slow'])
+  t.same(second.sort(), ['slow', 'waiting'], 'what the first left, the one it was running included')
+  t.match(worker.stats(), { handled: 0 })
+})
+
+t.test('an outcome it cannot write leaves the record pending, handled again after a pause', async (t) => {
+  let handled = 0
+  let failures = 1
+  const { worker, add, store, logs } = setup(
+    t,
+    async () => void handled++,
+    { retryBaseMs: 10 },
+    (base) => ({
+      ...base,
+      complete: async (id) => {
+        if (failures-- > 0) throw new StoreUnavailableError('the inbox cannot store events now')
+        return base.complete(id)
+      },
+    }),
+  )
+  await add(1, 'x')
+  worker.start()
+  await eventually(() => store.inStatus('done').length === 1)
+  t.equal(handled, 2, 'at least once, never lost')
+  t.match(logs.parsed(), [{ level: 50, msg: 'cannot record the outcome in the inbox', inboxId: 1, type: 'TEST', err: { message: 'the inbox cannot store events now' } }])
+  t.equal(logs.lines.length, 1)
+  t.match(worker.stats(), { handled: 1, inFlight: 0 })
+})
+
+t.test('a claim that fails is logged, and the next notice claims again', async (t) => {
+  const seen: string[] = []
+  let failures = 1
+  const { worker, add, logs } = setup(
+    t,
+    async (stored) => void seen.push(textOf(stored)),
+    {},
+    (base) => ({
+      ...base,
+      claim: async (limit) => {
+        if (failures-- > 0) throw new Error('database is locked')
+        return base.claim(limit)
+      },
+    }),
+  )
+  await add(1, 'a')
+  worker.start()
+  await eventually(() => logs.lines.length === 1)
+  t.match(logs.parsed(), [{ level: 50, msg: 'cannot read the inbox', err: { message: 'database is locked' } }])
+  t.same(seen, [])
+  await add(2, 'b')
+  await eventually(() => seen.length === 2)
+  t.same(seen, ['a', 'b'])
+})
+
+t.test('a claim that answers after the stop gives its records back untouched', async (t) => {
+  let hold: ReturnType<typeof deferred<void>> | null = null
+  let held = 0
+  const released: number[] = []
+  const dispatched: string[] = []
+  const { worker, add, store } = setup(
+    t,
+    async (stored) => void dispatched.push(textOf(stored)),
+    {},
+    (base) => ({
+      ...base,
+      claim: async (limit) => {
+        const gate = hold
+        hold = null
+        if (gate) {
+          held++
+          await gate.promise
+        }
+        return base.claim(limit)
+      },
+      release: (id) => {
+        released.push(id)
+        base.release(id)
+      },
+    }),
+  )
+  const first = (hold = deferred())
+  await add(1, 'first')
+  worker.start()
+  await eventually(() => held === 1)
+  // A stop while a claim is under way waits for it, and finishes what it brings.
+  const stopping = worker.stop(5000)
+  first.resolve()
+  t.equal(await stopping, true)
+  t.same(dispatched, ['first'])
+
+  const late = (hold = deferred())
+  await add(2, 'late')
+  worker.start()
+  await eventually(() => held === 2)
+  t.equal(await worker.stop(0), true)
+  late.resolve()
+  await eventually(() => released.length === 1)
+  t.same(dispatched, ['first'], 'not dispatched after the stop')
+  t.same(released, [2])
+  t.same(store.inStatus('pending').map(textOf), ['late'])
+  t.same((await store.queue.claim(10)).map(textOf), ['late'], 'and claimable again')
+})
+
+t.test('backs off exponentially with jitter, up to a cap', async (t) => {
+  t.equal(backoff(1, 1000, 60000, () => 0), 500)
+  t.equal(backoff(1, 1000, 60000, () => 1), 1000)
+  t.equal(backoff(4, 1000, 60000, () => 1), 8000)
+  t.equal(backoff(20, 1000, 60000, () => 1), 60000)
+  for (let attempt = 1; attempt < 10; attempt++) {
+    const delay = backoff(attempt, 100, 5000)
+    t.ok(delay >= Math.min(5000, 100 * 2 ** (attempt - 1)) / 2 && delay <= 5000)
+  }
+})
