@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import t from 'tap'
 import { pino } from 'pino'
 import { createReceiver } from '../../src/receiver/receiver.ts'
@@ -66,4 +67,26 @@ t.test('routers compose: a feature written as its own router plugs into a receiv
   t.same(seen.slice(0, 2), ['own', 'feature'], "the receiver's own handlers first, then the routers it uses")
   t.match(errors[0], { name: 'BitrixError' }, "a used router's failure reaches the receiver's onError")
   t.throws(() => feature.use(feature), /cannot use itself/)
+})
+
+t.test('before it starts, health says so and counts nothing', async (t) => {
+  const receiver = createReceiver({ tokens: [APP_TOKEN], store: new MemoryStore(), logger })
+  t.match(await receiver.health(), { status: 'degraded', ready: false, reason: 'starting', events: { accepted: 0, duplicates: 0, rejected: 0, failed: 0, inFlight: 0 }, lastEventAt: null, inbox: null, poller: null })
+})
+
+t.test('keeps its embedded store under ./data by default, and logs a line per event unless told not to', async (t) => {
+  const cwd = process.cwd()
+  process.chdir(t.testdir())
+  t.teardown(() => process.chdir(cwd))
+  const lines: string[] = []
+  const quiet = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) })
+  const receiver = createReceiver({ tokens: [APP_TOKEN], logger: quiet, logEvents: false })
+  receiver.start()
+  let handled = 0
+  receiver.onAny(() => void handled++)
+  t.equal((await receiver.handle({ body, contentType: FORM })).status, 200)
+  await eventually(() => handled === 1)
+  await receiver.close()
+  t.ok(existsSync('data/inbox.db'))
+  t.notOk(lines.some((line) => line.includes('"msg":"event"')), 'no event line')
 })

@@ -86,3 +86,25 @@ t.test('gives handlers the portal, a tagged logger, the credentials and the sour
   t.equal(context?.source, 'poll')
   t.match(JSON.parse(logs.lines.at(-1) as string), { msg: 'hello', type: 'ONAPPTEST', portal: null })
 })
+
+t.test('a handler past its time fails the dispatch; the others run; one that returns nothing is not timed', async (t) => {
+  // The limit's timer does not keep a process alive (a server does): this test's interval does.
+  const alive = setInterval(() => {}, 1000)
+  t.teardown(() => clearInterval(alive))
+  const router = new Router({ handlerTimeoutMs: 20 })
+  let release = () => {}
+  const ran: string[] = []
+  router.onAny(() => new Promise<void>((resolve) => (release = resolve)))
+  router.onAny(() => void ran.push('sync'))
+  const used = new Router().onAny(() => new Promise(() => {}))
+  router.use(used)
+  const input = inbound('im_v2_message_add')
+  const result = await router.dispatch(input.event, createContext(input, logger))
+  release()
+  t.equal(result.handled, 3)
+  t.same(ran, ['sync'])
+  t.equal(result.errors.length, 2, "the used router's handler is timed by the dispatcher's limit")
+  t.match(result.errors, [{ name: 'HandlerTimeoutError', message: 'the handler did not finish within 20 ms' }, { name: 'HandlerTimeoutError' }])
+  const none = await new Router().onAny(() => new Promise((resolve) => setImmediate(resolve))).dispatch(input.event, createContext(input, logger))
+  t.same(none.errors, [], 'no limit by default')
+})

@@ -1,4 +1,6 @@
+import Fastify from 'fastify'
 import t from 'tap'
+import { b24Receiver } from '../../src/plugin.ts'
 import { encodeForm, type PhpValue } from '../../src/wire/encode-form.ts'
 import { expectedEvent } from '../fixtures/expected-event.ts'
 import { APP_TOKEN, asJson, bitrixCases, eventually, readFixture, startTestApp } from '../helpers.ts'
@@ -186,4 +188,23 @@ t.test('an internal failure is a 500 with no detail, logged', async (t) => {
   t.equal(response.status, 500)
   t.same(await response.json(), { error: 'INTERNAL', message: 'internal error' })
   t.match(server.logs.parsed().find((line) => line.msg === 'request failed'), { level: 50, err: { message: 'disk full at /secret/path' } })
+})
+
+t.test("errors of the app's own hooks on the webhook route answer in the receiver's shape", async (t) => {
+  const server = await startTestApp()
+  t.teardown(server.close)
+  const app = Fastify()
+  app.addHook('onRequest', async (request) => {
+    if (request.headers['x-refuse']) throw Object.assign(new Error('not from here'), { statusCode: Number(request.headers['x-refuse']) })
+  })
+  await app.register(b24Receiver, { receiver: server.receiver, path: '/hook' })
+  t.teardown(() => app.close())
+  const refused = await app.inject({ method: 'POST', url: '/hook', headers: { 'x-refuse': '403' } })
+  t.equal(refused.statusCode, 403)
+  t.same(refused.json(), { error: 'BAD_REQUEST', message: 'the request is not valid' })
+  const broken = await app.inject({ method: 'POST', url: '/hook', headers: { 'x-refuse': '500' } })
+  t.equal(broken.statusCode, 500)
+  t.same(broken.json(), { error: 'INTERNAL', message: 'internal error' })
+  const empty = await app.inject({ method: 'POST', url: '/hook' })
+  t.equal(empty.statusCode, 415, 'no body and no content type')
 })

@@ -89,3 +89,11 @@ t.test('random garbage never throws anything but its own error', async () => {
     { numRuns: 5000, seed: 20261124 },
   )
 })
+
+t.test('reads keys alike once its key cache is full', async (t) => {
+  const body = Array.from({ length: 5000 }, (_, i) => `data%5Bk${i}%5D=${i}`).join('&')
+  const first = parseForm(body)
+  t.strictSame(parseForm(body), first)
+  t.equal(Object.keys(first.data as object).length, 5000)
+  t.equal(JSON.stringify(parseForm('data%5Bunseen%5D%5Bkey%5D=1')), '{"data":{"unseen":{"key":"1"}}}', 'a key first seen with the cache full')
+})
