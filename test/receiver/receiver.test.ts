@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import t from 'tap'
 import { pino } from 'pino'
 import { createReceiver } from '../../src/receiver/receiver.ts'
@@ -89,4 +89,14 @@ t.test('keeps its embedded store under ./data by default, and logs a line per ev
   await receiver.close()
   t.ok(existsSync('data/inbox.db'))
   t.notOk(lines.some((line) => line.includes('"msg":"event"')), 'no event line')
+})
+
+t.test('appends one line per handled event to eventsFile', async (t) => {
+  const path = `${t.testdir()}/events.jsonl`
+  const receiver = createReceiver({ tokens: [APP_TOKEN], store: new MemoryStore(), logger, eventsFile: path })
+  receiver.start()
+  t.teardown(() => receiver.close())
+  t.equal((await receiver.handle({ body, contentType: FORM })).status, 200)
+  await eventually(() => existsSync(path) && readFileSync(path, 'utf8').endsWith('\n'))
+  t.match(JSON.parse(readFileSync(path, 'utf8')), { event: { type: 'ONIMBOTV2MESSAGEADD' }, delivery: { source: 'webhook' }, key: /^hook:/ })
 })

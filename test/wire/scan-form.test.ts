@@ -22,6 +22,12 @@ function credentialsIn(form: FormMap): boolean {
   return 'auth' in form || inData(form.data)
 }
 
+t.test("reading a key without limits does not lift the full parser's", async (t) => {
+  const deep = `a${'[x]'.repeat(65)}=1`
+  t.same(scanForm(deep).stripped, deep)
+  t.throws(() => parseForm(deep), /nests deeper than 64 levels/)
+})
+
 t.test('reads event, auth and data[bot][auth] exactly as the full parser does, on every real body', async (t) => {
   for (const name of bitrixCases()) {
     const body = readFixture(`bitrix/${name}.body.txt`)
