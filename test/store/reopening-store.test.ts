@@ -6,19 +6,10 @@ import { reopeningStore } from '../../src/store/reopening-store.ts'
 import { openSqliteStore } from '../../src/store/sqlite/open-sqlite-store.ts'
 import type { NewRecord, Store } from '../../src/store/store.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
+import { newRecord } from '../fakes/new-record.ts'
 import { captureLogs, eventually } from '../helpers.ts'
 
-const record = (text: string): NewRecord => ({
-  key: `key:${text}`,
-  chatKey: 'chat:1',
-  type: 'TEST',
-  source: 'webhook',
-  portal: { domain: null, memberId: null, clientEndpoint: null },
-  handlerId: null,
-  bodyKind: 'event',
-  body: JSON.stringify({ text }),
-  credentials: '{}',
-})
+const record = (text: string): NewRecord => newRecord(1, text)
 
 const unavailable = { name: 'StoreUnavailableError', code: 'INBOX_UNAVAILABLE', statusCode: 503 }
 

@@ -5,6 +5,7 @@ import type { NewRecord, Queue, StoredRecord } from '../../src/store/store.ts'
 import { StoreUnavailableError } from '../../src/store/store-unavailable-error.ts'
 import { Worker, type Dispatch, type WorkerOptions } from '../../src/worker/worker.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
+import { newRecord, textOf } from '../fakes/new-record.ts'
 import { captureLogs, eventually } from '../helpers.ts'
 
 const OPTIONS: WorkerOptions = { concurrency: 4, maxAttempts: 3, retryBaseMs: 5, retryMaxMs: 20, random: () => 0.5 }
@@ -29,18 +30,7 @@ const turn = () => new Promise((resolve) => setImmediate(resolve))
 
 let keys = 0
 /** A record of `chat` whose body is `{ text }`. */
-const record = (chat: number | string, text: string): NewRecord => ({
-  key: `key-${++keys}`,
-  chatKey: `chat:${chat}`,
-  type: 'TEST',
-  source: 'webhook',
-  portal: { domain: null, memberId: null, clientEndpoint: null },
-  handlerId: null,
-  bodyKind: 'event',
-  body: JSON.stringify({ text }),
-  credentials: '{}',
-})
-const textOf = (stored: StoredRecord) => (JSON.parse(stored.body) as { text: string }).text
+const record = (chat: number | string, text: string): NewRecord => newRecord(chat, text, { key: `key-${++keys}`, type: 'TEST' })
 
 /**
  * A MemoryStore's queue, also woken once a retry is due by `Date.now()`: the fake's own wake-up

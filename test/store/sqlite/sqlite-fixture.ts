@@ -1,30 +1,13 @@
 import BetterSqlite3, { type Database } from 'better-sqlite3'
 import { join } from 'node:path'
 import type { Test } from 'tap'
-import { Credentials } from '../../../src/event/credentials.ts'
 import { INBOX_FILE } from '../../../src/store/sqlite/open-database.ts'
 import { openSqliteStore, type SqliteStoreOptions } from '../../../src/store/sqlite/open-sqlite-store.ts'
-import type { NewRecord, Store, StoredRecord } from '../../../src/store/store.ts'
+import type { Store, StoredRecord } from '../../../src/store/store.ts'
 
-export const PORTAL = { domain: 'p.bitrix24.com', memberId: 'member-1', clientEndpoint: 'https://p.bitrix24.com/rest/' }
-export const CREDENTIALS = new Credentials({ application_token: 'secret-app', domain: PORTAL.domain }, { access_token: 'secret-bot' })
+import { textOf } from '../../fakes/new-record.ts'
 
-/** A record of chat `chat` whose body is `{ text }`; the same chat and text make the same key (a double delivery). */
-export const newRecord = (chat: number | string, text: string, extra: Partial<NewRecord> = {}): NewRecord => ({
-  key: `hook:${chat}:${text}`,
-  chatKey: `chat:${chat}`,
-  type: 'ONIMV2MESSAGEADD',
-  source: 'webhook',
-  portal: PORTAL,
-  handlerId: 42,
-  bodyKind: 'event',
-  body: JSON.stringify({ text }),
-  credentials: CREDENTIALS.serialize(),
-  ...extra,
-})
-
-/** The `text` of a record made by {@link newRecord}. */
-export const textOf = (record: Pick<StoredRecord, 'body'>): string => (JSON.parse(record.body) as { text: string }).text
+export { CREDENTIALS, newRecord, PORTAL, textOf } from '../../fakes/new-record.ts'
 
 /** A SQLite store in a fresh directory (or `dataDir`), closed at the end of the test. */
 export function openStore(t: Test, options: Partial<SqliteStoreOptions> = {}): Store & { dataDir: string } {
