@@ -24,7 +24,7 @@ import { DEFAULT_FORM_LIMITS, FormParseError, type FormLimits } from '../wire/pa
 import { scanForm } from '../wire/scan-form.ts'
 import { createDispatch, type Sink } from './create-dispatch.ts'
 import { errorReply, type DoorReply } from './error-reply.ts'
-import { mediaOf, readPayload } from './read-payload.ts'
+import { mediaOf, readPayload } from '../event/read-payload.ts'
 import { RECEIVER_DEFAULTS, withDefaults, type ReceiverOptions } from './receiver-options.ts'
 
 /** A webhook request as any HTTP server has it. */

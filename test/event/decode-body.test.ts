@@ -171,3 +171,7 @@ t.test('refuses what is no event with a clear reason', async (t) => {
   t.throws(() => decodeBody('{"event": "X", '), MalformedBodyError)
   t.throws(() => decodeBody('event=X&ts=1&a[b][c]=1', { maxDepth: 1 }), { statusCode: 400, code: 'MALFORMED_BODY' })
 })
+
+t.test('a form is always a webhook, even with a key named eventId', async (t) => {
+  t.throws(() => decodeBody('eventId=5&type=ONIMV2JOINCHAT&date=d'), { code: 'NOT_AN_EVENT', message: /not a Bitrix24 event/ })
+})
