@@ -10,6 +10,7 @@ export const EnvSchema = Type.Object({
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   B24_APP_TOKENS: Type.Optional(Type.String()),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  B24_SECRET_KEY: Type.Optional(Type.String()),
   EVENTS_FILE: Type.Optional(Type.String()),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { default: 'info' }),
   LOG_PRETTY: Type.Boolean({ default: false }),

@@ -4,12 +4,8 @@ import Type, { type Static } from 'typebox'
 export const ValidationIssueSchema = Type.Object({ path: Type.String(), message: Type.String() })
 export type ValidationIssue = Static<typeof ValidationIssueSchema>
 
-/** Every 4xx/5xx reply: a stable code, a short message, and for an event off its schema the failing paths. */
-export const ErrorReplySchema = Type.Object({
-  error: Type.String(),
-  message: Type.String(),
-  issues: Type.Optional(Type.Array(ValidationIssueSchema)),
-})
+/** Every 4xx/5xx reply: a stable code and a short message (never a value from the input). */
+export const ErrorReplySchema = Type.Object({ error: Type.String(), message: Type.String() })
 export type ErrorReply = Static<typeof ErrorReplySchema>
 
 /** The reply to an event that is stored (or was stored before: a double delivery). */

@@ -34,7 +34,7 @@ export type { ValidationIssue }
 
 const LISTED_ISSUES = 20
 
-/** A known event whose data does not match its schema (422); the issues name paths, never values. */
+/** A known event whose data does not match its schema: the worker dead-letters it; the issues name paths, never values. */
 export class EventValidationError extends ReceiverError {
   readonly type: string
   readonly issues: ValidationIssue[]

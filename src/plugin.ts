@@ -22,5 +22,5 @@ export const b24Receiver: FastifyPluginAsync<B24ReceiverPluginOptions> = async (
   if (health) await app.register(healthRoute, { receiver })
   app.addHook('preClose', async () => receiver.beginClose())
   app.addHook('onClose', async () => receiver.close())
-  receiver.start()
+  await receiver.start()
 }

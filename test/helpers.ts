@@ -39,6 +39,9 @@ export function captureLogs() {
 
 export const APP_TOKEN = 'c76f868e000000000000000000000000'
 
+/** The key tests seal credentials with (B24_SECRET_KEY's hex form). */
+export const SECRET_KEY = '07'.repeat(32)
+
 /** Worker settings for tests: quick retries. */
 export const TEST_WORKER = { concurrency: 4, handlerTimeoutMs: 5000, maxAttempts: 3, retryBaseMs: 10, retryMaxMs: 50 }
 
@@ -52,7 +55,7 @@ export async function startTestApp(options: Partial<ReceiverOptions> = {}) {
   const logger = createLogger({ level: 'debug' }, logs.stream)
   // The fake store unless the test brings a store or the embedded one (`dataDir`).
   const store = (options.store ?? (options.dataDir ? undefined : new MemoryStore())) as MemoryStore | undefined
-  const receiver = createReceiver({ tokens: [APP_TOKEN], worker: TEST_WORKER, ...options, store, logger })
+  const receiver = createReceiver({ tokens: [APP_TOKEN], worker: TEST_WORKER, secretKey: store ? SECRET_KEY : undefined, ...options, store, logger })
   const handled: NormalizedEvent[] = []
   receiver.onAny((event) => void handled.push(event))
   const app = Fastify({ loggerInstance: logger as FastifyBaseLogger })

@@ -64,5 +64,7 @@ export async function simulate(args: string[], io: CommandIo): Promise<number> {
     throw new SimulateError(`cannot reach ${url}: ${(error as Error).message}: ${String((error as Error).cause)}`)
   }
   io.stdout.write(`${type} -> ${url}: ${response.status} ${await response.text()}\n`)
+  // A 200 means stored: what the handlers made of it comes after, in the worker.
+  if (response.ok) io.stdout.write(`stored; the service's log shows it handled (or why not), /health counts it, and \`b24-receiver dlq list\` holds it if it failed\n`)
   return response.ok ? 0 : 1
 }

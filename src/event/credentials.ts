@@ -39,6 +39,11 @@ export class Credentials {
     return this.#bot
   }
 
+  /** Whether there are none (a polled event). */
+  get isEmpty(): boolean {
+    return this.#auth === undefined && this.#bot === undefined
+  }
+
   /** The credentials as one string, for the store (the only way out: printing shows nothing). */
   serialize(): string {
     return JSON.stringify({ auth: this.#auth, bot: this.#bot })

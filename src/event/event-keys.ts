@@ -13,17 +13,10 @@ export function dedupKey({ event, delivery }: InboundEvent, eventJson = JSON.str
   return `hook:${createHash('sha256').update(portalKey(delivery.portal)).update('\n').update(eventJson).digest('base64url')}`
 }
 
-/** The key of an arrival that failed to decode: its portal and the body kept of it. */
-export function rejectedKey(portal: Portal, body: string): string {
-  return `bad:${createHash('sha256').update(portalKey(portal)).update('\n').update(body).digest('base64url')}`
-}
-
 /**
  * The ordering key: events of one chat are handled one at a time, in arrival order. An event
- * about no chat (a bot deleted, an app installed) orders with nothing else.
+ * about no chat (a bot deleted, an app installed) waits only behind events of its own type from
+ * its portal, so that a double delivery of it comes after the first and is recognised.
  */
-export function chatKey({ event, delivery }: InboundEvent, dedup: string): string {
-  const data = event.data as { chat?: { id?: unknown }; dialogId?: unknown }
-  const chat = data.chat?.id ?? data.dialogId
-  return chat === undefined ? `solo:${dedup}` : `chat:${portalKey(delivery.portal)}:${String(chat)}`
-}
+export const chatKey = (portal: Portal, type: string, chat: string | null): string =>
+  chat === null ? `solo:${portalKey(portal)}:${type}` : `chat:${portalKey(portal)}:${chat}`

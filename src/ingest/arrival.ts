@@ -1,31 +1,30 @@
-import type { Credentials } from '../event/credentials.ts'
-import type { InboundEvent, Portal } from '../event/inbound-event.ts'
-import { normalizePolled } from '../event/normalize-polled.ts'
-import { normalizeWebhook } from '../event/normalize-webhook.ts'
-import type { Source } from '../store/store.ts'
+import { Credentials } from '../event/credentials.ts'
+import type { Portal } from '../event/inbound-event.ts'
+import { chatOf } from '../event/scan-webhook.ts'
+import type { BodyKind, Source } from '../store/store.ts'
 
-/** What a door hands over: an authenticated payload, not yet decoded. */
+/** What a door hands over: an authenticated event's wire, read just enough to put it in line. */
 export interface Arrival {
   source: Source
-  /** A webhook's parsed body, or one event of an `Event.get` result. */
-  payload: Record<string, unknown>
-  /** What came with it (a webhook's `auth` and `data.bot.auth`; nothing for a polled event). */
-  credentials: Credentials
+  /** The event type the door read, upper case. */
+  type: string
+  /** The chat it is about, or `null`: one chat's events are handled in order. */
+  chat: string | null
   portal: Portal
-}
-
-/** A form body past the decoding limits, authenticated by its scan: kept as it came, credentials cut out. */
-export interface FormArrival extends Omit<Arrival, 'source' | 'payload'> {
-  source: 'webhook'
-  /** The body minus its credential pairs. */
-  form: string
-  /** The `event` the scan read, if any. */
-  type: unknown
+  bodyKind: BodyKind
+  /** The wire minus its credentials. */
+  body: string
+  /** What came with it (a webhook's `auth` and `data.bot.auth`; nothing for a polled event): sealed before it is stored. */
+  credentials: Credentials
 }
 
 /**
- * Decodes an arrival into the event handlers see, by the rules of the door it came through.
- * @throws {EnvelopeError} | {EventValidationError}
+ * One event of an `Event.get` result, as the poll door hands it over: stored as it came, whatever
+ * it is (what is not an event is kept, under `value`, for the worker to dead-letter: confirming
+ * it unstored would lose it).
  */
-export const decodeArrival = ({ source, payload, credentials, portal }: Arrival): InboundEvent =>
-  source === 'poll' ? normalizePolled(payload, portal) : normalizeWebhook(payload, credentials)
+export function polledArrival(polled: unknown, portal: Portal): Arrival {
+  const payload = (typeof polled === 'object' && polled !== null ? polled : { value: polled }) as { type?: unknown; data?: unknown }
+  const type = typeof payload.type === 'string' && payload.type !== '' ? payload.type.toUpperCase() : 'UNKNOWN'
+  return { source: 'poll', type, chat: chatOf(payload.data), portal, bodyKind: 'payload', body: JSON.stringify(payload), credentials: new Credentials() }
+}

@@ -44,5 +44,6 @@ export function createLogger(settings: LoggerSettings, destination?: Destination
   if (settings.pretty && !destination) {
     return pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'service,pid,hostname' } } })
   }
-  return destination ? pino(options, destination) : pino(options)
+  // stdout written asynchronously: a line waits for no disk or pipe (the service flushes at close).
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }))
 }

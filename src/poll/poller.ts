@@ -7,9 +7,8 @@ import { backoff } from '../backoff.ts'
 import { BitrixError } from '../bitrix/bitrix-error.ts'
 import type { RestClient, RestParams } from '../bitrix/rest-client.ts'
 import { describeTarget } from '../bitrix/rest-target.ts'
-import { ReceiverError } from '../errors.ts'
-import { Credentials } from '../event/credentials.ts'
 import type { Portal } from '../event/inbound-event.ts'
+import { polledArrival } from '../ingest/arrival.ts'
 import type { Ingest } from '../ingest/ingest.ts'
 import type { Meta } from '../store/store.ts'
 import { compileDecoder } from '../wire/compile-decoder.ts'
@@ -159,28 +158,19 @@ export class Poller {
     await this.#pause(this.#lastGetAt + this.#options.busyMs - performance.now())
     this.#lastGetAt = performance.now()
     const method = mode === 'im' ? 'im.v2.Event.get' : 'imbot.v2.Event.get'
-    const batch = decodeBatch(await client.call(method, params, this.#abort.signal))
+    const result = await client.call(method, params, this.#abort.signal)
+    const batch = decodeBatch(result)
     if (!batch.ok) throw new BitrixError(method, 'ERROR_UNEXPECTED_ANSWER', 200, `not an Event.get result: ${batch.issues.map((issue) => `${issue.path} ${issue.message}`).join('; ')}`)
-    const { events, nextOffset, hasMore } = batch.value
+    const { nextOffset, hasMore } = batch.value
+    // The events as they came: coercion would rewrite them, and drop a `null` one that the offset
+    // then confirms unstored. The worker decodes each.
+    const { events } = result as { events: unknown[] }
     // Handed over in order, in one go: the store commits them together, keeping their order.
-    await Promise.all(events.map((polled) => this.#store(polled)))
+    await Promise.all(events.map((polled) => this.#options.ingest.accept(polledArrival(polled, this.#portal))))
     await meta.set(this.#queue, String(nextOffset))
     this.#state = { ...this.#state, state: 'polling', offset: nextOffset, received: this.#state.received + events.length, lastPollAt: new Date().toISOString(), lastError: null }
     if (events.length > 0) this.#options.logger.debug({ events: events.length, nextOffset, hasMore }, 'polled events stored')
     return hasMore
-  }
-
-  /** Stores one polled event; one that fails to decode is kept in the dead letter by the ingest: confirming it would lose it. */
-  async #store(polled: unknown): Promise<void> {
-    // What is not even an object is kept under `value`: under `event` (a webhook's event name) the
-    // dead letter would take it for its type.
-    const payload = (typeof polled === 'object' && polled !== null ? polled : { value: polled }) as Record<string, unknown>
-    try {
-      await this.#options.ingest.accept({ source: 'poll', payload, credentials: new Credentials(), portal: this.#portal })
-    } catch (error) {
-      // Kept in the dead letter already; only a store that cannot keep it stops the batch.
-      if (!(error instanceof ReceiverError) || error.statusCode >= 500) throw error
-    }
   }
 
   #pause(ms: number): Promise<void> {

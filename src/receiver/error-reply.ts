@@ -1,5 +1,5 @@
 import type { ErrorReply } from '../../schemas/reply.ts'
-import { EventValidationError, ReceiverError } from '../errors.ts'
+import { ReceiverError } from '../errors.ts'
 
 /** A reply of the webhook door: its status and JSON body. */
 export interface DoorReply<B> {
@@ -16,7 +16,5 @@ export function errorReply(error: unknown, logger: { error(details: object, mess
     logger.error({ err: error }, 'request failed')
     return { status: 500, body: { error: 'INTERNAL', message: 'internal error' } }
   }
-  const body: ErrorReply = { error: error.code, message: error.message }
-  if (error instanceof EventValidationError) body.issues = error.issues
-  return { status: error.statusCode, body }
+  return { status: error.statusCode, body: { error: error.code, message: error.message } }
 }

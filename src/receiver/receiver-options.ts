@@ -12,8 +12,14 @@ export interface ReceiverOptions {
   tokens: readonly string[]
   /** Where the embedded SQLite store keeps `inbox.db`; `./data`. Not used with `store`. */
   dataDir?: string
-  /** A store of your own instead of the embedded one (see `Store`). */
+  /** A store of your own instead of the embedded one (see `Store`); it needs `secretKey`. */
   store?: Store
+  /**
+   * The key that seals the credentials stored with each event (AES-256-GCM): 32 bytes, or 64 hex
+   * digits or base64 of 32 bytes (`B24_SECRET_KEY`). By default a key generated on first start in
+   * `dataDir/secret.key` (mode 0600). A key that cannot open what is stored stops `start()`.
+   */
+  secretKey?: string | Buffer
   /** How far a stored event survives in the embedded store: `process` (a crash or kill; default) or `power` (also a power loss). */
   durability?: Durability
   /** How long a handled event's key recognises a double delivery; 24 hours. */

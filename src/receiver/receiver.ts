@@ -6,12 +6,17 @@ import { verifyToken } from '../auth/verify-token.ts'
 import type { RestSettings } from '../bitrix/bitrix.ts'
 import { webhookTarget } from '../bitrix/rest-target.ts'
 import { BodyTooLargeError, ConfigError } from '../errors.ts'
-import { webhookCredentials } from '../event/normalize-webhook.ts'
+import { mediaOf } from '../event/read-payload.ts'
+import { scanWebhook } from '../event/scan-webhook.ts'
 import { createIngest, type Ingest } from '../ingest/ingest.ts'
 import { createLogger } from '../log/create-logger.ts'
 import { openPoller } from '../poll/open-poller.ts'
 import type { Poller } from '../poll/poller.ts'
 import { Router } from '../router/router.ts'
+import { checkSealKey } from '../seal/check-seal-key.ts'
+import { loadSecretKey } from '../seal/load-secret-key.ts'
+import { createSealer, type Sealer } from '../seal/sealer.ts'
+import { parseSecretKey } from '../seal/secret-key.ts'
 import { eventsFile } from '../sinks/events-file.ts'
 import { logEvent } from '../sinks/log-event.ts'
 import { reopeningStore } from '../store/reopening-store.ts'
@@ -20,12 +25,13 @@ import type { Store } from '../store/store.ts'
 import { StoreUnavailableError } from '../store/store-unavailable-error.ts'
 import { version } from '../version.ts'
 import { Worker } from '../worker/worker.ts'
-import { DEFAULT_FORM_LIMITS, FormParseError, type FormLimits } from '../wire/parse-form.ts'
-import { scanForm } from '../wire/scan-form.ts'
+import { DEFAULT_FORM_LIMITS, type FormLimits } from '../wire/parse-form.ts'
 import { createDispatch, type Sink } from './create-dispatch.ts'
 import { errorReply, type DoorReply } from './error-reply.ts'
-import { mediaOf, readPayload } from '../event/read-payload.ts'
 import { RECEIVER_DEFAULTS, withDefaults, type ReceiverOptions } from './receiver-options.ts'
+
+/** How often a key file that cannot be read or made yet is tried again (as the store is). */
+const RETRY_MS = 5000
 
 /** A webhook request as any HTTP server has it. */
 export interface WebhookRequest {
@@ -56,6 +62,8 @@ export class Receiver extends Router {
   #worker: Worker | null = null
   #poller: Poller | null = null
   #startedAt = Date.now()
+  #starting: Promise<void> | null = null
+  #retry: NodeJS.Timeout | undefined
   #closing: Promise<void> | null = null
 
   /** @throws {ConfigError} for options that cannot work, naming the option. */
@@ -75,6 +83,8 @@ export class Receiver extends Router {
     if (poll?.mode === 'imbot' && (this.#rest.botId === null || this.#rest.botToken === null)) {
       throw new ConfigError('polling imbot needs rest.botId and rest.botToken (B24_BOT_ID and B24_BOT_TOKEN)')
     }
+    if (options.store && options.secretKey === undefined) throw new ConfigError('secretKey: a store of your own needs the key that seals credentials in it (B24_SECRET_KEY)')
+    if (typeof options.secretKey === 'string') parseSecretKey(options.secretKey, 'secretKey')
     this.#options = { ...options, worker }
     this.#logger = options.logger ?? createLogger({ level: 'info' })
     this.#tokens = createTokenSet(options.tokens)
@@ -84,16 +94,22 @@ export class Receiver extends Router {
   }
 
   /**
-   * Opens the store and starts the worker (and the poller); the `b24Receiver` plugin calls it.
-   * A store that cannot be opened yet is tried again every few seconds, events meanwhile refused
-   * with 503.
+   * Opens the store, the key that seals credentials, and starts the worker (and the poller); the
+   * `b24Receiver` plugin calls it. A store that cannot be opened yet is tried again every few
+   * seconds, events meanwhile refused with 503.
+   * @throws {ConfigError} when the secret key cannot open what is stored (nothing is started).
    */
-  start(): void {
-    if (this.#phase !== 'idle') return
-    this.#phase = 'running'
-    this.#startedAt = Date.now()
+  start(): Promise<void> {
+    if (this.#phase === 'idle') {
+      this.#phase = 'running'
+      this.#startedAt = Date.now()
+      this.#starting = this.#start()
+    }
+    return this.#starting as Promise<void>
+  }
+
+  async #start(): Promise<void> {
     const options = this.#options
-    const worker = options.worker as typeof RECEIVER_DEFAULTS.worker
     const store =
       options.store ??
       reopeningStore(
@@ -106,8 +122,42 @@ export class Receiver extends Router {
         this.#logger,
       )
     this.#store = store
-    this.#ingest = createIngest(store)
-    const dispatch = createDispatch({ router: this, sinks: this.#sinks, logger: this.#logger, handlerTimeoutMs: worker.handlerTimeoutMs, rest: this.#rest })
+    await this.#unseal(store)
+  }
+
+  // Reads the key and checks it against the store, then runs. A key file that cannot be read or
+  // made yet shares the fate of an unusable DATA_DIR: tried again every few seconds, events
+  // meanwhile refused with 503. A wrong key stops the start.
+  async #unseal(store: Store): Promise<void> {
+    let sealer
+    try {
+      sealer = createSealer(await loadSecretKey(this.#options.secretKey, this.#options.dataDir ?? RECEIVER_DEFAULTS.dataDir))
+      await checkSealKey(store, sealer)
+    } catch (error) {
+      if (error instanceof ConfigError) {
+        await store.close()
+        throw error
+      }
+      this.#retry = setTimeout(() => void this.#unseal(store).catch((error: unknown) => this.#logger.error({ err: error }, 'cannot start')), RETRY_MS).unref()
+      return
+    }
+    this.#run(store, sealer)
+  }
+
+  #run(store: Store, sealer: Sealer): void {
+    const options = this.#options
+    const worker = options.worker as typeof RECEIVER_DEFAULTS.worker
+    this.#ingest = createIngest(store, sealer)
+    const dispatch = createDispatch({
+      router: this,
+      sinks: this.#sinks,
+      logger: this.#logger,
+      handlerTimeoutMs: worker.handlerTimeoutMs,
+      rest: this.#rest,
+      sealer,
+      formLimits: this.#formLimits,
+      seen: (key) => store.queue.seen(key),
+    })
     this.#worker = new Worker(store.queue, dispatch, this.#logger, worker)
     this.#worker.start()
     if (options.poll) {
@@ -117,26 +167,19 @@ export class Receiver extends Router {
   }
 
   /**
-   * The webhook door, for any HTTP server: checks the content type (415), the size (413), reads
-   * the body (400), checks the application token (401), decodes and stores the event (422 when it
-   * fails its schema, kept in the dead letter; 503 when it cannot be stored). 200 means stored.
-   * Replies never echo the input.
+   * The webhook door, for any HTTP server. It does only what must come before the 200: checks the
+   * content type (415) and the size (413), reads the event type and the token from the wire
+   * (400 when it cannot), checks the token (401), and stores the wire with its credentials sealed
+   * (503 when it cannot be stored). 200 means stored; decoding, validation and dedup follow in the
+   * worker, which keeps what does not decode in the dead letter. Replies never echo the input.
    */
   async handle(request: WebhookRequest): Promise<DoorReply<AcceptedReply | ErrorReply>> {
     try {
       const media = mediaOf(request.contentType)
       if (Buffer.byteLength(request.body) > this.bodyLimit) throw new BodyTooLargeError()
-      const body = typeof request.body === 'string' ? request.body : request.body.toString('utf8')
-      let payload
-      try {
-        payload = readPayload(body, media, this.#formLimits)
-      } catch (error) {
-        if (error instanceof FormParseError) return await this.#keepOversized(body, error)
-        throw error
-      }
-      const credentials = webhookCredentials(payload)
+      const { credentials, ...wire } = scanWebhook(typeof request.body === 'string' ? request.body : request.body.toString('utf8'), media)
       verifyToken(credentials, this.#tokens)
-      await this.#started().accept({ source: 'webhook', payload, credentials, portal: credentials.portal })
+      await this.#started().accept({ source: 'webhook', portal: credentials.portal, credentials, ...wire })
       return { status: 200, body: { ok: true } }
     } catch (error) {
       return errorReply(error, this.#logger)
@@ -145,16 +188,21 @@ export class Receiver extends Router {
 
   /** Whether events can be taken now, and why not: starting, closing, a store that cannot be written, a poller stopped for good. */
   ready(): Readiness {
+    const store = this.#store
     const reason =
-      this.#phase === 'idle' ? 'starting' : this.#phase === 'closing' ? 'closing' : ((this.#store as Store).unavailable() ?? this.#poller?.fatal ?? null)
+      this.#phase === 'idle' || !store
+        ? 'starting'
+        : this.#phase === 'closing'
+          ? 'closing'
+          : (store.unavailable() ?? (this.#ingest ? (this.#poller?.fatal ?? null) : 'starting'))
     return { ready: reason === null, reason }
   }
 
   /** What `/health` answers. */
   async health(): Promise<Health> {
     const { ready, reason } = this.ready()
-    const { lastEventAt, ...counts } = this.#ingest?.counts() ?? { accepted: 0, duplicates: 0, rejected: 0, lastEventAt: null }
-    const worker = this.#worker?.stats() ?? { inFlight: 0, failedAttempts: 0 }
+    const { lastEventAt, accepted } = this.#ingest?.counts() ?? { accepted: 0, lastEventAt: null }
+    const worker = this.#worker?.stats() ?? { inFlight: 0, failedAttempts: 0, duplicates: 0, rejected: 0 }
     // An unavailable store: /health says so by leaving its figures out.
     const inbox = (await this.#store?.stats().catch(() => null)) ?? null
     return {
@@ -164,7 +212,7 @@ export class Receiver extends Router {
       uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
       ready,
       reason,
-      events: { ...counts, failed: worker.failedAttempts, inFlight: worker.inFlight },
+      events: { accepted, duplicates: worker.duplicates, rejected: worker.rejected, failed: worker.failedAttempts, inFlight: worker.inFlight },
       lastEventAt,
       inbox,
       poller: this.#poller?.state() ?? null,
@@ -192,7 +240,15 @@ export class Receiver extends Router {
 
   async #close(): Promise<void> {
     if (this.#phase === 'idle') return
+    // A start that failed closed its store already: nothing else runs.
+    const started = await (this.#starting as Promise<void>).then(
+      () => true,
+      () => false,
+    )
     await this.beginClose()
+    clearTimeout(this.#retry)
+    if (!started) return
+    if (!this.#worker) return (this.#store as Store).close()
     const timeoutMs = this.#options.shutdownTimeoutMs ?? RECEIVER_DEFAULTS.shutdownTimeoutMs
     const drained = await (this.#worker as Worker).stop(timeoutMs)
     await (this.#store as Store).close()
@@ -200,19 +256,8 @@ export class Receiver extends Router {
     else this.#logger.warn({ timeoutMs }, 'closed with handlers still running: their events stay in the inbox for the next start')
   }
 
-  // A form past a decoding limit is not judged by it: if its scan shows an accepted token, it is
-  // kept in the dead letter (200, replayable once the limit is raised); if not, refused as any.
-  async #keepOversized(body: string, error: FormParseError): Promise<DoorReply<AcceptedReply>> {
-    const { head, stripped } = scanForm(body)
-    const credentials = webhookCredentials(head)
-    verifyToken(credentials, this.#tokens)
-    await this.#started().keepOversized({ source: 'webhook', form: stripped, type: head.event, credentials, portal: credentials.portal }, error)
-    this.#logger.warn({ type: head.event, reason: error.message }, 'an event past the form limits is kept in the dead letter: raise FORM_MAX_PAIRS or FORM_MAX_DEPTH and replay it')
-    return { status: 200, body: { ok: true } }
-  }
-
   #started(): Ingest {
-    if (!this.#ingest) throw new StoreUnavailableError('the receiver is not started')
+    if (!this.#ingest) throw new StoreUnavailableError(this.#phase === 'idle' ? 'the receiver is not started' : (this.#store?.unavailable() ?? 'the receiver is starting'))
     return this.#ingest
   }
 }

@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import { EnvSchema, type Env } from '../../schemas/config.ts'
 import { parseTokenList } from '../auth/token-set.ts'
 import { ConfigError } from '../errors.ts'
+import { parseSecretKey } from '../seal/secret-key.ts'
 import type { ReceiverOptions } from '../receiver/receiver-options.ts'
 import { compileDecoder } from '../wire/compile-decoder.ts'
 
@@ -49,6 +50,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     exampleBot: e.EXAMPLE_BOT,
     receiver: {
       dataDir,
+      secretKey: e.B24_SECRET_KEY === undefined ? undefined : parseSecretKey(e.B24_SECRET_KEY),
       durability: e.INBOX_DURABILITY,
       dedupWindowMs: e.DEDUP_WINDOW_MS,
       bodyLimit: e.BODY_LIMIT,

@@ -40,7 +40,8 @@ export function reopeningStore(open: () => Store, logger: Logger, retryMs = 5000
   }
   const queue: Queue = {
     claim: async (limit) => (current ? current.queue.claim(limit) : []),
-    complete: async (id) => opened().queue.complete(id),
+    seen: async (key) => opened().queue.seen(key),
+    complete: async (id, key) => opened().queue.complete(id, key),
     retry: async (id, attempts, nextAt, error) => opened().queue.retry(id, attempts, nextAt, error),
     bury: async (id, attempts, error) => opened().queue.bury(id, attempts, error),
     release: (id) => opened().queue.release(id),

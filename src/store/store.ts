@@ -12,34 +12,29 @@ export type Durability = 'process' | 'power'
 export type Source = 'webhook' | 'poll'
 
 /**
- * What a record's `body` holds, for whoever reads it back; the store never looks inside.
- * `event`: the normalized event as handlers see it (JSON). `payload`: what came through the
- * door, credentials cut out (JSON), for an event that has to be decoded again. `form`: a form
- * body as it came, credentials cut out, that could not be decoded within the limits.
+ * What a record's `body` holds, for whoever decodes it; the store never looks inside. `form`: a
+ * PHP form body as it came, credential pairs cut out. `payload`: JSON as it came through the door
+ * (a webhook's JSON body, or one polled event), credentials cut out. `event`: an event decoded
+ * before it was stored (what an earlier release kept).
  */
-export type BodyKind = 'event' | 'payload' | 'form'
+export type BodyKind = 'form' | 'payload' | 'event'
 
-/** An event as the doors hand it to the store. */
+/** An event as the doors hand it to the store: its wire, not yet decoded. */
 export interface NewRecord {
-  /** The dedup key: a second record with the same key within the dedup window is not stored. */
-  key: string
   /** Records of one chat are handed out one at a time, in the order they were appended. */
   chatKey: string
+  /** The event type the door read (upper case). */
   type: string
   source: Source
   portal: Portal
-  /** A webhook's `event_handler_id`. */
-  handlerId: number | null
   bodyKind: BodyKind
   body: string
-  /** The credentials that came with it, serialized; deleted with the record. */
-  credentials: string
-  /** Set for a record that goes straight to the dead letter: why (it failed to decode). */
-  error?: string
+  /** The credentials that came with it, sealed, or `null` for none; deleted with the record. */
+  credentials: string | null
 }
 
 /** A stored record, as the store hands it back. */
-export interface StoredRecord extends Omit<NewRecord, 'error'> {
+export interface StoredRecord extends NewRecord {
   id: number
   /** Attempts already made (0 on the first try). */
   attempts: number
@@ -54,11 +49,16 @@ export interface StoredRecord extends Omit<NewRecord, 'error'> {
 export interface Queue {
   /** Up to `limit` due records, each the oldest of a chat nobody holds, oldest first. */
   claim(limit: number): Promise<StoredRecord[]>
-  /** Handled: the record and its credentials go; its key stays for the dedup window. */
-  complete(id: number): Promise<void>
+  /** Whether an event with this dedup key was handled within the dedup window. */
+  seen(key: string): Promise<boolean>
+  /**
+   * Handled (or a duplicate): the record and its credentials go; `key`, its dedup key, is kept
+   * for the dedup window.
+   */
+  complete(id: number, key: string | null): Promise<void>
   /** Failed; to be claimable again at `nextAt` (epoch ms). */
   retry(id: number, attempts: number, nextAt: number, error: string): Promise<void>
-  /** Failed for the last time: to the dead letter. */
+  /** Failed for the last time, or cannot be decoded: to the dead letter, its wire kept. */
   bury(id: number, attempts: number, error: string): Promise<void>
   /** Gives a claimed record back as it is (its outcome could not be written, or the worker stops). */
   release(id: number): void
@@ -84,10 +84,10 @@ export interface DeadLetter {
 export interface DeadLetters {
   list(): Promise<DeadLetter[]>
   get(id: number): Promise<DeadLetter | null>
-  /** A dead letter whole, credentials included, for a replay: never printed. */
+  /** A dead letter whole, sealed credentials included, for a replay: never printed. */
   record(id: number): Promise<StoredRecord | null>
-  /** Back in line, attempts reset, with a new body and chat (a replay may have decoded it again). */
-  revive(id: number, update: Pick<NewRecord, 'chatKey' | 'bodyKind' | 'body'>): Promise<void>
+  /** Back in line as it was stored, attempts reset: the worker decodes it again. */
+  revive(id: number): Promise<void>
   /** Deletes a dead letter for good; `false` when there is none with that id. */
   drop(id: number): Promise<boolean>
 }
@@ -112,10 +112,11 @@ export interface Meta {
  */
 export interface Store {
   /**
-   * Stores a record; resolves `true` once committed, `false` for a duplicate key (stored before).
+   * Stores a record; resolves once committed (double deliveries are stored too: the worker
+   * recognises them once decoded).
    * @throws {StoreUnavailableError} when it cannot be stored: the door must not acknowledge.
    */
-  append(record: NewRecord): Promise<boolean>
+  append(record: NewRecord): Promise<void>
   readonly queue: Queue
   readonly deadLetters: DeadLetters
   readonly meta: Meta

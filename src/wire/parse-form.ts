@@ -22,7 +22,8 @@ export interface FormLimits {
 export const DEFAULT_FORM_LIMITS: Readonly<FormLimits> = Object.freeze({ maxPairs: 50000, maxDepth: 64, maxKeyLength: 1024 })
 
 
-const newMap = (): FormMap => Object.create(null) as FormMap
+/** An empty form map: no prototype, so no key is special. */
+export const newMap = (): FormMap => Object.create(null) as FormMap
 const isMap = (value: FormValue | undefined): value is FormMap => typeof value === 'object'
 
 /**
@@ -53,8 +54,8 @@ export function parseForm(body: string, limits: Partial<FormLimits> = {}): FormM
   return root
 }
 
-// A later pair overwrites an earlier one; a scalar in the way of a path becomes a map, as in PHP.
-function place(root: FormMap, path: FormPath, value: string): void {
+/** Puts one pair's value at its path: a later pair overwrites an earlier one; a scalar in the way of a path becomes a map, as in PHP. */
+export function place(root: FormMap, path: FormPath, value: string): void {
   let map = root
   const last = path.length - 1
   for (let i = 0; i < last; i++) {

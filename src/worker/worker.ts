@@ -14,13 +14,34 @@ export interface WorkerOptions {
   random?: () => number
 }
 
-/** Handles one record on attempt number `attempt`; what it throws makes the attempt fail. */
-export type Dispatch = (record: StoredRecord, attempt: number) => Promise<void>
+/** How a record was dealt with: its dedup key (kept for the dedup window), and whether it was a double delivery (not handled again). */
+export interface Outcome {
+  key: string | null
+  duplicate?: boolean
+}
+
+/**
+ * Handles one record on attempt number `attempt`; what it throws makes the attempt fail, and an
+ * {@link Undeliverable} sends the record to the dead letter at once.
+ */
+export type Dispatch = (record: StoredRecord, attempt: number) => Promise<Outcome>
+
+/** A record that no attempt can deliver (it does not decode): to the dead letter at once, its wire kept for a replay. */
+export class Undeliverable extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'Undeliverable'
+  }
+}
 
 /** Counters for `/health`. */
 export interface WorkerStats {
   inFlight: number
   handled: number
+  /** Double deliveries recognised (not handled again). */
+  duplicates: number
+  /** Records that did not decode, moved to the dead letter. */
+  rejected: number
   failedAttempts: number
   deadLettered: number
 }
@@ -38,7 +59,7 @@ export class Worker {
   readonly #logger: Logger
   readonly #options: WorkerOptions
   readonly #running = new Map<number, Promise<void>>()
-  readonly #counts = { handled: 0, failedAttempts: 0, deadLettered: 0 }
+  readonly #counts = { handled: 0, duplicates: 0, rejected: 0, failedAttempts: 0, deadLettered: 0 }
   #stopped = true
   #scheduled = false
   #pumping: Promise<void> | null = null
@@ -115,9 +136,10 @@ export class Worker {
 
   async #handle(record: StoredRecord): Promise<void> {
     const attempt = record.attempts + 1
+    let outcome: Outcome | null = null
     let failure: unknown = null
     try {
-      await this.#dispatch(record, attempt)
+      outcome = await this.#dispatch(record, attempt)
     } catch (error) {
       failure = error ?? new Error('a handler failed without a reason')
     }
@@ -129,7 +151,7 @@ export class Worker {
       return
     }
     try {
-      await this.#record(record, attempt, failure)
+      await this.#record(record, attempt, outcome, failure)
     } catch (error) {
       // It stays pending as it was and is handled again after a pause: at least once, never lost.
       this.#logger.error({ err: error, type: record.type, inboxId: record.id }, 'cannot record the outcome in the inbox')
@@ -139,10 +161,17 @@ export class Worker {
     this.#schedule()
   }
 
-  async #record(record: StoredRecord, attempt: number, failure: unknown): Promise<void> {
-    if (failure === null) {
-      await this.#queue.complete(record.id)
-      this.#counts.handled++
+  async #record(record: StoredRecord, attempt: number, outcome: Outcome | null, failure: unknown): Promise<void> {
+    if (outcome) {
+      await this.#queue.complete(record.id, outcome.key)
+      this.#counts[outcome.duplicate ? 'duplicates' : 'handled']++
+      return
+    }
+    if (failure instanceof Undeliverable) {
+      await this.#queue.bury(record.id, attempt, failure.message)
+      this.#counts.rejected++
+      // The reason names paths, never values: the wire is in the dead letter for whoever may read it.
+      this.#logger.warn({ type: record.type, inboxId: record.id, reason: failure.message }, 'an event that does not decode is kept in the dead letter: fix it and `b24-receiver dlq replay` it')
       return
     }
     const line = { err: failure, type: record.type, inboxId: record.id, attempt }

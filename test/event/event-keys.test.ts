@@ -1,9 +1,8 @@
 import t from 'tap'
-import { chatKey, dedupKey, rejectedKey } from '../../src/event/event-keys.ts'
+import { chatKey, dedupKey } from '../../src/event/event-keys.ts'
+import { scanWebhook } from '../../src/event/scan-webhook.ts'
 import { decodeBody } from '../../src/event/decode-body.ts'
 import { readFixture } from '../helpers.ts'
-
-const inbound = (name: string) => decodeBody(readFixture(`bitrix/${name}.body.txt`))
 
 t.test('a double delivery has one key; two real edits of one message have two', async (t) => {
   const body = readFixture('bitrix/im_v2_message_update.body.txt')
@@ -24,12 +23,16 @@ t.test('a polled event is keyed by its portal and id', async (t) => {
   t.equal(dedupKey(polled), 'poll:p.bitrix24.com:2001')
 })
 
-t.test('orders by chat, and events about no chat by nothing', async (t) => {
-  t.equal(chatKey(inbound('imbot_v2_message_add_webhook'), 'k'), 'chat:bac1cd5c8940947a75e0d71b1a84e348:5')
-  t.equal(chatKey(inbound('imbot_v2_join_chat_webhook'), 'k'), 'chat:bac1cd5c8940947a75e0d71b1a84e348:5')
-  t.equal(chatKey(inbound('imbot_v2_delete_webhook'), 'k'), 'solo:k')
-  t.equal(chatKey(inbound('v1_onimbotmessageadd'), 'k'), 'solo:k')
-  const noChat = decodeBody('event=ONX&ts=1&data%5BdialogId%5D=chat9')
-  t.equal(chatKey(noChat, 'k'), 'chat:-:chat9')
-  t.match(rejectedKey({ domain: null, memberId: null, clientEndpoint: null }, '{"a":1}'), /^bad:[\w-]{43}$/)
+t.test('orders by chat; events about no chat by portal and type', async (t) => {
+  const lineOf = (body: string) => {
+    const { credentials, type, chat } = scanWebhook(body, 'form')
+    return chatKey(credentials.portal, type, chat)
+  }
+  const fixture = (name: string) => lineOf(readFixture(`bitrix/${name}.body.txt`))
+  t.equal(fixture('imbot_v2_message_add_webhook'), 'chat:bac1cd5c8940947a75e0d71b1a84e348:5')
+  t.equal(fixture('imbot_v2_join_chat_webhook'), 'chat:bac1cd5c8940947a75e0d71b1a84e348:5')
+  t.equal(fixture('imbot_v2_delete_webhook'), 'solo:bac1cd5c8940947a75e0d71b1a84e348:ONIMBOTV2DELETE')
+  t.match(fixture('v1_onimbotmessageadd'), /^solo:/)
+  t.equal(lineOf('event=onx&ts=1&data%5BdialogId%5D=chat9'), 'chat:-:chat9')
+  t.equal(chatKey({ domain: 'p.bitrix24.com', memberId: null, clientEndpoint: null }, 'ONX', null), 'solo:p.bitrix24.com:ONX')
 })

@@ -9,8 +9,8 @@ interface Row extends StoredRecord {
 }
 
 /**
- * A store in memory, for tests where storage is not the subject: the Store contract (dedup by
- * key, one record of a chat at a time in order, dead letter, meta, leases) without a database.
+ * A store in memory, for tests where storage is not the subject: the Store contract (one record
+ * of a chat at a time in order, dedup keys, dead letter, meta, leases) without a database.
  * `failing = true` makes every write fail as an unwritable store would.
  */
 export class MemoryStore implements Store {
@@ -18,18 +18,17 @@ export class MemoryStore implements Store {
   failing = false
   closed = false
   readonly #values = new Map<string, string>()
+  /** Dedup keys of handled records (no window: a test never outlives it). */
+  readonly seenKeys = new Set<string>()
   readonly #leases = new Map<string, { owner: string; expiresAt: number }>()
   readonly #held = new Set<string>()
   readonly #listeners = new Set<() => void>()
 
-  async append(record: NewRecord): Promise<boolean> {
+  async append(record: NewRecord): Promise<void> {
     this.#write()
-    if (this.rows.some((row) => row.key === record.key)) return false
-    const { error, ...rest } = record
     const now = Date.now()
-    this.rows.push({ ...rest, id: this.rows.length + 1, attempts: 0, receivedAt: now, nextAt: now, status: error === undefined ? 'pending' : 'dead', error: error ?? null })
+    this.rows.push({ ...record, id: this.rows.length + 1, attempts: 0, receivedAt: now, nextAt: now, status: 'pending', error: null })
     this.#notify()
-    return true
   }
 
   readonly queue = {
@@ -41,7 +40,11 @@ export class MemoryStore implements Store {
       for (const row of due) this.#held.add(row.chatKey)
       return due.map(({ status: _, nextAt: __, error: ___, ...record }) => ({ ...record }))
     },
-    complete: async (id: number) => this.#finish(id, { status: 'done' }),
+    seen: async (key: string) => this.seenKeys.has(key),
+    complete: async (id: number, key: string | null) => {
+      this.#finish(id, { status: 'done' })
+      if (key !== null) this.seenKeys.add(key)
+    },
     retry: async (id: number, attempts: number, nextAt: number, error: string) => {
       this.#finish(id, { attempts, nextAt, error })
       // A timer may fire a millisecond early: one more, or the record would not be due yet.
@@ -65,9 +68,9 @@ export class MemoryStore implements Store {
       return row ? toDeadLetter(row) : null
     },
     record: async (id: number) => this.rows.find((row) => row.id === id && row.status === 'dead') ?? null,
-    revive: async (id: number, update: Pick<NewRecord, 'chatKey' | 'bodyKind' | 'body'>) => {
+    revive: async (id: number) => {
       this.#write()
-      Object.assign(this.#row(id), update, { status: 'pending', attempts: 0, nextAt: Date.now(), error: null })
+      Object.assign(this.#row(id), { status: 'pending', attempts: 0, nextAt: Date.now(), error: null })
       this.#notify()
     },
     drop: async (id: number) => {

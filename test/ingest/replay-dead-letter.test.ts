@@ -1,101 +1,125 @@
-import t from 'tap'
-import { EventValidationError } from '../../src/errors.ts'
-import { Credentials } from '../../src/event/credentials.ts'
-import { decodeArrival } from '../../src/ingest/arrival.ts'
+import t, { type Test } from 'tap'
+import { polledArrival } from '../../src/ingest/arrival.ts'
+import { decodeRecord, openCredentials } from '../../src/ingest/decode-record.ts'
 import { createIngest } from '../../src/ingest/ingest.ts'
-import { eventRecord, rejectedRecord } from '../../src/ingest/records.ts'
+import { arrivalRecord } from '../../src/ingest/records.ts'
 import { replayDeadLetter } from '../../src/ingest/replay-dead-letter.ts'
-import { encodeForm, type PhpValue } from '../../src/wire/encode-form.ts'
-import { FormParseError } from '../../src/wire/parse-form.ts'
+import { createLogger } from '../../src/log/create-logger.ts'
+import { createDispatch } from '../../src/receiver/create-dispatch.ts'
+import { Router } from '../../src/router/router.ts'
+import type { StoredRecord } from '../../src/store/store.ts'
+import type { FormLimits } from '../../src/wire/parse-form.ts'
+import { Undeliverable } from '../../src/worker/worker.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
-import { invalidWebhookArrival, polledArrival, POLL_PORTAL, webhookArrival } from './arrivals.ts'
+import { MESSAGE, POLL_PORTAL, polledEvent, SEALER, TOKEN, webhookArrival, wireOf } from './arrivals.ts'
 
-// A decoder fixed since: what failed then is kept as if it had failed, and decodes now.
-const fixedSince = new EventValidationError('ONIMBOTV2MESSAGEADD', [{ path: '/data/message/id', message: 'must be integer' }])
+/** A store, its ingest, and the step the worker takes with the oldest pending record: dispatch it, and bury it when it does not decode. */
+function setup(t: Test, formLimits?: Partial<FormLimits>) {
+  const store = new MemoryStore()
+  const ingest = createIngest(store, SEALER)
+  const dispatch = createDispatch({ router: new Router(), sinks: [], logger: createLogger({ level: 'silent' }), handlerTimeoutMs: 1000, sealer: SEALER, formLimits, seen: (key) => store.queue.seen(key) })
+  /** Dispatches the next record as the worker would; it must not decode. Its id and the reason it was buried with. */
+  const undeliverable = async () => {
+    const [record] = await store.queue.claim(1)
+    const error = await dispatch(record as StoredRecord, 1).then(
+      () => t.fail('it decodes'),
+      (thrown: unknown) => thrown,
+    )
+    t.type(error, Undeliverable)
+    await store.queue.bury((record as StoredRecord).id, 1, (error as Error).message)
+    return { id: (record as StoredRecord).id, reason: (error as Error).message }
+  }
+  return { store, ingest, undeliverable }
+}
+
+const rowOf = (store: MemoryStore, id: number) => store.rows.find((row) => row.id === id)
 
 t.test('no dead letter with that id: nothing replayed, and why', async (t) => {
-  const store = new MemoryStore()
+  const { store, ingest } = setup(t)
   t.same(await replayDeadLetter(store, 99), { id: 99, replayed: false, reason: 'no dead letter with this id' })
-})
-
-t.test('a dead letter that failed its handlers goes back in line as it was', async (t) => {
-  const store = new MemoryStore()
-  const record = eventRecord(decodeArrival(webhookArrival()))
-  await store.append(record)
-  const [claimed] = await store.queue.claim(10)
-  await store.queue.bury(claimed?.id as number, 5, 'Error: handler down')
-  t.same(await replayDeadLetter(store, claimed?.id as number), { id: claimed?.id, replayed: true })
-  const [again] = await store.queue.claim(10)
-  t.same(again, { ...claimed, attempts: 0 }, 'its body, chat and credentials as they were; attempts reset')
-})
-
-t.test('a webhook that failed its schema is decoded again from its stored payload and credentials', async (t) => {
-  const store = new MemoryStore()
-  const arrival = webhookArrival()
-  await store.append(rejectedRecord(arrival, fixedSince))
-  const [dead] = await store.deadLetters.list()
-  t.same(await replayDeadLetter(store, dead?.id as number), { id: dead?.id, replayed: true })
-  const [record] = await store.queue.claim(10)
-  const expected = eventRecord(decodeArrival(arrival))
-  t.match(record, { id: dead?.id, bodyKind: 'event', chatKey: expected.chatKey, attempts: 0, type: 'ONIMBOTV2MESSAGEADD' })
-  t.equal(record?.chatKey, `chat:${arrival.portal.memberId}:5`, "in its chat's line: the portal read from its credentials")
-  t.same(JSON.parse(record?.body as string), JSON.parse(expected.body), 'the event as decoded on arrival')
-  const credentials = Credentials.parse(record?.credentials as string)
-  t.same(credentials.bot, arrival.credentials.bot, "the bot's credentials come back with it")
-  t.same(credentials.auth, arrival.credentials.auth)
-})
-
-t.test('a form kept for its size is parsed again with the limits given, then decoded with its stored credentials', async (t) => {
-  const store = new MemoryStore()
-  const arrival = webhookArrival()
-  // The body as the door keeps it: its credential pairs cut out.
-  const { auth: _, data, ...rest } = arrival.payload as { auth: unknown; data: { bot: { auth: unknown } } }
-  const { auth: __, ...bot } = data.bot
-  const form = encodeForm({ ...rest, data: { ...data, bot } } as PhpValue)
-  t.notOk(form.includes('access_token'))
-  const { credentials, portal } = arrival
-  await createIngest(store).keepOversized({ source: 'webhook', form, type: arrival.payload.event, credentials, portal }, new FormParseError('too many pairs'))
-  const [dead] = await store.deadLetters.list()
-  const id = dead?.id as number
-  t.match(dead, { bodyKind: 'form', body: form, type: 'ONIMBOTV2MESSAGEADD' })
-
-  const still = await replayDeadLetter(store, id, { maxPairs: 5 })
-  t.match(still, { id, replayed: false, reason: /5/ }, 'past the limits given: still dead')
-  t.same(await store.queue.claim(10), [])
-  t.same(await replayDeadLetter(store, id, { maxPairs: 1000 }), { id, replayed: true }, 'the limit raised')
-  const [record] = await store.queue.claim(10)
-  const expected = eventRecord(decodeArrival(arrival))
-  t.match(record, { id, bodyKind: 'event', chatKey: expected.chatKey, source: 'webhook' })
-  t.same(JSON.parse(record?.body as string), JSON.parse(expected.body), 'the event as a decoder with room enough reads it')
-  t.same(Credentials.parse(record?.credentials as string).bot, arrival.credentials.bot, "the bot's credentials come back with it")
-})
-
-t.test('a polled event that failed is decoded again as a polled event', async (t) => {
-  const store = new MemoryStore()
-  const arrival = polledArrival(11)
-  await store.append(rejectedRecord(arrival, fixedSince))
-  const [dead] = await store.deadLetters.list()
-  t.same(await replayDeadLetter(store, dead?.id as number), { id: dead?.id, replayed: true })
-  const [record] = await store.queue.claim(10)
-  t.match(record, { source: 'poll', portal: POLL_PORTAL, bodyKind: 'event', chatKey: 'chat:polled-member:5' })
-  t.match(JSON.parse(record?.body as string), { eventId: 11, type: 'ONIMV2MESSAGEADD', data: { message: { id: 5012 } } })
+  await ingest.accept(webhookArrival())
+  const pending = { ...rowOf(store, 1) }
+  t.same(await replayDeadLetter(store, 1), { id: 1, replayed: false, reason: 'no dead letter with this id' }, 'a pending record is no dead letter')
+  t.same(rowOf(store, 1), pending, 'and is left as it was')
 })
 
 t.test('one that still fails to decode stays dead, and the replay says why', async (t) => {
-  const store = new MemoryStore()
-  await createIngest(store)
-    .accept(invalidWebhookArrival())
-    .catch(() => undefined)
-  const polled = polledArrival()
-  const { date: _, ...noDate } = polled.payload
-  await store.append(rejectedRecord({ ...polled, payload: noDate }, fixedSince))
-  const [schema, envelope] = await store.deadLetters.list()
-  t.same(await replayDeadLetter(store, schema?.id as number), {
-    id: schema?.id,
-    replayed: false,
-    reason: 'ONIMBOTV2MESSAGEADD does not match its schema: /data/message/id: must be integer',
-  })
-  t.match(await replayDeadLetter(store, envelope?.id as number), { id: envelope?.id, replayed: false, reason: /^not a polled event: .*date/ })
-  t.same(await store.deadLetters.list(), [schema, envelope], 'both still dead, as they were')
+  const { store, ingest, undeliverable } = setup(t)
+  // A real message whose id is no number.
+  const body = wireOf(MESSAGE).replace('data%5Bmessage%5D%5Bid%5D=789', 'data%5Bmessage%5D%5Bid%5D=abc')
+  await ingest.accept(webhookArrival(MESSAGE, 'form', body))
+  await ingest.accept(polledArrival(42, POLL_PORTAL))
+  const offSchema = await undeliverable()
+  const noEvent = await undeliverable()
+  t.match(offSchema.reason, /^ONIMBOTV2MESSAGEADD does not match its schema: \/data\/message\/id/)
+  t.match(noEvent.reason, /^not a polled event/)
+  const dead = await store.deadLetters.list()
+  t.same(await replayDeadLetter(store, offSchema.id), { id: offSchema.id, replayed: false, reason: offSchema.reason })
+  t.same(await replayDeadLetter(store, noEvent.id), { id: noEvent.id, replayed: false, reason: noEvent.reason })
+  t.same(await store.deadLetters.list(), dead, 'both still dead, as they were')
   t.same(await store.queue.claim(10), [])
+})
+
+t.test('a form past the limits is stored, dead-lettered by the worker, and revived once the limits are raised', async (t) => {
+  const { store, ingest, undeliverable } = setup(t, { maxPairs: 10 })
+  const arrival = webhookArrival()
+  await ingest.accept(arrival)
+  const pairs = arrival.body.split('&').length
+  t.ok(pairs > 10 && pairs < 100, `${pairs} pairs`)
+  const { id, reason } = await undeliverable()
+  t.equal(reason, 'more than 10 form fields')
+  const sealed = rowOf(store, id)?.credentials
+
+  t.same(await replayDeadLetter(store, id, { maxPairs: 10 }), { id, replayed: false, reason }, 'the same limits: still dead')
+  t.same(await replayDeadLetter(store, id, { maxPairs: pairs - 1 }), { id, replayed: false, reason: `more than ${pairs - 1} form fields` })
+  t.match(rowOf(store, id), { status: 'dead', attempts: 1, error: reason })
+
+  t.same(await replayDeadLetter(store, id, { maxPairs: 100 }), { id, replayed: true }, 'the limits raised')
+  t.match(rowOf(store, id), { status: 'pending', attempts: 0, error: null })
+  const [record] = await store.queue.claim(10)
+  t.match(record, { id, attempts: 0, bodyKind: 'form', body: arrival.body, type: 'ONIMBOTV2MESSAGEADD', source: 'webhook' })
+  t.equal(record?.credentials, sealed, 'its credentials as they were stored, still sealed')
+  const inbound = decodeRecord(record as StoredRecord, openCredentials(record as StoredRecord, SEALER), { maxPairs: 100 })
+  t.match(inbound.event, { type: 'ONIMBOTV2MESSAGEADD', data: { message: { id: 789, text: 'Hello bot!' } } }, 'a worker with those limits decodes it')
+  t.equal(inbound.delivery.credentials.applicationToken, TOKEN)
+})
+
+t.test('a dead letter that failed its handlers (it decodes) goes back in line as it was', async (t) => {
+  const { store, ingest } = setup(t)
+  await ingest.accept(webhookArrival())
+  await ingest.accept(polledArrival(polledEvent(11), POLL_PORTAL))
+  for (const id of [1, 2]) {
+    const [claimed] = await store.queue.claim(1)
+    t.equal(claimed?.id, id)
+    await store.queue.bury(id, 5, 'HandlersFailedError: Error: the handler is down')
+    t.same(await replayDeadLetter(store, id), { id, replayed: true })
+    t.match(rowOf(store, id), { status: 'pending', attempts: 0, error: null })
+    const [again] = await store.queue.claim(1)
+    t.same(again, { ...claimed, attempts: 0 }, 'its body, chat and credentials as they were; attempts reset')
+    await store.queue.complete(id, null)
+  }
+  t.same(await store.deadLetters.list(), [])
+})
+
+t.test('whether it decodes is decided by its data alone: its credentials stay sealed', async (t) => {
+  const { store } = setup(t)
+  // Sealed with another key: the replay never opens them (the worker will, and retry if it cannot).
+  const record = arrivalRecord(webhookArrival(), { seal: () => 'v1.sealed-with-another-key', open: () => t.fail('opened') as never })
+  await store.append(record)
+  await store.queue.bury(1, 1, 'SealError: cannot open sealed credentials')
+  t.same(await replayDeadLetter(store, 1), { id: 1, replayed: true })
+  t.match(rowOf(store, 1), { status: 'pending', credentials: 'v1.sealed-with-another-key' })
+})
+
+t.test('a legacy decoded event is revived; what is not a decoding failure is thrown, the letter left dead', async (t) => {
+  const { store } = setup(t)
+  const legacy = arrivalRecord(polledArrival(polledEvent(12), POLL_PORTAL), SEALER)
+  await store.append({ ...legacy, bodyKind: 'event', body: JSON.stringify(polledEvent(12)) })
+  await store.queue.bury(1, 3, 'HandlersFailedError: down')
+  t.same(await replayDeadLetter(store, 1), { id: 1, replayed: true })
+
+  await store.append({ ...legacy, body: '{"eventId": 13, "type": ' })
+  await store.queue.bury(2, 1, 'damaged on disk')
+  t.match(await replayDeadLetter(store, 2), { id: 2, replayed: false, reason: /JSON/ }, 'no decoder can read it: said, not thrown')
+  t.match(rowOf(store, 2), { status: 'dead', error: 'damaged on disk' })
 })

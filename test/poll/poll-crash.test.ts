@@ -5,6 +5,10 @@ import { FakeBitrix } from '../fakes/fake-portal.ts'
 import { eventually } from '../helpers.ts'
 import { serveChild } from '../serve-child.ts'
 
+// Two services started through tsx, ~240 events through a kill: 20-30 s alone, more on a busy
+// machine, past tap's default 30 s per file.
+t.setTimeout(120_000)
+
 const message = (chatId: number, seq: number) => ({
   message: { id: chatId * 1000 + seq, chatId, authorId: 1, date: '2026-11-24T10:00:00+00:00', text: `chat ${chatId} message ${seq}`, isSystem: false, uuid: '', forward: null, params: {}, viewedByOthers: false },
   chat: { id: chatId, dialogId: `chat${chatId}`, type: 'chat', name: `Chat ${chatId}`, entityType: '', owner: 1, avatar: '', color: '#ab7761' },

@@ -3,6 +3,8 @@ import type { RestSettings } from '../../src/bitrix/bitrix.ts'
 import { BitrixError } from '../../src/bitrix/bitrix-error.ts'
 import { RestClient, type RestParams } from '../../src/bitrix/rest-client.ts'
 import { oauthTarget, webhookTarget } from '../../src/bitrix/rest-target.ts'
+import { MalformedBodyError } from '../../src/errors.ts'
+import { polledArrival, type Arrival } from '../../src/ingest/arrival.ts'
 import { createIngest } from '../../src/ingest/ingest.ts'
 import { replayDeadLetter } from '../../src/ingest/replay-dead-letter.ts'
 import { createLogger } from '../../src/log/create-logger.ts'
@@ -10,14 +12,16 @@ import { openPoller } from '../../src/poll/open-poller.ts'
 import { Poller, type PollerOptions } from '../../src/poll/poller.ts'
 import { createDispatch } from '../../src/receiver/create-dispatch.ts'
 import { Router } from '../../src/router/router.ts'
+import { createSealer } from '../../src/seal/sealer.ts'
 import { reopeningStore } from '../../src/store/reopening-store.ts'
+import { openDatabase } from '../../src/store/sqlite/open-database.ts'
 import { openSqliteStore } from '../../src/store/sqlite/open-sqlite-store.ts'
 import type { Store } from '../../src/store/store.ts'
 import { StoreUnavailableError } from '../../src/store/store-unavailable-error.ts'
 import { Worker } from '../../src/worker/worker.ts'
 import { FakeBitrix, type FakeCall } from '../fakes/fake-portal.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
-import { asJson, captureLogs, eventually, TEST_WORKER } from '../helpers.ts'
+import { captureLogs, eventually, TEST_WORKER } from '../helpers.ts'
 
 // Message ids from a counter: no randomness, and each message its own dedup key.
 let messageIds = 0
@@ -29,6 +33,7 @@ const message = (chatId: number, text: string) => ({
 })
 
 const silent = createLogger({ level: 'silent' })
+const sealer = createSealer(Buffer.alloc(32, 7))
 const isGet = (call: { method: string }) => call.method.endsWith('Event.get')
 const nextOffsetOf = (call: FakeCall | undefined) => (call?.result as { nextOffset: number } | undefined)?.nextOffset
 
@@ -74,8 +79,9 @@ async function setup(t: Test, options: Setup = {}) {
     handled.push({ eventId: event.eventId, chat: data.chat?.id, text: data.message?.text, attempt: ctx.attempt, source: ctx.source })
   })
   const rest: RestSettings = { webhook: webhookTarget(fake.webhookUrl), botId: null, botToken: null, timeoutMs: options.timeoutMs ?? 5000 }
-  const ingest = createIngest(store)
-  const worker = new Worker(store.queue, createDispatch({ router, sinks: [], logger, handlerTimeoutMs: 5000, rest }), logger, { ...TEST_WORKER, maxAttempts: options.maxAttempts ?? TEST_WORKER.maxAttempts })
+  const ingest = createIngest(store, sealer)
+  const dispatch = createDispatch({ router, sinks: [], logger, handlerTimeoutMs: 5000, rest, sealer, seen: (key) => store.queue.seen(key) })
+  const worker = new Worker(store.queue, dispatch, logger, { ...TEST_WORKER, maxAttempts: options.maxAttempts ?? TEST_WORKER.maxAttempts })
   const poll = { mode: 'im' as const, withUserEvents: false, limit: options.limit ?? 10, busyMs: options.busyMs ?? 5, idleMs: options.idleMs ?? 20 }
   const poller = openPoller(poll, rest, ingest, store, logger, { retryBaseMs: options.retryBaseMs ?? 10, retryMaxMs: options.retryMaxMs ?? 40 })
   worker.start()
@@ -90,7 +96,7 @@ async function setup(t: Test, options: Setup = {}) {
     await stop()
     if (!options.fake) await fake.close()
   })
-  return { fake, store, ingest, poller, handled, logs, stop, gets: () => fake.calls.filter(isGet) }
+  return { fake, store, ingest, worker, poller, handled, logs, stop, gets: () => fake.calls.filter(isGet) }
 }
 
 t.test('subscribes first, then stores every event with its real eventId, each call confirming what the last one returned', async (t) => {
@@ -142,7 +148,7 @@ t.test('never calls Event.get closer than the busy pause, after a failure too; p
   const store = new MemoryStore()
   const busyMs = 100
   const idleMs = 300
-  const poller = new Poller({ mode: 'im', client, limit: 2, busyMs, idleMs, retryBaseMs: 1, retryMaxMs: 1, ingest: createIngest(store), meta: () => store.meta, logger: silent })
+  const poller = new Poller({ mode: 'im', client, limit: 2, busyMs, idleMs, retryBaseMs: 1, retryMaxMs: 1, ingest: createIngest(store, sealer), meta: () => store.meta, logger: silent })
   t.teardown(() => poller.stop())
   poller.start()
   // A failed call, three pages (hasMore, hasMore, the last), then two calls on the empty queue.
@@ -164,7 +170,7 @@ t.test('across 5xx, 429, timeouts and dropped connections: backs off, none lost,
   const retryBaseMs = 20
   const retryMaxMs = 80
   // The REST timeout ends the held calls; a second, so that no answered call runs into it.
-  const { fake, poller, handled, logs, ingest, stop } = await setup(t, { limit: 5, busyMs: 1, idleMs: 5, timeoutMs: 1000, retryBaseMs, retryMaxMs })
+  const { fake, poller, handled, logs, store, worker, stop } = await setup(t, { limit: 5, busyMs: 1, idleMs: 5, timeoutMs: 1000, retryBaseMs, retryMaxMs })
   fake.subscribe()
   const pushed: number[] = []
   for (let i = 0; i < 40; i++) pushed.push(fake.pushUserEvent('ONIMV2MESSAGEADD', message((i % 4) + 1, `m${i}`)) as number)
@@ -187,7 +193,9 @@ t.test('across 5xx, 429, timeouts and dropped connections: backs off, none lost,
   await stop()
   const ids = handled.map((h) => h.eventId as number)
   t.same([...ids].sort((a, b) => a - b), pushed, 'each event once')
-  t.equal(ingest.counts().duplicates, 0, 'none fetched twice: an offset is kept only once its batch is stored')
+  const stored = (store as MemoryStore).rows.map((row) => Number((JSON.parse(row.body) as { eventId: unknown }).eventId))
+  t.same(stored, pushed, 'none fetched twice: each stored once, in order (an offset is kept only once its batch is stored)')
+  t.equal(worker.stats().duplicates, 0, 'no double delivery for the worker to recognise')
   for (const chat of [1, 2, 3, 4]) {
     const inChat = handled.filter((h) => h.chat === chat).map((h) => h.eventId as number)
     t.same(inChat, [...inChat].sort((a, b) => a - b), `chat ${chat} in order`)
@@ -275,42 +283,48 @@ t.test('while the store cannot be opened nothing is fetched; the poller stops al
   t.equal(poller.state().state, 'stopped')
 })
 
-t.test('an event off its schema is kept in the dead letter before the offset that confirms it is sent', async (t) => {
+t.test('an event off its schema is stored and confirmed like any other; the worker dead-letters it', async (t) => {
   const memory = new MemoryStore()
-  // Its first dead-letter write fails: the batch is not confirmed, and comes again.
-  let deadWrites = 0
+  // The first write of the bad event fails: its batch is not confirmed, and comes again.
+  let badWrites = 0
+  let bad = -1
   const store: Store = {
+    ...memory,
     append: async (record) => {
-      if (record.error !== undefined && deadWrites++ === 0) throw new StoreUnavailableError('the store cannot be written')
+      if (Number((JSON.parse(record.body) as { eventId: unknown }).eventId) === bad && badWrites++ === 0) throw new StoreUnavailableError('the store cannot be written')
       return memory.append(record)
     },
-    queue: memory.queue,
-    deadLetters: memory.deadLetters,
-    meta: memory.meta,
     stats: () => memory.stats(),
     unavailable: () => memory.unavailable(),
     close: () => memory.close(),
   }
-  const { fake, poller, handled, logs } = await setup(t, { store })
+  const { fake, poller, worker, handled, logs } = await setup(t, { store })
   fake.subscribe()
-  const bad = fake.pushUserEvent('ONIMV2MESSAGEADD', { ...message(1, 'off its schema'), message: { id: 'not a number' } }) as number
+  bad = fake.pushUserEvent('ONIMV2MESSAGEADD', { ...message(1, 'off its schema'), message: { id: 'not a number' } }) as number
   const good = fake.pushUserEvent('ONIMV2MESSAGEADD', message(1, 'fine')) as number
-  // At the moment a call that confirms the bad event reaches the portal: is it kept?
-  const keptWhenConfirmed: boolean[] = []
+  // (The batch is read as the wire shows it, its ids as strings: Number() to compare.)
+  const storedIds = () => memory.rows.map((row) => Number((JSON.parse(row.body) as { eventId: unknown }).eventId))
+  // At the moment a call that confirms the bad event reaches the portal: is it stored?
+  const storedWhenConfirmed: boolean[] = []
   fake.onCall((call) => {
-    if (isGet(call) && typeof call.params.offset === 'number' && call.params.offset > bad) {
-      keptWhenConfirmed.push(memory.inStatus('dead').some((row) => Number((JSON.parse(row.body) as { eventId: unknown }).eventId) === bad))
-    }
+    if (isGet(call) && typeof call.params.offset === 'number' && call.params.offset > bad) storedWhenConfirmed.push(storedIds().includes(bad))
   })
   poller.start()
-  await eventually(() => handled.length === 1 && !fake.unconfirmed('user').includes(bad))
-  t.equal(deadWrites, 2, 'written again after the failure')
+  await eventually(() => handled.length === 1 && memory.inStatus('dead').length === 1 && !fake.unconfirmed('user').includes(bad))
+  t.equal(badWrites, 2, 'written again after the failure')
   t.match(logs.parsed().find((line) => line.msg === 'polling failed: retrying'), { error: 'the store cannot be written' })
-  t.ok(keptWhenConfirmed.length > 0 && keptWhenConfirmed.every(Boolean), 'kept before every call that confirms it')
+  t.ok(storedWhenConfirmed.length > 0 && storedWhenConfirmed.every(Boolean), 'stored before every call that confirms it')
+  t.equal(storedIds().filter((id) => id === bad).length, 1, 'the bad event stored once')
   t.equal(handled[0]?.eventId, good, 'the queue moves on')
+  // The good one of the failed batch was stored then, and again with the batch asked for again:
+  // the worker recognises the second.
+  await eventually(() => worker.stats().duplicates + worker.stats().handled === storedIds().filter((id) => id === good).length)
+  t.equal(handled.length, 1, 'handled once')
   const [dead] = await store.deadLetters.list()
-  t.match(dead, { type: 'ONIMV2MESSAGEADD', source: 'poll', bodyKind: 'payload', error: /does not match its schema/, portal: { domain: '127.0.0.1', clientEndpoint: `${fake.url}/rest/` }, body: { type: 'ONIMV2MESSAGEADD' } })
+  t.match(dead, { type: 'ONIMV2MESSAGEADD', source: 'poll', bodyKind: 'payload', attempts: 1, error: /does not match its schema/, portal: { domain: '127.0.0.1', memberId: null, clientEndpoint: `${fake.url}/rest/` }, body: { type: 'ONIMV2MESSAGEADD' } })
   t.equal(Number((dead?.body as { eventId: unknown }).eventId), bad, 'the polled event, with its eventId')
+  t.match(worker.stats(), { rejected: 1, failedAttempts: 0 }, 'dead-lettered at once, never retried')
+  t.match(logs.parsed().find((line) => line.level === 40 && line.inboxId === dead?.id), { type: 'ONIMV2MESSAGEADD', reason: dead?.error })
   t.match(await replayDeadLetter(store, dead!.id), { replayed: false, reason: /does not match its schema/ }, 'decoded again as a polled event: still off its schema')
 })
 
@@ -326,7 +340,13 @@ t.test('a polled dead letter replays: decoded again as a polled event, handled a
   poller.start()
   await eventually(() => store.inStatus('dead').length === 2)
   const [offSchema, offHandlers] = store.inStatus('dead')
-  t.match([offSchema, offHandlers], [{ bodyKind: 'payload', source: 'poll' }, { bodyKind: 'event', source: 'poll', attempts: 1, error: /the handler fails/ }])
+  t.match(
+    [offSchema, offHandlers],
+    [
+      { bodyKind: 'payload', source: 'poll', attempts: 1, error: /does not match its schema/ },
+      { bodyKind: 'payload', source: 'poll', attempts: 1, error: /the handler fails/ },
+    ],
+  )
   t.same(handled, [], 'neither handled')
 
   // Failed its handlers: back in line as it was.
@@ -350,8 +370,9 @@ t.test('nothing is confirmed before its batch is stored: a batch the store could
   const sqlite = openSqliteStore({ dataDir, durability: 'process', dedupWindowMs: 60000 })
   t.teardown(() => sqlite.close())
   // Another connection to the same database: what it sees is committed.
-  const other = openSqliteStore({ dataDir, durability: 'process', dedupWindowMs: 60000 })
+  const other = openDatabase(dataDir)
   t.teardown(() => other.close())
+  const inbox = () => other.prepare('SELECT body, status, credentials FROM inbox ORDER BY id').all() as Array<{ body: string; status: string; credentials: string | null }>
   // The first two batches cannot be stored (as a group commit fails: every record of it), the
   // first with a plain error, the second as an unwritable store says it.
   let batch = 0
@@ -372,10 +393,10 @@ t.test('nothing is confirmed before its batch is stored: a batch the store could
   fake.onCall(async (call) => {
     if (!isGet(call)) return
     batch++
-    committed.push({ offset: call.params.offset, stored: (await other.stats()).depth })
+    committed.push({ offset: call.params.offset, stored: inbox().length })
   })
   const logs = captureLogs()
-  const ingest = createIngest(store)
+  const ingest = createIngest(store, sealer)
   const poller = openPoller({ mode: 'im', limit: 10, busyMs: 1, idleMs: 5 }, { webhook: webhookTarget(fake.webhookUrl), botId: null, botToken: null, timeoutMs: 5000 }, ingest, store, createLogger({ level: 'debug' }, logs.stream), { retryBaseMs: 1, retryMaxMs: 2 })
   t.teardown(() => poller.stop())
   poller.start()
@@ -392,9 +413,13 @@ t.test('nothing is confirmed before its batch is stored: a batch the store could
     'the same batch asked for again until it is stored; its offset sent only once it is committed',
   )
   t.same(logs.parsed().filter((line) => line.msg === 'polling failed: retrying').map((line) => line.error), ['disk full', 'the inbox cannot be written'])
-  t.equal((await other.stats()).depth, 3, 'each event stored once')
   t.same(
-    (await sqlite.queue.claim(10)).map((record) => (JSON.parse(record.body) as { eventId: number }).eventId),
+    inbox().map(({ body, status, credentials }) => ({ eventId: Number((JSON.parse(body) as { eventId: unknown }).eventId), status, credentials })),
+    pushed.map((eventId) => ({ eventId, status: 'pending', credentials: null })),
+    'each event stored once, in order, pending',
+  )
+  t.same(
+    (await sqlite.queue.claim(10)).map((record) => Number((JSON.parse(record.body) as { eventId: unknown }).eventId)),
     [pushed[0]],
     'in order: the chat hands out its oldest first',
   )
@@ -424,7 +449,7 @@ function scripted(t: Test, answer: (method: string, params: RestParams) => unkno
     idleMs: 1,
     retryBaseMs: 1,
     retryMaxMs: 2,
-    ingest: createIngest(store),
+    ingest: createIngest(store, sealer),
     meta: () => store.meta,
     logger: createLogger({ level: 'debug' }, logs.stream),
     ...options,
@@ -448,18 +473,61 @@ t.test('an answer that is not an Event.get result is retried, never confirmed', 
   t.match(logs.parsed().find((line) => line.msg === 'polling failed: retrying'), { error: /ERROR_UNEXPECTED_ANSWER.*not an Event.get result/ })
 })
 
-t.test('something that is not even an event goes to the dead letter too, and is confirmed', async (t) => {
-  const { poller, calls, store } = scripted(t, inTurn([true, { events: [42, { eventId: 'x', type: 'ONIMV2JOINCHAT', date: 'd', data: {} }], nextOffset: 3, hasMore: false }]))
+t.test('what is not even an event is stored and confirmed all the same; the worker dead-letters it', async (t) => {
+  const notAnId = { eventId: 'x', type: 'ONIMV2JOINCHAT', date: 'd', data: { dialogId: 'chat5' } }
+  const { poller, calls, store, logs } = scripted(t, inTurn([true, { events: [42, null, notAnId], nextOffset: 3, hasMore: false }]))
   poller.start()
   await eventually(() => calls.length === 3)
-  t.equal(await store.meta.get(poller.queue), '3')
+  t.equal(await store.meta.get(poller.queue), '3', 'confirmed: it is stored')
+  t.equal(calls[2]?.params.offset, 3)
+  t.match(store.rows, [
+    { status: 'pending', type: 'UNKNOWN', source: 'poll', bodyKind: 'payload', body: '{"value":42}', chatKey: 'solo:p.bitrix24.com:UNKNOWN', credentials: null },
+    { status: 'pending', type: 'UNKNOWN', source: 'poll', bodyKind: 'payload', body: '{"value":null}', chatKey: 'solo:p.bitrix24.com:UNKNOWN', credentials: null },
+    { status: 'pending', type: 'ONIMV2JOINCHAT', source: 'poll', bodyKind: 'payload', body: JSON.stringify(notAnId), chatKey: 'chat:p.bitrix24.com:chat5', credentials: null },
+  ])
+  t.match(poller.state(), { state: 'polling', received: 3, lastError: null })
+  t.notOk(logs.parsed().some((line) => (line.level as number) >= 40), 'nothing for the poller to warn about')
+
+  // The worker decodes them, and keeps what does not decode in the dead letter.
+  const worker = new Worker(store.queue, createDispatch({ router: new Router(), sinks: [], logger: silent, handlerTimeoutMs: 1000, sealer, seen: (key) => store.queue.seen(key) }), silent, TEST_WORKER)
+  worker.start()
+  t.teardown(() => worker.stop(1000))
+  await eventually(() => store.inStatus('dead').length === 3)
   const dead = await store.deadLetters.list()
   t.match(dead, [
-    { type: 'UNKNOWN', source: 'poll', bodyKind: 'payload', error: /not a polled event/ },
-    { type: 'ONIMV2JOINCHAT', source: 'poll', body: { eventId: 'x' }, error: /eventId/ },
+    { type: 'UNKNOWN', source: 'poll', bodyKind: 'payload', attempts: 1, error: /^not a polled event/ },
+    { type: 'UNKNOWN', source: 'poll', bodyKind: 'payload', attempts: 1, error: /^not a polled event/, body: { value: null } },
+    { type: 'ONIMV2JOINCHAT', source: 'poll', body: { eventId: 'x' }, attempts: 1, error: /^not a polled event.*eventId/ },
   ])
-  t.same(asJson(dead[0]?.body), { value: String(42) }, 'kept whole (as the wire decoder reads it), named as no event')
-  t.match(poller.state(), { received: 2 })
+  t.same(dead[0]?.body, { value: '42' }, 'kept whole (as the batch decoder reads it: a string leaf), named as no event')
+})
+
+t.test('the poller hands each event to the ingest as its arrival; whatever the ingest refuses leaves the batch unconfirmed', async (t) => {
+  // String leaves: what the batch decoder makes of any polled event (what is handed over).
+  const events = [{ eventId: '1', type: 'ONIMV2MESSAGEADD', date: 'd', data: { chat: { id: '5' } } }, 'no event']
+  const arrivals: Arrival[] = []
+  let offered = 0
+  const ingest = {
+    accept: async (arrival: Arrival) => {
+      // The first batch refused, with a ReceiverError (what the poller once took for "kept in the
+      // dead letter"): no reason to confirm it.
+      if (++offered <= events.length) throw new MalformedBodyError('refused')
+      arrivals.push(arrival)
+    },
+  }
+  const { poller, store, gets, logs } = scripted(t, inTurn([true, { events, nextOffset: 2, hasMore: false }, { events, nextOffset: 2, hasMore: false }]), { ingest })
+  poller.start()
+  await eventually(() => gets().length === 3)
+  t.same(
+    gets().map((call) => call.params.offset),
+    [undefined, undefined, 2],
+    'asked for again, then confirmed',
+  )
+  t.match(logs.parsed().filter((line) => line.msg === 'polling failed: retrying'), [{ error: 'refused', failures: 1 }])
+  const portal = { domain: 'p.bitrix24.com', memberId: null, clientEndpoint: 'https://p.bitrix24.com/rest/' }
+  t.same(arrivals, events.map((polled) => polledArrival(polled, portal)), 'polledArrival of each, from the portal of its REST URL')
+  t.equal(await store.meta.get(poller.queue), '2')
+  t.match(poller.state(), { received: 2 }, 'counted once stored')
 })
 
 t.test('imbot: sends botId, botToken (webhook auth) and withUserEvents; resubscribes when told USER_NOT_SUBSCRIBED', async (t) => {
@@ -483,7 +551,7 @@ t.test('imbot without user events does not subscribe; with OAuth it sends no bot
   const oauth = new RestClient(oauthTarget({ client_endpoint: 'https://p.bitrix24.com/rest/', access_token: 'x' })!, { timeoutMs: 1 })
   const store = new MemoryStore()
   const client = { target: oauth.target, call: async (_method: string, params: RestParams) => (seen.push(params), empty(1)) } as unknown as RestClient
-  const poller2 = new Poller({ mode: 'imbot', client, botId: 456, botToken: 'bt', limit: 1, busyMs: 1, idleMs: 60000, retryBaseMs: 1, retryMaxMs: 1, ingest: createIngest(store), meta: () => store.meta, logger: silent })
+  const poller2 = new Poller({ mode: 'imbot', client, botId: 456, botToken: 'bt', limit: 1, busyMs: 1, idleMs: 60000, retryBaseMs: 1, retryMaxMs: 1, ingest: createIngest(store, sealer), meta: () => store.meta, logger: silent })
   t.equal(poller2.queue, 'poll:imbot:p.bitrix24.com:oauth:bot456', 'an OAuth poller reads the queue of its token')
   poller2.start()
   await eventually(() => seen.length === 1)

@@ -24,34 +24,44 @@ t.test('a 1500-button keyboard is accepted and reaches the handler whole', async
   t.match(keyboardOf(server.handled[0])[1499], { TEXT: 'Option 1499', COMMAND_PARAMS: '1499' })
 })
 
-t.test('past a configured limit it is stored in the dead letter (200), then replayed once the limit is raised', async (t) => {
+t.test('past a configured limit it is stored (200), dead-lettered by the worker, then replayed once the limit is raised', async (t) => {
   const server = await startTestApp({ formLimits: { maxPairs: 1000 } })
   t.teardown(server.close)
   const response = await server.post(keyboardEvent())
   t.equal(response.status, 200, 'authenticated and within the body limit: stored, not refused')
+  await eventually(async () => (await server.store!.deadLetters.list()).length === 1)
   const [letter] = await server.store!.deadLetters.list()
   t.match(letter, { type: 'ONIMBOTV2MESSAGEADD', bodyKind: 'form', error: 'more than 1000 form fields', portal: { domain: 'some-domain.bitrix24.com' } })
   t.notOk(String(letter?.body).includes(APP_TOKEN), 'no token in the kept body')
   t.notOk(String(letter?.body).includes('0b02a0690000071b0008440001b0007a16b39202c2490f015'), "nor the bot's")
-  t.match(server.logs.parsed().find((line) => line.level === 40), { msg: /past the form limits .* raise FORM_MAX_PAIRS or FORM_MAX_DEPTH/, reason: 'more than 1000 form fields' })
+  t.match(server.logs.parsed().find((line) => line.level === 40), { msg: /does not decode is kept in the dead letter/, reason: 'more than 1000 form fields' })
   t.same(server.handled, [], 'nothing handled')
-  t.match(await server.receiver.health(), { events: { accepted: 0, rejected: 1 } })
+  t.match(await server.receiver.health(), { events: { accepted: 1, rejected: 1 } })
 
+  await server.close()
+  server.store!.closed = false // opened again by the replay and the next start
   t.same(await replayDeadLetter(server.store!, letter!.id, { maxPairs: 1000 }), { id: letter!.id, replayed: false, reason: 'more than 1000 form fields' }, 'the same limit: still too many')
   t.same(await replayDeadLetter(server.store!, letter!.id, { maxPairs: 10000 }), { id: letter!.id, replayed: true })
-  await eventually(() => server.handled.length === 1)
-  t.equal(keyboardOf(server.handled[0]).length, 1500)
+  // The receiver decodes it again with its own limits: raised, as FORM_MAX_PAIRS would be.
+  const raised = await startTestApp({ store: server.store, formLimits: { maxPairs: 10000 } })
+  t.teardown(raised.close)
+  await eventually(() => raised.handled.length === 1)
+  t.equal(keyboardOf(raised.handled[0]).length, 1500)
 })
 
 t.test('dlq replay reads FORM_MAX_PAIRS', async (t) => {
   const dataDir = t.testdir()
   const server = await startTestApp({ dataDir, formLimits: { maxPairs: 1000 } })
-  t.teardown(server.close)
   t.equal((await server.post(keyboardEvent())).status, 200)
-  const id = (await runCommand(['dlq', 'list', '--json'], { env: { DATA_DIR: dataDir } })).out.match(/"id":(\d+)/)?.[1] as string
+  const list = async () => (await runCommand(['dlq', 'list', '--json'], { env: { DATA_DIR: dataDir } })).out
+  await eventually(async () => (await list()) !== '')
+  await server.close()
+  const id = (await list()).match(/"id":(\d+)/)?.[1] as string
   t.match(await runCommand(['dlq', 'replay', id], { env: { DATA_DIR: dataDir, FORM_MAX_PAIRS: '1000' } }), { code: 1, out: /more than 1000 form fields/ })
   t.match(await runCommand(['dlq', 'replay', id], { env: { DATA_DIR: dataDir, FORM_MAX_PAIRS: '10000' } }), { code: 0 })
-  await eventually(() => server.handled.length === 1, 5000)
+  const raised = await startTestApp({ dataDir, formLimits: { maxPairs: 10000 } })
+  t.teardown(raised.close)
+  await eventually(() => raised.handled.length === 1, 5000)
 })
 
 t.test('past the limits without an accepted token it is refused as any other', async (t) => {
@@ -60,6 +70,7 @@ t.test('past the limits without an accepted token it is refused as any other', a
   t.match(await (await server.post(keyboardEvent('wrong'))).json(), { error: 'INVALID_TOKEN' })
   t.equal((await server.post(keyboardEvent('wrong'))).status, 401)
   t.equal((await server.post(`${'a=1&'.repeat(2000)}event=X`)).status, 401)
+  t.equal((await server.post(`${'a=1&'.repeat(2000)}`)).status, 400, 'no event type')
   t.same(server.store!.rows, [])
 })
 
@@ -71,6 +82,7 @@ t.test('hostile bodies get their quick answer, nothing is handled and the receiv
   const deep = `event=ONIMV2MESSAGEADD&${auth}&a${'[x]'.repeat(20000)}=1`
   for (const body of [wide, deep]) t.equal((await server.post(body)).status, 200)
   t.equal((await server.post(wide.replace(APP_TOKEN, 'wrong'))).status, 401)
+  await eventually(async () => (await server.store!.deadLetters.list()).length === 2)
   t.match(
     (await server.store!.deadLetters.list()).map((letter) => letter.error),
     ['more than 50000 form fields', 'a form key nests deeper than 64 levels'],

@@ -5,18 +5,20 @@ import { createReceiver } from '../../src/receiver/receiver.ts'
 import { exampleBot } from '../../src/example-bot.ts'
 import { Router } from '../../src/router/router.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
-import { APP_TOKEN, eventually, readFixture, TEST_WORKER } from '../helpers.ts'
+import { APP_TOKEN, eventually, readFixture, SECRET_KEY, TEST_WORKER } from '../helpers.ts'
 
 const body = readFixture('bitrix/imbot_v2_message_add_webhook.body.txt').replaceAll('831c76b092f9f135d9b6b36c3a720757', APP_TOKEN)
 const FORM = 'application/x-www-form-urlencoded'
 const logger = pino({ level: 'silent' })
+const secretKey = SECRET_KEY
 
 t.test('the framework-free door answers every case of the HTTP contract', async (t) => {
   const store = new MemoryStore()
-  const receiver = createReceiver({ tokens: [APP_TOKEN], store, logger, bodyLimit: 8192, worker: TEST_WORKER })
+  const receiver = createReceiver({ tokens: [APP_TOKEN], store, secretKey, logger, bodyLimit: 8192, worker: TEST_WORKER })
   t.same(await receiver.handle({ body, contentType: FORM }), { status: 503, body: { error: 'INBOX_UNAVAILABLE', message: 'the receiver is not started' } }, 'nothing is taken before start')
-  receiver.start()
-  receiver.start()
+  const starting = receiver.start()
+  t.equal(receiver.start(), starting, 'started once')
+  await starting
   t.teardown(() => receiver.close())
   const texts: string[] = []
   receiver.on('ONIMBOTV2MESSAGEADD', (event) => void texts.push(event.data.message.text))
@@ -26,21 +28,31 @@ t.test('the framework-free door answers every case of the HTTP contract', async 
   t.match(await receiver.handle({ body: `${body}&pad=${'x'.repeat(8192)}`, contentType: FORM }), { status: 413, body: { error: 'BODY_TOO_LARGE' } })
   t.match(await receiver.handle({ body: '{', contentType: 'application/json' }), { status: 400, body: { error: 'MALFORMED_BODY', message: 'the body is not valid JSON' } })
   t.match(await receiver.handle({ body: 'null', contentType: 'application/json' }), { status: 400, body: { error: 'NOT_AN_EVENT' } })
+  t.match(await receiver.handle({ body: body.replace('event=', 'evnt='), contentType: FORM }), { status: 400, body: { error: 'NOT_AN_EVENT', message: /event type cannot be read/ } })
+  t.match(await receiver.handle({ body: `${body}&auth[application_token][x]=1`, contentType: FORM }), { status: 400, body: { error: 'MALFORMED_BODY', message: /application_token\] cannot be read/ } })
+  t.match(await receiver.handle({ body: '{"event":"ONIMBOTV2MESSAGEADD","auth":"x"}', contentType: 'application/json' }), { status: 400, body: { error: 'MALFORMED_BODY' } })
   t.match(await receiver.handle({ body: body.replaceAll(APP_TOKEN, 'wrong'), contentType: FORM }), { status: 401, body: { error: 'INVALID_TOKEN' } })
-  t.match(await receiver.handle({ body: body.replace('message%5D%5Bid%5D=', 'message%5D%5Bid%5D=x'), contentType: FORM }), { status: 422, body: { error: 'INVALID_EVENT', issues: [{ path: '/data/message/id' }] } })
-  await eventually(() => texts.length === 2)
+  t.match(await receiver.handle({ body: body.replace('auth%5Bapplication_token%5D=', 'auth%5Bx%5D='), contentType: FORM }), { status: 401, body: { error: 'MISSING_TOKEN' } })
+  // Off its schema: accepted (Bitrix24 never resends), then kept in the dead letter by the worker.
+  t.same(await receiver.handle({ body: body.replace('message%5D%5Bid%5D=', 'message%5D%5Bid%5D=x'), contentType: FORM }), { status: 200, body: { ok: true } })
+  await eventually(() => texts.length === 2 && store.inStatus('dead').length === 1)
   t.same(texts.sort(), ['Bye bot!', 'Hello bot!'])
+  t.match(store.inStatus('dead')[0], { type: 'ONIMBOTV2MESSAGEADD', bodyKind: 'form', error: /\/data\/message\/id/ })
+  t.match(await receiver.health(), { events: { accepted: 3, rejected: 1 } })
   store.failing = true
   t.match(await receiver.handle({ body: body.replace('Hello', 'Later'), contentType: FORM }), { status: 503, body: { error: 'INBOX_UNAVAILABLE' } })
 })
 
 t.test('closes once; closing a receiver never started does nothing; beginClose stops the intake first', async (t) => {
-  const idle = createReceiver({ tokens: [APP_TOKEN], store: new MemoryStore(), logger })
+  const idle = createReceiver({ tokens: [APP_TOKEN], store: new MemoryStore(), secretKey, logger })
   await idle.close()
   t.same(idle.ready(), { ready: false, reason: 'starting' })
   const store = new MemoryStore()
-  const receiver = createReceiver({ tokens: [APP_TOKEN], store, logger })
-  receiver.start()
+  const receiver = createReceiver({ tokens: [APP_TOKEN], store, secretKey, logger })
+  const starting = receiver.start()
+  t.same(receiver.ready(), { ready: false, reason: 'starting' }, 'not ready before the key is checked')
+  t.match(await receiver.handle({ body, contentType: FORM }), { status: 503, body: { message: 'the receiver is starting' } })
+  await starting
   t.same(receiver.ready(), { ready: true, reason: null })
   await receiver.beginClose()
   t.same(receiver.ready(), { ready: false, reason: 'closing' })
@@ -52,14 +64,14 @@ t.test('closes once; closing a receiver never started does nothing; beginClose s
 })
 
 t.test('routers compose: a feature written as its own router plugs into a receiver', async (t) => {
-  const receiver = createReceiver({ tokens: [APP_TOKEN], store: new MemoryStore(), logger, worker: TEST_WORKER })
+  const receiver = createReceiver({ tokens: [APP_TOKEN], store: new MemoryStore(), secretKey, logger, worker: TEST_WORKER })
   const seen: string[] = []
   const feature = new Router().on('ONIMBOTV2MESSAGEADD', () => void seen.push('feature'))
   t.equal(receiver.use(feature).use(exampleBot()), receiver, 'use chains')
   receiver.onAny(() => void seen.push('own'))
   const errors: unknown[] = []
   receiver.onError((error) => void errors.push(error))
-  receiver.start()
+  await receiver.start()
   t.teardown(() => receiver.close())
   t.equal((await receiver.handle({ body, contentType: FORM })).status, 200)
   // The example bot answers through the event's bot tokens, at a portal that does not exist here.
@@ -70,7 +82,7 @@ t.test('routers compose: a feature written as its own router plugs into a receiv
 })
 
 t.test('before it starts, health says so and counts nothing', async (t) => {
-  const receiver = createReceiver({ tokens: [APP_TOKEN], store: new MemoryStore(), logger })
+  const receiver = createReceiver({ tokens: [APP_TOKEN], store: new MemoryStore(), secretKey, logger })
   t.match(await receiver.health(), { status: 'degraded', ready: false, reason: 'starting', events: { accepted: 0, duplicates: 0, rejected: 0, failed: 0, inFlight: 0 }, lastEventAt: null, inbox: null, poller: null })
 })
 
@@ -81,22 +93,56 @@ t.test('keeps its embedded store under ./data by default, and logs a line per ev
   const lines: string[] = []
   const quiet = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) })
   const receiver = createReceiver({ tokens: [APP_TOKEN], logger: quiet, logEvents: false })
-  receiver.start()
+  await receiver.start()
   let handled = 0
   receiver.onAny(() => void handled++)
   t.equal((await receiver.handle({ body, contentType: FORM })).status, 200)
   await eventually(() => handled === 1)
   await receiver.close()
   t.ok(existsSync('data/inbox.db'))
+  t.ok(existsSync('data/secret.key'), 'the key that seals credentials, generated beside it')
   t.notOk(lines.some((line) => line.includes('"msg":"event"')), 'no event line')
 })
 
 t.test('appends one line per handled event to eventsFile', async (t) => {
   const path = `${t.testdir()}/events.jsonl`
-  const receiver = createReceiver({ tokens: [APP_TOKEN], store: new MemoryStore(), logger, eventsFile: path })
-  receiver.start()
+  const receiver = createReceiver({ tokens: [APP_TOKEN], store: new MemoryStore(), secretKey, logger, eventsFile: path })
+  await receiver.start()
   t.teardown(() => receiver.close())
   t.equal((await receiver.handle({ body, contentType: FORM })).status, 200)
   await eventually(() => existsSync(path) && readFileSync(path, 'utf8').endsWith('\n'))
   t.match(JSON.parse(readFileSync(path, 'utf8')), { event: { type: 'ONIMBOTV2MESSAGEADD' }, delivery: { source: 'webhook' }, key: /^hook:/ })
+})
+
+t.test('a store of its own needs the key; a key that cannot open what is stored stops the start', async (t) => {
+  t.throws(() => createReceiver({ tokens: [APP_TOKEN], store: new MemoryStore(), logger }), { name: 'ConfigError', message: /^secretKey: / })
+  t.throws(() => createReceiver({ tokens: [APP_TOKEN], secretKey: 'short', logger }), { name: 'ConfigError', message: /secretKey/ })
+  const dataDir = t.testdir()
+  // It stores and handles nothing: the event waits for the next start.
+  const first = createReceiver({ tokens: [APP_TOKEN], dataDir, secretKey: 'ab'.repeat(32), logger, worker: { ...TEST_WORKER, concurrency: 0 } })
+  await first.start()
+  t.equal((await first.handle({ body, contentType: FORM })).status, 200)
+  await first.close()
+  const wrong = createReceiver({ tokens: [APP_TOKEN], dataDir, secretKey: Buffer.alloc(32, 1), logger, worker: TEST_WORKER })
+  await t.rejects(wrong.start(), { name: 'ConfigError', message: /B24_SECRET_KEY \(secretKey\) is not the key that sealed/ })
+  t.same(wrong.ready(), { ready: false, reason: 'starting' })
+  await wrong.close()
+  const right = createReceiver({ tokens: [APP_TOKEN], dataDir, secretKey: Buffer.from('ab'.repeat(32), 'hex'), logger, worker: TEST_WORKER })
+  let handled = 0
+  right.onAny(() => void handled++)
+  await right.start()
+  await eventually(() => handled === 1)
+  await right.close()
+})
+
+t.test('a pinned token holder cannot store an event as another portal', async (t) => {
+  const store = new MemoryStore()
+  const receiver = createReceiver({ tokens: [`other-member:${APP_TOKEN}`], store, secretKey, logger, worker: TEST_WORKER })
+  await receiver.start()
+  t.teardown(() => receiver.close())
+  t.match(await receiver.handle({ body, contentType: FORM }), { status: 401, body: { error: 'INVALID_TOKEN' } })
+  const claimed = body.replace(/auth%5Bmember_id%5D=[^&]*/, 'auth%5Bmember_id%5D=other-member')
+  t.equal((await receiver.handle({ body: claimed, contentType: FORM })).status, 200)
+  t.equal(store.rows.length, 1)
+  t.equal(store.rows[0]?.portal.memberId, 'other-member', 'stored as the portal the token is pinned to')
 })

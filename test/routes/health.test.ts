@@ -3,7 +3,7 @@ import t from 'tap'
 import { healthRoute } from '../../routes/health.ts'
 import { createReceiver } from '../../src/receiver/receiver.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
-import { APP_TOKEN, readFixture, startTestApp } from '../helpers.ts'
+import { APP_TOKEN, readFixture, SECRET_KEY, startTestApp } from '../helpers.ts'
 
 t.test('health reports versions, uptime, counts, the store and the last event; it is always 200', async (t) => {
   const server = await startTestApp()
@@ -39,7 +39,7 @@ t.test('ready is 200 once started, 503 with the reason while starting, closing, 
 
   // Mounted without the plugin, the receiver is never started.
   const app = Fastify()
-  await app.register(healthRoute, { receiver: createReceiver({ tokens: [APP_TOKEN], store: new MemoryStore() }) })
+  await app.register(healthRoute, { receiver: createReceiver({ tokens: [APP_TOKEN], store: new MemoryStore(), secretKey: SECRET_KEY }) })
   t.teardown(() => app.close())
   const starting = await app.inject({ method: 'GET', url: '/ready' })
   t.equal(starting.statusCode, 503)

@@ -3,6 +3,7 @@ import { ConfigError } from '../../src/errors.ts'
 import { createReceiver } from '../../src/receiver/receiver.ts'
 import { loadConfig } from '../../src/service/load-config.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
+import { SECRET_KEY } from '../helpers.ts'
 
 t.test('runs on a fresh clone with no environment at all, leaving the receiver to its defaults', async (t) => {
   const config = loadConfig({}, '/srv/app')
@@ -21,6 +22,7 @@ t.test('runs on a fresh clone with no environment at all, leaving the receiver t
       bodyLimit: undefined,
       formLimits: { maxPairs: undefined, maxDepth: undefined },
       shutdownTimeoutMs: undefined,
+      secretKey: undefined,
       eventsFile: undefined,
       worker: { concurrency: undefined, handlerTimeoutMs: undefined, maxAttempts: undefined, retryBaseMs: undefined, retryMaxMs: undefined },
       rest: { url: undefined, botId: undefined, botToken: undefined, timeoutMs: undefined },
@@ -32,7 +34,7 @@ t.test('runs on a fresh clone with no environment at all, leaving the receiver t
 t.test('reads every pinned variable', async (t) => {
   const config = loadConfig(
     {
-      PORT: '8080', HOST: '0.0.0.0', B24_APP_TOKENS: ' abc , 61fe:def ,, ', DATA_DIR: '/var/b24', EVENTS_FILE: 'events.jsonl', LOG_LEVEL: 'debug', LOG_PRETTY: '1',
+      PORT: '8080', HOST: '0.0.0.0', B24_APP_TOKENS: ' abc , 61fe:def ,, ', DATA_DIR: '/var/b24', B24_SECRET_KEY: 'AB'.repeat(32), EVENTS_FILE: 'events.jsonl', LOG_LEVEL: 'debug', LOG_PRETTY: '1',
       BODY_LIMIT: '2048', FORM_MAX_PAIRS: '50000', FORM_MAX_DEPTH: '64', SHUTDOWN_TIMEOUT_MS: '500', B24_POLL: 'imbot', B24_REST_URL: 'https://p.bitrix24.com/rest/1/x/', B24_BOT_ID: '456', B24_BOT_TOKEN: 'bt',
       B24_POLL_WITH_USER_EVENTS: 'true', B24_POLL_LIMIT: '50', B24_POLL_BUSY_MS: '2500', B24_POLL_IDLE_MS: '5000', UNRELATED: 'x',
       B24_REST_TIMEOUT_MS: '900', EXAMPLE_BOT: 'true', INBOX_DURABILITY: 'power', DEDUP_WINDOW_MS: '1000', WORKER_CONCURRENCY: '2', HANDLER_TIMEOUT_MS: '500', MAX_ATTEMPTS: '3', RETRY_BASE_MS: '10', RETRY_MAX_MS: '100',
@@ -42,6 +44,7 @@ t.test('reads every pinned variable', async (t) => {
   t.match(config, { port: 8080, host: '0.0.0.0', appTokens: ['abc', '61fe:def'], dataDir: '/var/b24', logLevel: 'debug', logPretty: true, exampleBot: true })
   t.same(config.receiver, {
     dataDir: '/var/b24',
+    secretKey: Buffer.alloc(32, 0xab),
     durability: 'power',
     dedupWindowMs: 1000,
     bodyLimit: 2048,
@@ -63,11 +66,13 @@ t.test('stops the start on a bad value, naming each variable', async (t) => {
     message: /PORT must be <= 65535; LOG_LEVEL must be "fatal" or .*; B24_POLL must be "im" or "imbot"; B24_POLL_WITH_USER_EVENTS must be boolean; B24_POLL_LIMIT must be <= 1000/,
   })
   t.throws(() => loadConfig({ B24_BOT_ID: 'bot' }), /B24_BOT_ID must be integer/)
+  t.throws(() => loadConfig({ B24_SECRET_KEY: 'not-a-key' }), { name: 'ConfigError', message: /^B24_SECRET_KEY must be/ })
+  t.notOk(String((() => { try { loadConfig({ B24_SECRET_KEY: 'not-a-key' }) } catch (error) { return (error as Error).message } })()).includes('not-a-key'), 'the value is never echoed')
 })
 
 t.test('the receiver refuses a poller it could not run, naming the variables', async (t) => {
   const url = 'https://p.bitrix24.com/rest/1/s3cr3t/'
-  const receiverOf = (env: Record<string, string>) => createReceiver({ ...loadConfig(env).receiver, tokens: ['tok'], store: new MemoryStore() })
+  const receiverOf = (env: Record<string, string>) => createReceiver({ ...loadConfig(env).receiver, tokens: ['tok'], store: new MemoryStore(), secretKey: SECRET_KEY })
   t.throws(() => receiverOf({ B24_POLL: 'im' }), new ConfigError('polling im needs rest.url (B24_REST_URL), the inbound webhook to poll through'))
   t.throws(() => receiverOf({ B24_POLL: 'imbot', B24_REST_URL: url, B24_BOT_ID: '456' }), new ConfigError('polling imbot needs rest.botId and rest.botToken (B24_BOT_ID and B24_BOT_TOKEN)'))
   t.throws(() => receiverOf({ B24_POLL: 'imbot', B24_REST_URL: url, B24_BOT_TOKEN: 'bt' }), /needs rest.botId/)

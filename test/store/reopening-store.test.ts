@@ -37,7 +37,8 @@ t.test('an unusable DATA_DIR: appends refused and why said, until it is fixed; t
   await t.rejects(store.stats(), unavailable)
   t.same(await store.queue.claim(10), [], 'nothing to hand out')
   // Rejected, never thrown: every method that returns a promise.
-  await t.rejects(store.queue.complete(1), unavailable)
+  await t.rejects(store.queue.seen('hook:a'), unavailable)
+  await t.rejects(store.queue.complete(1, 'hook:a'), unavailable)
   await t.rejects(store.queue.retry(1, 1, Date.now(), 'Error: boom'), unavailable)
   await t.rejects(store.queue.bury(1, 1, 'Error: boom'), unavailable)
   t.throws(() => store.queue.release(1), unavailable)
@@ -51,10 +52,11 @@ t.test('an unusable DATA_DIR: appends refused and why said, until it is fixed; t
   await eventually(() => store.unavailable() === null)
   t.equal(told, 1, 'its listeners are told')
   t.match(logs.parsed().at(-1), { level: 30, msg: 'the inbox is available again' })
-  t.equal(await store.append(record('a')), true)
+  await store.append(record('a'))
   t.equal(told, 2, 'and told of what the store tells')
   const [stored] = await store.queue.claim(10)
-  await store.queue.complete(stored?.id as number)
+  await store.queue.complete(stored?.id as number, 'hook:a')
+  t.equal(await store.queue.seen('hook:a'), true)
   t.match(await store.stats(), { depth: 0 })
   const opened = opens
   await store.close()
@@ -108,9 +110,12 @@ t.test('a store that opens at once is that store', async (t) => {
     { id: c?.id, status: 'pending', attempts: 0 },
   ])
   t.same(await store.queue.claim(10), [c], 'released')
+  await store.queue.complete(c?.id as number, 'hook:c')
+  t.equal(await store.queue.seen('hook:c'), true)
+  t.same(inner.seenKeys, new Set(['hook:c']), 'the key it was given')
   t.equal(store.deadLetters, inner.deadLetters)
   t.equal(store.meta, inner.meta)
-  t.match(await store.stats(), { depth: 2, retrying: 1, deadLetters: 1 })
+  t.match(await store.stats(), { depth: 1, retrying: 1, deadLetters: 1 })
   inner.failing = true
   t.equal(store.unavailable(), 'the store cannot be written', 'its own word on it')
   await store.close()

@@ -9,17 +9,21 @@ const UNBOUNDED = { maxPairs: Infinity, maxDepth: Infinity, maxKeyLength: Infini
 const child = (value: FormValue | undefined, key: string) => (typeof value === 'object' ? value[key] : undefined)
 
 // What the door reads, taken from the full parse: the oracle the scan must agree with.
-const fieldsOf = (form: FormMap) => ({ event: form.event, auth: form.auth, botAuth: child(child(form.data, 'bot'), 'auth') })
+const fieldsOf = (form: FormMap) => ({
+  event: form.event,
+  auth: form.auth,
+  botAuth: child(child(form.data, 'bot'), 'auth'),
+  chatId: child(child(form.data, 'chat'), 'id'),
+  dialogId: child(form.data, 'dialogId'),
+})
 
 function agrees(body: string) {
   return { scanned: fieldsOf(scanForm(body).head), parsed: fieldsOf(parseForm(body, UNBOUNDED)) }
 }
 
-// Whether any credential is left in a parsed form: a top-level `auth`, or a token key in `data`.
-function credentialsIn(form: FormMap): boolean {
-  const inData = (value: FormValue | undefined): boolean =>
-    typeof value === 'object' && Object.keys(value).some((key) => isSecretKey(key) || inData(value[key]))
-  return 'auth' in form || inData(form.data)
+// Whether any credential is left in a parsed form: a token key anywhere.
+function credentialsIn(form: FormValue | undefined): boolean {
+  return typeof form === 'object' && Object.keys(form).some((key) => isSecretKey(key) || credentialsIn(form[key]))
 }
 
 t.test("reading a key without limits does not lift the full parser's", async (t) => {
@@ -40,6 +44,12 @@ t.test('reads event, auth and data[bot][auth] exactly as the full parser does, o
 
 t.test('agrees where later pairs reshape what earlier ones built', async (t) => {
   const cases = [
+    'data[chat][id]=1&data[chat]=x',
+    'data[chat]=x&data[chat][id]=2',
+    'data[chat][id]=1&data=x&data[dialogId]=chat5',
+    'data[dialogId]=a&data[dialogId][x]=b',
+    'data[chat][id][]=1',
+    'access_token=t&x[refresh_token]=r&data[bot][x][auth]=1',
     'data[bot][auth][application_token]=t&data[bot]=x',
     'data[bot][auth][application_token]=t&data=x',
     'data=x&data[bot][auth][access_token]=a',
@@ -65,15 +75,15 @@ t.test('agrees with the full parser on the PHP oracle corpus', async (t) => {
 })
 
 // Keys built from the names that matter, in every spelling the parser reads alike.
-const base = fc.constantFrom('auth', 'event', 'data', 'data', 'AUTH', 'x')
-const segment = fc.constantFrom('bot', 'bot', 'auth', 'auth', 'application_token', 'access_token', 'member_id', 'x', '0', '', ' ')
+const base = fc.constantFrom('auth', 'event', 'data', 'data', 'AUTH', 'x', 'access_token')
+const segment = fc.constantFrom('bot', 'bot', 'auth', 'auth', 'application_token', 'access_token', 'member_id', 'chat', 'id', 'dialogId', 'x', '0', '', ' ')
 const bracket = fc.constantFrom(['[', ']'], ['%5B', '%5D'], ['%5b', '%5d'], ['[', ''])
 const spelled = fc.constantFrom((name: string) => name, (name: string) => name.replace(/^a/, '%61').replace(/^d/, '%64').replace(/^e/, '%65'), (name: string) => ` ${name}`)
 const key = fc.tuple(base, fc.array(fc.tuple(segment, bracket), { maxLength: 4 }), spelled).map(([base, rest, spell]) => spell(base) + rest.map(([name, [open, close]]) => open + name + close).join(''))
 const value = fc.oneof(fc.string({ unit: 'grapheme' }).map(encodeURIComponent), fc.constantFrom('', 'tok', '%ZZ', '+'))
 const pair = fc.oneof(fc.tuple(key, value).map(([k, v]) => `${k}=${v}`), key)
 const body = fc.array(pair, { maxLength: 12 }).map((pairs) => pairs.join('&'))
-const garbage = fc.string({ unit: fc.constantFrom('[', ']', '%', '&', '=', '+', '.', ' ', 'a', 'u', 't', 'h', '%5B', '%5D', 'data', 'bot', 'event') })
+const garbage = fc.string({ unit: fc.constantFrom('[', ']', '%', '&', '=', '+', '.', ' ', 'a', 'u', 't', 'h', '%5B', '%5D', 'data', 'bot', 'event', 'chat', 'id', 'dialogId') })
 
 t.test('agrees with the full parser on random and garbage bodies, and strips every credential', async (t) => {
   fc.assert(

@@ -3,7 +3,7 @@ import { pino } from 'pino'
 import { backoff } from '../../src/backoff.ts'
 import type { NewRecord, Queue, StoredRecord } from '../../src/store/store.ts'
 import { StoreUnavailableError } from '../../src/store/store-unavailable-error.ts'
-import { Worker, type Dispatch, type WorkerOptions } from '../../src/worker/worker.ts'
+import { Undeliverable, Worker, type Dispatch, type Outcome, type WorkerOptions } from '../../src/worker/worker.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
 import { newRecord, textOf } from '../fakes/new-record.ts'
 import { captureLogs, eventually } from '../helpers.ts'
@@ -28,9 +28,11 @@ function deferred<T = void>() {
 
 const turn = () => new Promise((resolve) => setImmediate(resolve))
 
-let keys = 0
 /** A record of `chat` whose body is `{ text }`. */
-const record = (chat: number | string, text: string): NewRecord => newRecord(chat, text, { key: `key-${++keys}`, type: 'TEST' })
+const record = (chat: number | string, text: string): NewRecord => newRecord(chat, text, { type: 'TEST' })
+
+/** The outcome of a record handled: a dedup key made of its text, as a dispatch derives one from its event. */
+const handledOutcome = (stored: StoredRecord): Outcome => ({ key: `key:${textOf(stored)}` })
 
 /**
  * A MemoryStore's queue, also woken once a retry is due by `Date.now()`: the fake's own wake-up
@@ -73,14 +75,18 @@ function setup(t: Test, dispatch: Dispatch, options: Partial<WorkerOptions> = {}
 
 t.test('handles what was pending before it started, then what arrives', async (t) => {
   const seen: string[] = []
-  const { worker, add, texts } = setup(t, async (stored) => void seen.push(textOf(stored)))
+  const { worker, add, texts, store } = setup(t, async (stored) => {
+    seen.push(textOf(stored))
+    return handledOutcome(stored)
+  })
   await add(1, 'left by a previous run')
   worker.start()
   await add(1, 'new')
   await eventually(() => seen.length === 2)
   t.same(seen, ['left by a previous run', 'new'])
   await eventually(() => texts('done').length === 2)
-  t.same(worker.stats(), { inFlight: 0, handled: 2, failedAttempts: 0, deadLettered: 0 })
+  t.same(worker.stats(), { inFlight: 0, handled: 2, duplicates: 0, rejected: 0, failedAttempts: 0, deadLettered: 0 })
+  t.same([...store.seenKeys], ['key:left by a previous run', 'key:new'], 'each dedup key kept as its record completes')
 })
 
 t.test('runs no more than `concurrency` records at once', async (t) => {
@@ -89,10 +95,11 @@ t.test('runs no more than `concurrency` records at once', async (t) => {
   let most = 0
   const { worker, add, texts } = setup(
     t,
-    async () => {
+    async (stored) => {
       most = Math.max(most, ++running)
       await gate.promise
       running--
+      return handledOutcome(stored)
     },
     { concurrency: 3 },
   )
@@ -128,6 +135,7 @@ t.test('keeps arrival order within a chat, one record at a time, while chats run
       busy.delete(stored.chatKey)
       if (attempt === 1 && random() < 0.2) throw new Error('a transient failure')
       seen.set(stored.chatKey, [...(seen.get(stored.chatKey) ?? []), textOf(stored)])
+      return handledOutcome(stored)
     },
     { concurrency: 3, maxAttempts: 10, random },
   )
@@ -151,7 +159,7 @@ t.test('retries a failing record with backoff, then buries it after maxAttempts;
   const { worker, add, texts, store, logs } = setup(
     t,
     async (stored, attempt) => {
-      if (textOf(stored) !== 'doomed') return
+      if (textOf(stored) !== 'doomed') return handledOutcome(stored)
       attempts.push([attempt, Date.now()])
       t.equal(stored.attempts, attempt - 1, 'the record says how many attempts were made before')
       throw new Error(`still broken on attempt ${attempt}`)
@@ -193,7 +201,7 @@ t.test('retries a failing record with backoff, then buries it after maxAttempts;
   retries.forEach((retry, i) => t.ok(retry.delay <= (delays[i] as number) && retry.delay >= (delays[i] as number) - 5, `retry ${i + 1} due after its backoff (${retry.delay} ms)`))
   const gaps = attempts.slice(1).map(([, at], i) => at - (attempts[i] as [number, number])[1])
   gaps.forEach((gap, i) => t.ok(gap >= (delays[i] as number), `attempt ${i + 2} waited its backoff: ${gap} ms`))
-  t.same(worker.stats(), { inFlight: 0, handled: 1, failedAttempts: 3, deadLettered: 1 })
+  t.same(worker.stats(), { inFlight: 0, handled: 1, duplicates: 0, rejected: 0, failedAttempts: 3, deadLettered: 1 })
 })
 
 t.test('records what a dispatch threw, whatever it threw', async (t) => {
@@ -214,6 +222,127 @@ t.test('records what a dispatch threw, whatever it threw', async (t) => {
   )
 })
 
+t.test("completes each record with its outcome's key; a double delivery counts as a duplicate, not as handled", async (t) => {
+  const completed: Array<[number, string | null]> = []
+  const { worker, add, store, logs } = setup(
+    t,
+    async (stored) => {
+      const text = textOf(stored)
+      if (text === 'again') return { key: 'key:first', duplicate: true }
+      if (text === 'keyless') return { key: null }
+      return handledOutcome(stored)
+    },
+    {},
+    (base) => ({
+      ...base,
+      complete: async (id, key) => {
+        completed.push([id, key])
+        return base.complete(id, key)
+      },
+    }),
+  )
+  await add(1, 'first')
+  await add(1, 'again')
+  await add(2, 'keyless')
+  worker.start()
+  await eventually(() => store.inStatus('done').length === 3)
+  t.same(
+    completed.sort(([a], [b]) => a - b),
+    [
+      [1, 'key:first'],
+      [2, 'key:first'],
+      [3, null],
+    ],
+    'the key each dispatch gave, or none',
+  )
+  t.same([...store.seenKeys], ['key:first'])
+  t.same(worker.stats(), { inFlight: 0, handled: 2, duplicates: 1, rejected: 0, failedAttempts: 0, deadLettered: 0 })
+  t.same(logs.lines, [], 'nothing to say about either')
+})
+
+t.test('an Undeliverable record goes to the dead letter on its first attempt, logged by type, id and reason only', async (t) => {
+  const attempts: Array<[string, number]> = []
+  const reason = 'ONIMBOTV2MESSAGEADD does not match its schema: /data/message/id: must be integer'
+  const { worker, add, store, logs, texts } = setup(
+    t,
+    async (stored, attempt) => {
+      attempts.push([textOf(stored), attempt])
+      if (textOf(stored).startsWith('undecodable')) throw new Undeliverable(reason, { cause: new Error(`the value was ${textOf(stored)}`) })
+      return handledOutcome(stored)
+    },
+    { maxAttempts: 8 },
+  )
+  await add(1, 'undecodable: password hunter2')
+  await add(1, 'next in the chat')
+  worker.start()
+  await eventually(() => texts('done').length === 1)
+  t.same(attempts, [
+    ['undecodable: password hunter2', 1],
+    ['next in the chat', 1],
+  ], 'one attempt, no retry, and the chat goes on')
+  t.match(store.inStatus('dead'), [{ id: 1, attempts: 1, error: reason }])
+  t.same(worker.stats(), { inFlight: 0, handled: 1, duplicates: 0, rejected: 1, failedAttempts: 0, deadLettered: 0 })
+  t.same([...store.seenKeys], ['key:next in the chat'], 'no key kept for what did not decode')
+
+  const logged = logs.parsed()
+  t.equal(logged.length, 1, 'one line')
+  const { level, time: _, pid: __, hostname: ___, msg, ...fields } = logged[0] as Record<string, unknown>
+  t.equal(level, 40, 'a warning')
+  t.match(msg, /dead letter/)
+  t.same(fields, { type: 'TEST', inboxId: 1, reason }, 'the type, the id and the reason: nothing else of the record')
+  for (const secret of ['hunter2', 'sealed-credentials', 'chat:1', 'the value was']) t.notOk(logs.text().includes(secret), `no ${secret} in the log`)
+})
+
+t.test('an Undeliverable whose burial cannot be written stays pending and is tried again', async (t) => {
+  let attempts = 0
+  let failures = 1
+  const { worker, add, store, logs } = setup(
+    t,
+    async () => {
+      attempts++
+      throw new Undeliverable('/data: must be object')
+    },
+    { retryBaseMs: 10 },
+    (base) => ({
+      ...base,
+      bury: async (id, count, error) => {
+        if (failures-- > 0) throw new StoreUnavailableError('the inbox cannot store events now')
+        return base.bury(id, count, error)
+      },
+    }),
+  )
+  await add(1, 'x')
+  worker.start()
+  await eventually(() => store.inStatus('dead').length === 1)
+  t.equal(attempts, 2)
+  t.match(store.inStatus('dead'), [{ attempts: 1, error: '/data: must be object' }], 'still its first attempt: the first was never written')
+  t.match(logs.parsed(), [{ level: 50, msg: 'cannot record the outcome in the inbox' }, { level: 40, reason: '/data: must be object' }])
+  t.same(worker.stats(), { inFlight: 0, handled: 0, duplicates: 0, rejected: 1, failedAttempts: 0, deadLettered: 0 })
+})
+
+t.test('other errors are still retried, then buried, even beside Undeliverable ones', async (t) => {
+  const { worker, add, store } = setup(
+    t,
+    async (stored, attempt) => {
+      if (textOf(stored) === 'bad') throw new Undeliverable('/event is required')
+      throw new TypeError(`broken on attempt ${attempt}`)
+    },
+    { maxAttempts: 2 },
+  )
+  await add(1, 'bad')
+  await add(2, 'flaky')
+  worker.start()
+  await eventually(() => store.inStatus('dead').length === 2)
+  t.same(
+    store.inStatus('dead').map((row) => [textOf(row), row.attempts, row.error]),
+    [
+      ['bad', 1, '/event is required'],
+      ['flaky', 2, 'TypeError: broken on attempt 2'],
+    ],
+  )
+  t.same(worker.stats(), { inFlight: 0, handled: 0, duplicates: 0, rejected: 1, failedAttempts: 2, deadLettered: 1 })
+})
+
 t.test('stopping finishes what is due and leaves a retry that is not due pending', async (t) => {
   const seen: string[] = []
   const { worker, add, store, texts } = setup(
@@ -222,6 +351,7 @@ t.test('stopping finishes what is due and leaves a retry that is not due pending
       await turn()
       if (textOf(stored) === 'flaky' && attempt === 1) throw new Error('not now')
       seen.push(textOf(stored))
+      return handledOutcome(stored)
     },
     { concurrency: 1, retryBaseMs: 60000, retryMaxMs: 60000 },
   )
@@ -233,12 +363,15 @@ t.test('stopping finishes what is due and leaves a retry that is not due pending
   t.same(seen, ['a', 'b'], 'one after another, within the time given')
   t.same(texts('done'), ['a', 'b'])
   t.match(store.inStatus('pending'), [{ attempts: 1, error: 'Error: not now' }], 'the retry waits for the next start')
-  t.same(worker.stats(), { inFlight: 0, handled: 2, failedAttempts: 1, deadLettered: 0 })
+  t.same(worker.stats(), { inFlight: 0, handled: 2, duplicates: 0, rejected: 0, failedAttempts: 1, deadLettered: 0 })
 })
 
 t.test('a worker stopped before its first turn takes nothing', async (t) => {
   let handled = 0
-  const { worker, add, store } = setup(t, async () => void handled++)
+  const { worker, add, store } = setup(t, async (stored) => {
+    handled++
+    return handledOutcome(stored)
+  })
   await add(1, 'x')
   worker.start()
   t.equal(await worker.stop(0), true)
@@ -252,7 +385,7 @@ t.test('stopping at the deadline returns false and leaves the unfinished record 
   const started: string[] = []
   const { worker, add, store } = setup(t, (stored) => {
     started.push(textOf(stored))
-    return new Promise<void>(() => {})
+    return new Promise<Outcome>(() => {})
   })
   worker.start()
   await add(1, 'stuck')
@@ -270,6 +403,7 @@ t.test('stopping leaves the rest pending for real: a second worker on the same q
     async (stored) => {
       first.push(textOf(stored))
       await gate.promise
+      return handledOutcome(stored)
     },
     { concurrency: 1 },
   )
@@ -280,7 +414,13 @@ t.test('stopping leaves the rest pending for real: a second worker on the same q
   t.equal(await worker.stop(20), false)
   gate.resolve() // finishes after the stop: its outcome is not written
   const second: string[] = []
-  const next = new Worker(store.queue, async (stored) => void second.push(textOf(stored)), pino({ level: 'silent' }), OPTIONS)
+  const next = new Worker(
+    store.queue,
+    async (stored) => {
+      second.push(textOf(stored))
+      return handledOutcome(stored)
+    },
+    pino({ level: 'silent' }), OPTIONS)
   t.teardown(() => next.stop(0))
   next.start()
   await eventually(() => store.inStatus('done').length === 2)
@@ -294,13 +434,16 @@ t.test('an outcome it cannot write leaves the record pending, handled again afte
   let failures = 1
   const { worker, add, store, logs } = setup(
     t,
-    async () => void handled++,
+    async (stored) => {
+      handled++
+      return handledOutcome(stored)
+    },
     { retryBaseMs: 10 },
     (base) => ({
       ...base,
-      complete: async (id) => {
+      complete: async (id, key) => {
         if (failures-- > 0) throw new StoreUnavailableError('the inbox cannot store events now')
-        return base.complete(id)
+        return base.complete(id, key)
       },
     }),
   )
@@ -311,6 +454,7 @@ t.test('an outcome it cannot write leaves the record pending, handled again afte
   t.match(logs.parsed(), [{ level: 50, msg: 'cannot record the outcome in the inbox', inboxId: 1, type: 'TEST', err: { message: 'the inbox cannot store events now' } }])
   t.equal(logs.lines.length, 1)
   t.match(worker.stats(), { handled: 1, inFlight: 0 })
+  t.same([...store.seenKeys], ['key:x'], 'its key kept once the outcome is written')
 })
 
 t.test('a claim that fails is logged, and the next notice claims again', async (t) => {
@@ -318,7 +462,10 @@ t.test('a claim that fails is logged, and the next notice claims again', async (
   let failures = 1
   const { worker, add, logs } = setup(
     t,
-    async (stored) => void seen.push(textOf(stored)),
+    async (stored) => {
+      seen.push(textOf(stored))
+      return handledOutcome(stored)
+    },
     {},
     (base) => ({
       ...base,
@@ -345,7 +492,10 @@ t.test('a claim that answers after the stop gives its records back untouched', a
   const dispatched: string[] = []
   const { worker, add, store } = setup(
     t,
-    async (stored) => void dispatched.push(textOf(stored)),
+    async (stored) => {
+      dispatched.push(textOf(stored))
+      return handledOutcome(stored)
+    },
     {},
     (base) => ({
       ...base,

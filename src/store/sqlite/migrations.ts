@@ -32,6 +32,35 @@ const MIGRATIONS: string[] = [
   // What `raw_json` holds when it is not JSON: `form` (a body kept as it came). NULL for the kinds
   // the first two versions told apart by column.
   `ALTER TABLE events ADD COLUMN body_kind TEXT;`,
+  // The wire, not the decoded event: an append is one row in one b-tree (no unique key to check,
+  // no index a pending row is in), small columns first so that reading the line at open skips the
+  // body's overflow pages. A handled row is deleted; its dedup key goes to `seen`. Credentials
+  // are sealed by the door; those of rows an earlier release kept in clear text are dropped here
+  // (access tokens live an hour: they would be stale by the time anyone needed them).
+  `CREATE TABLE inbox (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     status TEXT NOT NULL CHECK (status IN ('pending', 'dead')),
+     chat_key TEXT NOT NULL,
+     type TEXT NOT NULL,
+     source TEXT NOT NULL,
+     received_at INTEGER NOT NULL,
+     next_at INTEGER NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     last_error TEXT,
+     portal_json TEXT NOT NULL,
+     body_kind TEXT NOT NULL,
+     body TEXT NOT NULL,
+     credentials TEXT
+   );
+   CREATE INDEX inbox_dead ON inbox (id) WHERE status = 'dead';
+   CREATE TABLE seen (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE INDEX seen_expiry ON seen (expires_at);
+   INSERT INTO inbox (id, status, chat_key, type, source, received_at, next_at, attempts, last_error, portal_json, body_kind, body)
+     SELECT id, status, COALESCE(chat_key, 'solo:' || key), type, delivery_json ->> '$.source', received_at, next_at, attempts, last_error,
+            delivery_json -> '$.portal', COALESCE(body_kind, IIF(event_json IS NULL, 'payload', 'event')), COALESCE(event_json, raw_json)
+     FROM events WHERE status IN ('pending', 'dead') ORDER BY id;
+   INSERT INTO seen (key, expires_at) SELECT key, expires_at FROM events WHERE status = 'done';
+   DROP TABLE events;`,
 ]
 
 /** Brings a database to the current schema, in one transaction per step. */

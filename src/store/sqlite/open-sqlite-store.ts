@@ -1,8 +1,8 @@
-import type { Statement } from 'better-sqlite3'
+import type { Database, Statement } from 'better-sqlite3'
 import type { StoreStats } from '../../../schemas/health.ts'
 import type { NewRecord, Store } from '../store.ts'
 import { GroupCommit } from './group-commit.ts'
-import { openDatabase, type Durability } from './open-database.ts'
+import { BUSY_TIMEOUT_MS, openDatabase, type Durability } from './open-database.ts'
 import { recordColumns } from './rows.ts'
 import { SqliteDeadLetters } from './sqlite-dead-letters.ts'
 import { SqliteMeta } from './sqlite-meta.ts'
@@ -29,51 +29,63 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
   const writer = new GroupCommit(db)
   const queue = new SqliteQueue(db, writer, { dedupWindowMs: options.dedupWindowMs, pollIntervalMs: options.pollIntervalMs ?? 1000 })
   const deadLetters = new SqliteDeadLetters(db, writer, (ref) => queue.enqueue([ref]))
-  const sql: Record<'insert' | 'stats' | 'purge', Statement> = {
+  const sql: Record<'insert' | 'dead' | 'purge', Statement> = {
     insert: db.prepare(
-      `INSERT INTO events (status, key, chat_key, type, received_at, next_at, event_json, raw_json, body_kind, delivery_json, credentials_json, last_error)
-       VALUES (@status, @key, @chat_key, @type, @now, @now, @event_json, @raw_json, @body_kind, @delivery_json, @credentials_json, @last_error)
-       ON CONFLICT (key) DO NOTHING`,
+      `INSERT INTO inbox (status, chat_key, type, source, received_at, next_at, portal_json, body_kind, body, credentials)
+       VALUES ('pending', @chat_key, @type, @source, @now, @now, @portal_json, @body_kind, @body, @credentials)`,
     ),
-    stats: db.prepare(
-      `SELECT
-         (SELECT COUNT(*) FROM events WHERE status = 'pending') AS depth,
-         (SELECT MIN(received_at) FROM events WHERE status = 'pending') AS oldest,
-         (SELECT COUNT(*) FROM events WHERE status = 'pending' AND attempts > 0) AS retrying,
-         (SELECT COUNT(*) FROM events WHERE status = 'dead') AS dead`,
-    ),
-    purge: db.prepare("DELETE FROM events WHERE status = 'done' AND expires_at <= ?"),
+    dead: db.prepare("SELECT COUNT(*) FROM inbox WHERE status = 'dead'").pluck(),
+    purge: db.prepare('DELETE FROM seen WHERE expires_at <= ?'),
   }
-  const purge = setInterval(() => writer.write(() => sql.purge.run(Date.now())).catch(() => undefined), options.purgeIntervalMs ?? 60000).unref()
+  // Forgets dedup keys past their window, then empties the WAL: the pages of deleted rows are
+  // zeroed in the database (secure_delete), and their earlier images in the WAL go with it.
+  const purge = setInterval(() => {
+    writer
+      .write(() => sql.purge.run(Date.now()))
+      .then(() => emptyWal(db, 0))
+      .catch(() => undefined)
+  }, options.purgeIntervalMs ?? 60000).unref()
 
   return {
     async append(record: NewRecord) {
-      const columns = { ...recordColumns(record), status: record.error === undefined ? 'pending' : 'dead' }
+      const columns = recordColumns(record)
       const stored = await writer.write(() => {
         const now = Date.now()
-        const { changes, lastInsertRowid } = sql.insert.run({ ...columns, now })
-        return changes === 0 ? null : { id: Number(lastInsertRowid), now }
+        return { id: Number(sql.insert.run({ ...columns, now }).lastInsertRowid), now }
       })
-      if (!stored) return false
-      if (record.error === undefined) {
-        const { error: _, ...kept } = record
-        queue.enqueue([{ id: stored.id, chatKey: record.chatKey, nextAt: stored.now, record: { ...kept, id: stored.id, attempts: 0, receivedAt: stored.now } }])
-      }
-      return true
+      const { id, now } = stored
+      queue.enqueue([{ id, chatKey: record.chatKey, nextAt: now, receivedAt: now, attempts: 0, record: { ...record, id, attempts: 0, receivedAt: now } }])
     },
     queue,
     deadLetters,
     meta: new SqliteMeta(db, writer),
     async stats(): Promise<StoreStats> {
-      const row = sql.stats.get() as { depth: number; oldest: number | null; retrying: number; dead: number }
-      return { depth: row.depth, oldestPendingAgeMs: row.oldest === null ? null : Date.now() - row.oldest, retrying: row.retrying, deadLetters: row.dead }
+      const { depth, oldestReceivedAt, retrying } = queue.stats()
+      return { depth, oldestPendingAgeMs: oldestReceivedAt === null ? null : Date.now() - oldestReceivedAt, retrying, deadLetters: sql.dead.get() as number }
     },
     unavailable: () => (writer.failure ? 'the inbox cannot be written' : null),
     async close() {
+      if (!db.open) return
       clearInterval(purge)
       queue.close()
       writer.flush()
-      db.close()
+      try {
+        emptyWal(db, BUSY_TIMEOUT_MS)
+      } finally {
+        db.close()
+      }
     },
+  }
+}
+
+// Checkpoints the WAL and truncates it, waiting up to `busyMs` for a reader of another process
+// (`dlq`, a sqlite3 shell): the periodic one does not wait (the event loop would stall; the next
+// one tries again), the one at close does.
+function emptyWal(db: Database, busyMs: number): void {
+  db.pragma(`busy_timeout = ${busyMs}`)
+  try {
+    db.pragma('wal_checkpoint(TRUNCATE)')
+  } finally {
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
   }
 }

@@ -1,7 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3'
 import type { DeadLetter, DeadLetters, StoredRecord } from '../store.ts'
 import type { GroupCommit } from './group-commit.ts'
-import { bodyColumns, toDeadLetter, toRecord, type Row } from './rows.ts'
+import { toDeadLetter, toRecord, type Row } from './rows.ts'
 import type { LineRef } from './sqlite-queue.ts'
 
 /** The SQLite store's dead letter: rows with status `dead`. */
@@ -15,13 +15,13 @@ export class SqliteDeadLetters implements DeadLetters {
     this.#writer = writer
     this.#revived = revived
     this.#sql = {
-      list: db.prepare("SELECT * FROM events WHERE status = 'dead' ORDER BY id"),
-      get: db.prepare("SELECT * FROM events WHERE id = ? AND status = 'dead'"),
+      list: db.prepare("SELECT * FROM inbox WHERE status = 'dead' ORDER BY id"),
+      get: db.prepare("SELECT * FROM inbox WHERE id = ? AND status = 'dead'"),
       revive: db.prepare(
-        `UPDATE events SET status = 'pending', attempts = 0, next_at = @now, chat_key = @chat_key, event_json = @event_json, raw_json = @raw_json,
-           body_kind = @body_kind, last_error = NULL WHERE id = @id AND status = 'dead'`,
+        `UPDATE inbox SET status = 'pending', attempts = 0, next_at = ?, last_error = NULL WHERE id = ? AND status = 'dead'
+         RETURNING chat_key AS chatKey, received_at AS receivedAt`,
       ),
-      drop: db.prepare("DELETE FROM events WHERE id = ? AND status = 'dead'"),
+      drop: db.prepare("DELETE FROM inbox WHERE id = ? AND status = 'dead'"),
     }
   }
 
@@ -39,10 +39,10 @@ export class SqliteDeadLetters implements DeadLetters {
     return row ? toRecord(row) : null
   }
 
-  async revive(id: number, update: Pick<StoredRecord, 'chatKey' | 'bodyKind' | 'body'>): Promise<void> {
+  async revive(id: number): Promise<void> {
     const now = Date.now()
-    const revived = await this.#writer.write(() => this.#sql.revive.run({ id, now, chat_key: update.chatKey, ...bodyColumns(update) }).changes > 0)
-    if (revived) this.#revived({ id, chatKey: update.chatKey, nextAt: now })
+    const revived = await this.#writer.write(() => this.#sql.revive.get(now, id) as Pick<LineRef, 'chatKey' | 'receivedAt'> | undefined)
+    if (revived) this.#revived({ id, ...revived, nextAt: now, attempts: 0 })
   }
 
   async drop(id: number): Promise<boolean> {

@@ -3,12 +3,21 @@ import type { Queue, StoredRecord } from '../store.ts'
 import type { GroupCommit } from './group-commit.ts'
 import { toRecord, type Row } from './rows.ts'
 
+/**
+ * Records kept in the lines beyond what a claim needs now (about 5 MB of wire): a worker keeping
+ * pace takes what was just stored without reading it back; one far behind reads it back.
+ */
+const CACHED_RECORDS = 1024
+
 /** Where a pending record stands in line: enough to schedule it without reading it. */
 export interface LineRef {
   id: number
   chatKey: string
   /** When it is due (epoch ms): now for a new record, later for one waiting to be retried. */
   nextAt: number
+  /** When it was stored (epoch ms), and the attempts made: `/health`'s figures come from the lines. */
+  receivedAt: number
+  attempts: number
   /** The record itself when this process just stored it: no need to read it back. */
   record?: StoredRecord
 }
@@ -23,8 +32,10 @@ export class SqliteQueue implements Queue {
   readonly #writer: GroupCommit
   readonly #dedupWindowMs: number
   readonly #pollIntervalMs: number
-  readonly #sql: Record<'pending' | 'load' | 'complete' | 'retry' | 'bury', Statement>
+  readonly #sql: Record<'pending' | 'load' | 'seen' | 'complete' | 'remember' | 'retry' | 'bury', Statement>
   #lines = new Map<string, LineRef[]>()
+  /** How many refs in the lines hold their record. */
+  #cached = 0
   /** Claimed records and their chats: a held chat hands out nothing else. */
   readonly #held = new Map<number, string>()
   readonly #heldChats = new Set<string>()
@@ -38,14 +49,15 @@ export class SqliteQueue implements Queue {
     this.#dedupWindowMs = options.dedupWindowMs
     this.#pollIntervalMs = options.pollIntervalMs
     this.#sql = {
-      pending: db.prepare("SELECT id, chat_key AS chatKey, next_at AS nextAt FROM events WHERE status = 'pending' ORDER BY id"),
-      load: db.prepare("SELECT * FROM events WHERE id = ? AND status = 'pending'"),
-      complete: db.prepare(
-        `UPDATE events SET status = 'done', expires_at = ?, chat_key = NULL, event_json = NULL, delivery_json = NULL, raw_json = NULL,
-           credentials_json = NULL, last_error = NULL WHERE id = ? AND status = 'pending'`,
+      pending: db.prepare(
+        "SELECT id, chat_key AS chatKey, next_at AS nextAt, received_at AS receivedAt, attempts FROM inbox WHERE status = 'pending' ORDER BY id",
       ),
-      retry: db.prepare("UPDATE events SET attempts = ?, next_at = ?, last_error = ? WHERE id = ? AND status = 'pending'"),
-      bury: db.prepare("UPDATE events SET status = 'dead', attempts = ?, last_error = ? WHERE id = ?"),
+      load: db.prepare("SELECT * FROM inbox WHERE id = ? AND status = 'pending'"),
+      seen: db.prepare('SELECT 1 FROM seen WHERE key = ? AND expires_at > ?').pluck(),
+      complete: db.prepare("DELETE FROM inbox WHERE id = ? AND status = 'pending'"),
+      remember: db.prepare('INSERT INTO seen (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at'),
+      retry: db.prepare("UPDATE inbox SET attempts = ?, next_at = ?, last_error = ? WHERE id = ? AND status = 'pending'"),
+      bury: db.prepare("UPDATE inbox SET status = 'dead', attempts = ?, last_error = ? WHERE id = ?"),
     }
     this.#reload()
   }
@@ -54,9 +66,9 @@ export class SqliteQueue implements Queue {
   enqueue(refs: LineRef[]): void {
     for (const ref of refs) {
       const line = this.#lines.get(ref.chatKey)
+      if (ref.record) this.#cached++
       if (!line) this.#lines.set(ref.chatKey, [ref])
-      // Behind others it will wait: keep its place, not the whole record (read back when its turn comes).
-      else if ((line.at(-1) as LineRef).id < ref.id) line.push({ ...ref, record: undefined })
+      else if ((line.at(-1) as LineRef).id < ref.id) line.push(this.#cached <= CACHED_RECORDS ? ref : this.#forget(ref))
       else line.splice(line.findIndex((other) => other.id > ref.id), 0, ref)
     }
     if (refs.length > 0) this.#notify()
@@ -94,9 +106,16 @@ export class SqliteQueue implements Queue {
     return claimed
   }
 
-  async complete(id: number): Promise<void> {
+  async seen(key: string): Promise<boolean> {
+    return this.#sql.seen.get(key, Date.now()) !== undefined
+  }
+
+  async complete(id: number, key: string | null): Promise<void> {
     const expiresAt = Date.now() + this.#dedupWindowMs
-    await this.#writer.write(() => this.#sql.complete.run(expiresAt, id))
+    await this.#writer.write(() => {
+      this.#sql.complete.run(id)
+      if (key !== null) this.#sql.remember.run(key, expiresAt)
+    })
     this.#finish(id)
   }
 
@@ -105,7 +124,8 @@ export class SqliteQueue implements Queue {
     const line = this.#lines.get(this.#held.get(id) as string) as LineRef[]
     // The next attempt reads the record back, with its attempt count. (Usually the head, but a
     // revived dead letter may have rejoined ahead of it while it ran.)
-    Object.assign(line.find((ref) => ref.id === id) as LineRef, { nextAt, record: undefined })
+    const ref = line.find((candidate) => candidate.id === id) as LineRef
+    Object.assign(this.#forget(ref), { nextAt, attempts })
     this.release(id)
   }
 
@@ -122,6 +142,20 @@ export class SqliteQueue implements Queue {
   onAvailable(listener: () => void): () => void {
     this.#listeners.add(listener)
     return () => this.#listeners.delete(listener)
+  }
+
+  /** What is pending, from the lines in memory: `/health` must not scan a deep inbox. */
+  stats(): { depth: number; oldestReceivedAt: number | null; retrying: number } {
+    let depth = 0
+    let oldest: number | null = null
+    let retrying = 0
+    for (const line of this.#lines.values()) {
+      depth += line.length
+      const head = line[0] as LineRef
+      if (oldest === null || head.receivedAt < oldest) oldest = head.receivedAt
+      for (const ref of line) if (ref.attempts > 0) retrying++
+    }
+    return { depth, oldestReceivedAt: oldest, retrying }
   }
 
   close(): void {
@@ -145,13 +179,22 @@ export class SqliteQueue implements Queue {
 
   #dequeue({ id, chatKey }: { id: number; chatKey: string }): void {
     const line = this.#lines.get(chatKey) as LineRef[]
-    line.splice(line.findIndex((ref) => ref.id === id), 1)
+    const [ref] = line.splice(line.findIndex((candidate) => candidate.id === id), 1)
+    this.#forget(ref as LineRef)
     if (line.length === 0) this.#lines.delete(chatKey)
+  }
+
+  // Drops the record a ref holds (it is read back when needed): the next attempt reads its attempt count.
+  #forget(ref: LineRef): LineRef {
+    if (ref.record) this.#cached--
+    ref.record = undefined
+    return ref
   }
 
   #reload(): void {
     this.#dataVersion = this.#db.pragma('data_version', { simple: true }) as number
     this.#lines = new Map()
+    this.#cached = 0
     this.enqueue(this.#sql.pending.all() as LineRef[])
   }
 

@@ -6,6 +6,9 @@ import { encodeForm, type PhpValue } from '../../../src/wire/encode-form.ts'
 import { eventually } from '../../helpers.ts'
 import { serveChild } from '../../serve-child.ts'
 
+// Two services started through tsx, each compiling the sources at start: seconds apiece on a busy machine.
+t.setTimeout(120_000)
+
 const post = (url: string, body: string) =>
   fetch(`${url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body }).then(
     (response) => response.status,

@@ -1,10 +1,8 @@
 import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import BetterSqlite3 from 'better-sqlite3'
 import t from 'tap'
 import { migrate } from '../../../src/store/sqlite/migrations.ts'
 import { INBOX_FILE, openDatabase } from '../../../src/store/sqlite/open-database.ts'
-import { openSqliteStore } from '../../../src/store/sqlite/open-sqlite-store.ts'
 import { StoreUnavailableError } from '../../../src/store/store-unavailable-error.ts'
 
 const tables = (db: ReturnType<typeof openDatabase>) =>
@@ -19,48 +17,11 @@ t.test('creates DATA_DIR and a migrated WAL database in it', async (t) => {
   t.equal(db.pragma('synchronous', { simple: true }), 1, 'NORMAL: survives a killed process')
   t.equal(db.pragma('foreign_keys', { simple: true }), 1)
   t.equal(db.pragma('busy_timeout', { simple: true }), 5000, 'waits for another process (dlq) rather than failing')
-  const version = db.pragma('user_version', { simple: true })
-  t.ok(typeof version === 'number' && version >= 2)
-  t.equal(migrate(db), version, 'migrating again changes nothing')
-  t.equal(db.pragma('user_version', { simple: true }), version)
-  t.same(tables(db), ['events', 'leases', 'meta'])
-})
-
-t.test('upgrades a database made by the first release, and reads what it holds', async (t) => {
-  const dir = t.testdir()
-  // What the first release wrote (schema version 1).
-  const old = new BetterSqlite3(join(dir, INBOX_FILE))
-  old.exec(`
-    CREATE TABLE events (
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      status TEXT NOT NULL CHECK (status IN ('pending', 'dead', 'done')),
-      key TEXT NOT NULL UNIQUE, chat_key TEXT, type TEXT NOT NULL, received_at INTEGER NOT NULL,
-      attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, expires_at INTEGER,
-      event_json TEXT, delivery_json TEXT, raw_json TEXT, credentials_json TEXT, last_error TEXT);
-    CREATE INDEX events_pending ON events (id) WHERE status = 'pending';
-    CREATE INDEX events_dead ON events (id) WHERE status = 'dead';
-    CREATE INDEX events_expiry ON events (expires_at) WHERE status = 'done';
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-    INSERT INTO meta (key, value) VALUES ('offset', '12');
-    PRAGMA user_version = 1;`)
-  const delivery = JSON.stringify({ source: 'webhook', portal: { domain: 'p', memberId: 'm', clientEndpoint: null }, handlerId: 3 })
-  const insert = old.prepare(
-    `INSERT INTO events (status, key, chat_key, type, received_at, next_at, event_json, raw_json, delivery_json, credentials_json, last_error)
-     VALUES (?, ?, 'chat:m:5', 'ONIMV2MESSAGEADD', 1000, 1000, ?, ?, ?, '{}', ?)`,
-  )
-  insert.run('pending', 'hook:a', '{"text":"pending"}', null, delivery, null)
-  insert.run('dead', 'bad:b', null, '{"text":"undecodable"}', delivery, 'off its schema')
-  old.close()
-
-  const db = openDatabase(dir)
-  t.equal(db.pragma('user_version', { simple: true }), migrate(db))
-  t.same(tables(db), ['events', 'leases', 'meta'])
-  db.close()
-  const store = openSqliteStore({ dataDir: dir, durability: 'process', dedupWindowMs: 1000 })
-  t.teardown(() => store.close())
-  t.equal(await store.meta.get('offset'), '12')
-  t.match(await store.queue.claim(10), [{ key: 'hook:a', bodyKind: 'event', body: '{"text":"pending"}', handlerId: 3, receivedAt: 1000 }])
-  t.match(await store.deadLetters.list(), [{ type: 'ONIMV2MESSAGEADD', bodyKind: 'payload', body: { text: 'undecodable' }, error: 'off its schema' }])
+  t.equal(db.pragma('secure_delete', { simple: true }), 1, 'what is deleted is overwritten, not left in a free page')
+  t.equal(db.pragma('user_version', { simple: true }), 4)
+  t.equal(migrate(db), 4, 'migrating again changes nothing')
+  t.equal(db.pragma('user_version', { simple: true }), 4)
+  t.same(tables(db), ['inbox', 'leases', 'meta', 'seen'])
 })
 
 t.test('fsyncs every commit when asked to survive a power loss', async (t) => {

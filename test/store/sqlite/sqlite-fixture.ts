@@ -1,4 +1,5 @@
 import BetterSqlite3, { type Database } from 'better-sqlite3'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { INBOX_FILE } from '../../../src/store/sqlite/open-database.ts'
@@ -7,13 +8,20 @@ import type { Store, StoredRecord } from '../../../src/store/store.ts'
 
 import { textOf } from '../../fakes/new-record.ts'
 
-export { CREDENTIALS, newRecord, PORTAL, textOf } from '../../fakes/new-record.ts'
+export { newRecord, PORTAL, textOf } from '../../fakes/new-record.ts'
 
-/** A SQLite store in a fresh directory (or `dataDir`), closed at the end of the test. */
+/** A SQLite store in a fresh directory (or `dataDir`), closed at the end of the test unless the test closed it. */
 export function openStore(t: Test, options: Partial<SqliteStoreOptions> = {}): Store & { dataDir: string } {
   const dataDir = options.dataDir ?? t.testdir()
   const store = openSqliteStore({ durability: 'process', dedupWindowMs: 60000, ...options, dataDir })
-  t.teardown(() => store.close())
+  let closed = false
+  const close = store.close.bind(store)
+  // Every call still reaches the store's own close: only the teardown is spared a second one.
+  store.close = async () => {
+    closed = true
+    return close()
+  }
+  t.teardown(() => (closed ? undefined : close()))
   return Object.assign(store, { dataDir })
 }
 
@@ -30,6 +38,18 @@ export function otherConnection(t: Test, dataDir: string): Database {
 
 /** Claims everything due and returns the texts, in the order claimed. */
 export const claimTexts = async (store: Store, limit = 100): Promise<string[]> => (await store.queue.claim(limit)).map(textOf)
+
+/** Claims and completes until nothing is due; the records in the order they were handed out. */
+export async function drain(store: Store, key: (record: StoredRecord) => string | null = () => null): Promise<StoredRecord[]> {
+  const handled: StoredRecord[] = []
+  for (let claimed = await store.queue.claim(100); claimed.length > 0; claimed = await store.queue.claim(100)) {
+    for (const record of claimed) {
+      handled.push(record)
+      await store.queue.complete(record.id, key(record))
+    }
+  }
+  return handled
+}
 
 /**
  * Resolves with the first claim that hands something out, claiming each time the queue says
@@ -53,4 +73,12 @@ export function nextClaim(store: Store, timeoutMs = 3000): Promise<StoredRecord[
       resolve(claimed)
     })
   })
+}
+
+/** The files under `dir` (its subdirectories too) whose bytes hold `text`, by name relative to `dir`. */
+export function filesHolding(dir: string, text: string): string[] {
+  const needle = Buffer.from(text)
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((name) => statSync(join(dir, name)).isFile() && readFileSync(join(dir, name)).includes(needle))
+    .sort()
 }

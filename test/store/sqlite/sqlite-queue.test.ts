@@ -1,5 +1,7 @@
 import t from 'tap'
-import { claimTexts, newRecord, nextClaim, openStore, otherConnection, textOf } from './sqlite-fixture.ts'
+import type { StoredRecord } from '../../../src/store/store.ts'
+import { eventually } from '../../helpers.ts'
+import { claimTexts, drain, newRecord, nextClaim, openStore, otherConnection, textOf } from './sqlite-fixture.ts'
 
 t.test('hands out the oldest record of each chat nobody holds, oldest first, up to the limit', async (t) => {
   const store = openStore(t)
@@ -7,8 +9,7 @@ t.test('hands out the oldest record of each chat nobody holds, oldest first, up 
   t.same(await claimTexts(store, 2), ['a1', 'b1'], 'the limit')
   t.same(await claimTexts(store), ['c1'], 'a held chat hands out nothing else')
   t.same(await claimTexts(store), [])
-  const all = await store.queue.claim(0)
-  t.same(all, [])
+  t.same(await store.queue.claim(0), [])
 })
 
 t.test('across chats the oldest record comes first, whatever order the chats came in', async (t) => {
@@ -18,7 +19,7 @@ t.test('across chats the oldest record comes first, whatever order the chats cam
   await store.queue.bury(a?.id as number, 1, 'Error: down')
   await store.append(newRecord(2, 'B'))
   // A's chat comes back after B's, with a record older than B.
-  await store.deadLetters.revive(a?.id as number, a as NonNullable<typeof a>)
+  await store.deadLetters.revive(a?.id as number)
   t.same(await claimTexts(store, 1), ['A'])
   t.same(await claimTexts(store, 1), ['B'])
 })
@@ -27,7 +28,7 @@ t.test('a chat is handed its next record once the one held is complete, retried 
   const store = openStore(t)
   for (const [chat, text] of [[1, 'a1'], [1, 'a2'], [2, 'b1'], [2, 'b2'], [3, 'c1'], [3, 'c2']] as const) await store.append(newRecord(chat, text))
   const [a1, b1, c1] = await store.queue.claim(10)
-  await store.queue.complete(a1?.id as number)
+  await store.queue.complete(a1?.id as number, 'hook:a1')
   t.same(await claimTexts(store), ['a2'])
   await store.queue.bury(b1?.id as number, 3, 'Error: boom')
   t.same(await claimTexts(store), ['b2'])
@@ -36,7 +37,7 @@ t.test('a chat is handed its next record once the one held is complete, retried 
   t.match(await store.stats(), { depth: 4, retrying: 1, deadLetters: 1 })
 })
 
-t.test('a retry is claimable when due, and the queue says so then', async (t) => {
+t.test('a retry is claimable when due, with its attempts, and the queue says so then', async (t) => {
   // Nothing else wakes it: not the poll interval.
   const store = openStore(t, { pollIntervalMs: 60000 })
   await store.append(newRecord(1, 'flaky'))
@@ -46,7 +47,49 @@ t.test('a retry is claimable when due, and the queue says so then', async (t) =>
   t.same(await store.queue.claim(10), [])
   const [again] = await nextClaim(store)
   t.ok(Date.now() >= nextAt, 'not before it is due')
-  t.match(again, { id: record?.id, attempts: 1 })
+  t.same(again, { ...record, attempts: 1 }, 'read back, as it was stored')
+})
+
+t.test('remembers the key of a handled record for the dedup window: seen, then not', async (t) => {
+  const store = openStore(t, { dedupWindowMs: 200 })
+  for (const text of ['a', 'b', 'c']) await store.append(newRecord(1, text))
+  t.equal(await store.queue.seen('hook:a'), false, 'nothing handled yet')
+  const [a] = (await store.queue.claim(10)) as [StoredRecord]
+  const completedAt = Date.now()
+  await store.queue.complete(a.id, 'hook:a')
+  t.equal(await store.queue.seen('hook:a'), true)
+  t.equal(await store.queue.seen('hook:b'), false, 'another key is another event')
+  const [b] = (await store.queue.claim(10)) as [StoredRecord]
+  await store.queue.complete(b.id, null)
+  t.equal(await store.queue.seen('null'), false, 'no key: nothing remembered')
+  t.same(await claimTexts(store), ['c'], 'a completed record is gone from its line')
+
+  // The same event handled again (a double delivery the worker did not recognise): its window starts again.
+  const db = otherConnection(t, store.dataDir)
+  const expiry = () => db.prepare("SELECT expires_at FROM seen WHERE key = 'hook:a'").pluck().get() as number
+  const first = expiry()
+  t.ok(first >= completedAt + 200 && first <= Date.now() + 200)
+  await eventually(() => Date.now() > first - 150)
+  await store.append(newRecord(2, 'a again'))
+  const [again] = (await store.queue.claim(10)) as [StoredRecord]
+  await store.queue.complete(again.id, 'hook:a')
+  t.ok(expiry() > first, 'the window is renewed')
+  t.equal(db.prepare('SELECT COUNT(*) FROM seen').pluck().get(), 1, 'one key')
+
+  await eventually(async () => !(await store.queue.seen('hook:a')))
+  t.ok(Date.now() >= expiry(), 'seen until its window is over, not after (the purge has not run: the minute default)')
+  t.equal(db.prepare('SELECT COUNT(*) FROM seen').pluck().get(), 1, 'forgotten by the purge only')
+})
+
+t.test('remembers the keys handled before a restart', async (t) => {
+  const first = openStore(t)
+  await first.append(newRecord(1, 'a'))
+  const [a] = (await first.queue.claim(10)) as [StoredRecord]
+  await first.queue.complete(a.id, 'hook:a')
+  await first.close()
+  const store = openStore(t, { dataDir: first.dataDir })
+  t.equal(await store.queue.seen('hook:a'), true)
+  t.same(await store.queue.claim(10), [], 'and the record is gone')
 })
 
 t.test('reads what a previous run left pending, in order, and completes it', async (t) => {
@@ -59,7 +102,7 @@ t.test('reads what a previous run left pending, in order, and completes it', asy
   const claimed = await store.queue.claim(10)
   t.same(claimed.map(textOf), ['a1', 'b1'])
   t.match(claimed, [{ attempts: 2 }, { attempts: 0 }])
-  for (const record of claimed) await store.queue.complete(record.id)
+  for (const record of claimed) await store.queue.complete(record.id, null)
   t.same(await claimTexts(store), ['a2'])
 })
 
@@ -85,18 +128,21 @@ t.test('an outcome that cannot be committed rejects, and leaves the record pendi
   await store.append(newRecord(1, 'next'))
   const [record] = await store.queue.claim(10)
   const id = record?.id as number
-  db.exec("CREATE TRIGGER broken BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+  db.exec(`
+    CREATE TRIGGER broken_update BEFORE UPDATE ON inbox BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;
+    CREATE TRIGGER broken_delete BEFORE DELETE ON inbox BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;`)
   const failure = { name: 'StoreUnavailableError', statusCode: 503 }
-  await t.rejects(store.queue.complete(id), failure)
+  await t.rejects(store.queue.complete(id, 'hook:x'), failure)
   await t.rejects(store.queue.retry(id, 1, Date.now(), 'Error: boom'), failure)
   await t.rejects(store.queue.bury(id, 1, 'Error: boom'), failure)
   t.equal(store.unavailable(), 'the inbox cannot be written')
+  t.equal(await store.queue.seen('hook:x'), false, 'a failed complete remembers no key')
   t.same(await store.queue.claim(10), [], 'still held')
   store.queue.release(id)
   t.same(await store.queue.claim(10), [record], 'the same record, as it was')
   t.match(await store.stats(), { depth: 2, retrying: 0, deadLetters: 0 })
-  db.exec('DROP TRIGGER broken')
-  await store.queue.complete(id)
+  db.exec('DROP TRIGGER broken_update; DROP TRIGGER broken_delete')
+  await store.queue.complete(id, 'hook:x')
   t.same(await claimTexts(store), ['next'])
 })
 
@@ -108,9 +154,10 @@ t.test('skips a record that is gone when its turn comes', async (t) => {
   await first.close()
   const store = openStore(t, { dataDir: first.dataDir })
   // Dropped by another process since this one read its line.
-  otherConnection(t, store.dataDir).prepare("DELETE FROM events WHERE key = 'hook:1:gone'").run()
+  otherConnection(t, store.dataDir).prepare(`DELETE FROM inbox WHERE body = '{"text":"gone"}'`).run()
   t.same(await claimTexts(store), ['other'])
   t.same(await claimTexts(store), ['next'], 'its chat goes on')
+  t.match(await store.stats(), { depth: 2 })
 })
 
 t.test('a record that cannot be read: the claim takes nothing, and the queue looks again after pollIntervalMs', async (t) => {
@@ -120,10 +167,11 @@ t.test('a record that cannot be read: the claim takes nothing, and the queue loo
   await first.close()
   const store = openStore(t, { dataDir: first.dataDir, pollIntervalMs: 20 })
   const db = otherConnection(t, store.dataDir)
-  const delivery = (db.prepare("SELECT delivery_json FROM events WHERE key = 'hook:2:b'").get() as { delivery_json: string }).delivery_json
-  db.prepare("UPDATE events SET delivery_json = 'not JSON' WHERE key = 'hook:2:b'").run()
+  const b = `'{"text":"b"}'`
+  const portal = db.prepare(`SELECT portal_json FROM inbox WHERE body = ${b}`).pluck().get() as string
+  db.prepare(`UPDATE inbox SET portal_json = 'not JSON' WHERE body = ${b}`).run()
   await t.rejects(store.queue.claim(10), SyntaxError)
-  db.prepare("UPDATE events SET delivery_json = ? WHERE key = 'hook:2:b'").run(delivery)
+  db.prepare(`UPDATE inbox SET portal_json = ? WHERE body = ${b}`).run(portal)
   const claimed = await nextClaim(store, 2000)
   t.same(claimed.map(textOf), ['a', 'b'], 'nothing held by the failed claim')
 })
@@ -136,11 +184,22 @@ t.test("notices another process's change within pollIntervalMs", async (t) => {
   t.same(await store.queue.claim(10), [])
   // `dlq replay` in another process.
   const other = openStore(t, { dataDir: store.dataDir })
-  const dead = await other.deadLetters.record(record?.id as number)
   const revivedAt = Date.now()
-  await other.deadLetters.revive(record?.id as number, dead as NonNullable<typeof dead>)
+  await other.deadLetters.revive(record?.id as number)
   const claimed = await nextClaim(store, 2000)
   const delay = Date.now() - revivedAt
   t.same(claimed.map(textOf), ['failed'])
   t.ok(delay < 500, `noticed after ${delay} ms (the default interval is 1 s)`)
+  await store.queue.complete(claimed[0]?.id as number, null)
+  t.same(await drain(other), [], 'handled here: gone there too')
+})
+
+t.test('a long line is handed out whole and in order, past the records it keeps in memory', async (t) => {
+  const store = openStore(t)
+  // More than the queue keeps in memory: the rest are read back when their turn comes.
+  const texts = Array.from({ length: 1100 }, (_, i) => `m${i}`)
+  await Promise.all(texts.map((text) => store.append(newRecord(1, text))))
+  const handled = await drain(store)
+  t.same(handled.map(textOf), texts)
+  t.ok(handled.every((record) => record.credentials === 'sealed-credentials' && record.attempts === 0))
 })
