@@ -1,12 +1,17 @@
+import { join } from 'node:path'
 import type { Database, Statement } from 'better-sqlite3'
 import type { StoreStats } from '../../../schemas/health.ts'
 import type { NewRecord, Store } from '../store.ts'
 import { GroupCommit } from './group-commit.ts'
-import { BUSY_TIMEOUT_MS, openDatabase, type Durability } from './open-database.ts'
+import { startCheckpointer } from './checkpointer.ts'
+import { BUSY_TIMEOUT_MS, INBOX_FILE, openDatabase, type Durability } from './open-database.ts'
 import { recordColumns } from './rows.ts'
 import { SqliteDeadLetters } from './sqlite-dead-letters.ts'
 import { SqliteMeta } from './sqlite-meta.ts'
 import { SqliteQueue } from './sqlite-queue.ts'
+
+/** How often the WAL is checkpointed, off the event loop. */
+const CHECKPOINT_INTERVAL_MS = 250
 
 export interface SqliteStoreOptions {
   /** The directory of `inbox.db`. */
@@ -26,6 +31,7 @@ export interface SqliteStoreOptions {
  */
 export function openSqliteStore(options: SqliteStoreOptions): Store {
   const db = openDatabase(options.dataDir, options.durability)
+  const checkpointer = startCheckpointer(join(options.dataDir, INBOX_FILE), CHECKPOINT_INTERVAL_MS)
   const writer = new GroupCommit(db)
   const queue = new SqliteQueue(db, writer, { dedupWindowMs: options.dedupWindowMs, pollIntervalMs: options.pollIntervalMs ?? 1000 })
   const deadLetters = new SqliteDeadLetters(db, writer, (ref) => queue.enqueue([ref]))
@@ -46,6 +52,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
       .catch(() => undefined)
   }, options.purgeIntervalMs ?? 60000).unref()
 
+  let closing: Promise<void> | undefined
   return {
     async append(record: NewRecord) {
       const columns = recordColumns(record)
@@ -64,17 +71,18 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
       return { depth, oldestPendingAgeMs: oldestReceivedAt === null ? null : Date.now() - oldestReceivedAt, retrying, deadLetters: sql.dead.get() as number }
     },
     unavailable: () => (writer.failure ? 'the inbox cannot be written' : null),
-    async close() {
-      if (!db.open) return
-      clearInterval(purge)
-      queue.close()
-      writer.flush()
-      try {
-        emptyWal(db, BUSY_TIMEOUT_MS)
-      } finally {
-        db.close()
-      }
-    },
+    close: () =>
+      (closing ??= (async () => {
+        clearInterval(purge)
+        queue.close()
+        writer.flush()
+        await checkpointer.stop()
+        try {
+          emptyWal(db, BUSY_TIMEOUT_MS)
+        } finally {
+          db.close()
+        }
+      })()),
   }
 }
 
