@@ -8,11 +8,18 @@ import type { HandlerContext } from '../router/handler-context.ts'
 const TAIL_BYTES = 8 * 1024 * 1024
 const REMEMBERED_KEYS = 10000
 
+interface PendingLine {
+  key: string
+  line: string
+  done: (error?: unknown) => void
+}
+
 /**
  * Built-in handler for `EVENTS_FILE`: appends one JSON line per handled event,
  * `{"event": …, "delivery": …, "key": …}` (the event as `b24-receiver decode` prints it,
- * credentials left out). Lines are written one at a time, in handling order, and once per
- * event: a retry or a restart does not write an event again.
+ * credentials left out). Lines are written in handling order, and once per event: a retry or a
+ * restart does not write an event again. The lines handed over while a write is in flight go
+ * out together in the next one: many chats handled at once make one append, not one each.
  */
 export function eventsFile(path: string, memory = { tailBytes: TAIL_BYTES, keys: REMEMBERED_KEYS }): (event: NormalizedEvent, ctx: HandlerContext) => Promise<void> {
   const written = new Set<string>()
@@ -21,17 +28,40 @@ export function eventsFile(path: string, memory = { tailBytes: TAIL_BYTES, keys:
     if (written.size > memory.keys) written.delete(written.values().next().value as string)
   }
   // An unreadable file is no reason to stop: its writes will fail, be retried, and say why.
-  let queue: Promise<unknown> = readWrittenKeys(path, memory.tailBytes).then((keys) => keys.forEach(remember), () => undefined)
-  return (event, ctx) => {
-    const line = JSON.stringify({ event, delivery: { source: ctx.source, portal: ctx.portal, attempt: ctx.attempt }, key: ctx.key }) + '\n'
-    const done = queue.then(async () => {
-      if (written.has(ctx.key)) return
-      await appendFile(path, line, 'utf8')
-      remember(ctx.key)
-    })
-    queue = done.catch(() => undefined)
-    return done
+  const ready = readWrittenKeys(path, memory.tailBytes).then((keys) => keys.forEach(remember), () => undefined)
+  let pending: PendingLine[] = []
+  let writing = false
+
+  const writeAll = async () => {
+    writing = true
+    await ready
+    while (pending.length > 0) {
+      const batch = pending
+      pending = []
+      const keys = new Set<string>()
+      let text = ''
+      for (const { key, line } of batch) {
+        if (written.has(key) || keys.has(key)) continue
+        keys.add(key)
+        text += line
+      }
+      try {
+        if (text !== '') await appendFile(path, text, 'utf8')
+        keys.forEach(remember)
+        for (const { done } of batch) done()
+      } catch (error) {
+        for (const { done } of batch) done(error)
+      }
+    }
+    writing = false
   }
+
+  return (event, ctx) =>
+    new Promise<void>((resolve, reject) => {
+      const line = JSON.stringify({ event, delivery: { source: ctx.source, portal: ctx.portal, attempt: ctx.attempt }, key: ctx.key }) + '\n'
+      pending.push({ key: ctx.key, line, done: (error) => (error === undefined ? resolve() : reject(error)) })
+      if (!writing) void writeAll()
+    })
 }
 
 // The keys of the complete lines at the end of the file (creating its directory if needed).

@@ -53,3 +53,13 @@ t.test('a failed write is reported to its caller and does not block the next', a
   await t.rejects(sink(input.event, ctx), { code: 'EISDIR' })
   await t.rejects(sink(input.event, ctx), { code: 'EISDIR' })
 })
+
+t.test('lines handed over together are written in one append, each event once', async (t) => {
+  const path = join(t.testdir(), 'events.jsonl')
+  const sink = eventsFile(path)
+  const logger = pino({ level: 'silent' })
+  const inputs = ['im_v2_message_add', 'im_v2_message_update', 'im_v2_message_add'].map(inbound)
+  await Promise.all(inputs.map((input, i) => sink(input.event, createContext(input, logger, i + 1))))
+  const lines = readFileSync(path, 'utf8').trimEnd().split('\n')
+  t.same(lines.map((line) => (JSON.parse(line) as { event: { type: string } }).event.type), ['ONIMV2MESSAGEADD', 'ONIMV2MESSAGEUPDATE'], 'the same event twice in one batch: written once')
+})
