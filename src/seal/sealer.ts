@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createSecretKey, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createSecretKey, randomFillSync } from 'node:crypto'
 import { ConfigError } from '../errors.ts'
 
 /** Encrypts credentials before they are stored, and decrypts them when they are read back. */
@@ -32,10 +32,21 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u
 export function createSealer(key: Buffer): Sealer {
   if (key.length !== KEY_BYTES) throw new ConfigError(`the secret key must be ${KEY_BYTES} bytes, not ${key.length}`)
   const secret = createSecretKey(key)
+  // IVs are drawn from the system's CSPRNG in blocks: one call per few hundred seals, not one each.
+  const pool = Buffer.alloc(IV_BYTES * 512)
+  let taken = pool.length
+  const nextIv = (): Buffer => {
+    if (taken === pool.length) {
+      randomFillSync(pool)
+      taken = 0
+    }
+    taken += IV_BYTES
+    return Buffer.from(pool.subarray(taken - IV_BYTES, taken))
+  }
   return {
     seal(plain) {
       if (LONE_SURROGATE.test(plain)) throw new SealError('cannot seal credentials: the text has a lone UTF-16 surrogate, which UTF-8 cannot keep')
-      const iv = randomBytes(IV_BYTES)
+      const iv = nextIv()
       const cipher = createCipheriv(ALGORITHM, secret, iv, { authTagLength: TAG_BYTES })
       const body = Buffer.concat([iv, cipher.update(plain, 'utf8'), cipher.final(), cipher.getAuthTag()])
       return VERSION + body.toString('base64url')
