@@ -35,7 +35,7 @@ export interface ReceiverOptions {
    */
   formLimits?: Partial<FormLimits>
   worker?: {
-    /** Events handled at once (one at a time per chat); 8. */
+    /** Events handled at once (one at a time per chat); 32. */
     concurrency?: number
     /** A handler running longer counts as failed; 30 s. */
     handlerTimeoutMs?: number
@@ -70,7 +70,7 @@ export const RECEIVER_DEFAULTS = {
   durability: 'process' as Durability,
   dedupWindowMs: 86400000,
   bodyLimit: 1048576,
-  worker: { concurrency: 8, handlerTimeoutMs: 30000, maxAttempts: 8, retryBaseMs: 1000, retryMaxMs: 300000 },
+  worker: { concurrency: 32, handlerTimeoutMs: 30000, maxAttempts: 8, retryBaseMs: 1000, retryMaxMs: 300000 },
   shutdownTimeoutMs: 10000,
   restTimeoutMs: 30000,
   poll: { withUserEvents: false, limit: 100, busyMs: 2000, idleMs: 10000 },
