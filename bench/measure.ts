@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'
+import { percentile } from './percentile.ts'
 
 /** Median, p10 and p90 of per-operation times in microseconds over interleaved rounds. */
 export interface Timing {
@@ -7,8 +8,6 @@ export interface Timing {
   p10Us: number
   p90Us: number
 }
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number
 
 /**
  * Times several functions side by side: each round runs every function `batch` times in turn,
@@ -27,7 +26,7 @@ export function measure(cases: Record<string, () => unknown>, { rounds = 41, bat
     }
   }
   return names.map((name) => {
-    const sorted = (samples.get(name) as number[]).sort((a, b) => a - b)
-    return { name, medianUs: percentile(sorted, 0.5), p10Us: percentile(sorted, 0.1), p90Us: percentile(sorted, 0.9) }
+    const times = samples.get(name) as number[]
+    return { name, medianUs: percentile(times, 0.5), p10Us: percentile(times, 0.1), p90Us: percentile(times, 0.9) }
   })
 }

@@ -1,10 +1,7 @@
-// b24-receiver itself for bench/ingest.ts: the real service (token check, decoding, validation,
-// inbox commit, worker and router) from the environment. Sends its URL over IPC, then on SIGTERM
-// its peak memory.
+// b24-receiver itself for bench/ingest.ts: the real service as it ships (token check, decoding,
+// validation, inbox commit, worker, router, the log line per event) from the environment.
 import { startServer } from '../src/service/start-server.ts'
+import { announceServer } from './announce-server.ts'
 
 const server = await startServer(process.env)
-process.send?.({ url: server.url })
-process.on('SIGTERM', () => {
-  process.send?.({ maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }, () => process.exit(0))
-})
+announceServer(server.url)
