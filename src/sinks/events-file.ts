@@ -1,4 +1,5 @@
-import { appendFile, mkdir, open } from 'node:fs/promises'
+import { closeSync, openSync, writeSync } from 'node:fs'
+import { mkdir, open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { NormalizedEvent } from '../event/inbound-event.ts'
 import type { HandlerContext } from '../router/handler-context.ts'
@@ -31,6 +32,10 @@ export function eventsFile(path: string, memory = { tailBytes: TAIL_BYTES, keys:
   const ready = readWrittenKeys(path, memory.tailBytes).then((keys) => keys.forEach(remember), () => undefined)
   let pending: PendingLine[] = []
   let writing = false
+  // Opened once and written synchronously: a few tens of KB to the page cache take microseconds,
+  // while an appendFile per batch (open, write, close through the thread pool) made many chats
+  // wait on each other.
+  let fd: number | null = null
 
   const writeAll = async () => {
     writing = true
@@ -46,10 +51,13 @@ export function eventsFile(path: string, memory = { tailBytes: TAIL_BYTES, keys:
         text += line
       }
       try {
-        if (text !== '') await appendFile(path, text, 'utf8')
+        if (text !== '') writeSync((fd ??= openSync(path, 'a')), text)
         keys.forEach(remember)
         for (const { done } of batch) done()
       } catch (error) {
+        // Opened again on the next write: the file may have been moved or fixed meanwhile.
+        if (fd !== null) closeSync(fd)
+        fd = null
         for (const { done } of batch) done(error)
       }
     }

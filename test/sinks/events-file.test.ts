@@ -63,3 +63,12 @@ t.test('lines handed over together are written in one append, each event once', 
   const lines = readFileSync(path, 'utf8').trimEnd().split('\n')
   t.same(lines.map((line) => (JSON.parse(line) as { event: { type: string } }).event.type), ['ONIMV2MESSAGEADD', 'ONIMV2MESSAGEUPDATE'], 'the same event twice in one batch: written once')
 })
+
+t.test('a write that fails once the file is open is reported, and the file opened again for the next', async (t) => {
+  // Linux's /dev/full opens, then refuses every write with ENOSPC: a full disk.
+  const sink = eventsFile('/dev/full')
+  const input = inbound('im_v2_message_add')
+  const ctx = createContext(input, pino({ level: 'silent' }))
+  await t.rejects(sink(input.event, ctx), { code: 'ENOSPC' })
+  await t.rejects(sink(input.event, ctx), { code: 'ENOSPC' })
+})
