@@ -132,3 +132,18 @@ t.test('an unusable DATA_DIR: events get 503 and /ready says why, nothing is ack
   t.match(await (await fetch(`${server.url}/health`)).json(), { status: 'degraded', inbox: null })
   t.match(logs.parsed().find((line) => line.level === 50), { msg: /events are refused with 503 until it is fixed/ })
 })
+
+t.test('B24_SECRET_KEY: another key, or none, for what a key sealed stops the start with a clear error', async (t) => {
+  const dataDir = join(t.testdir(), 'data')
+  const key = 'ab'.repeat(32)
+  const env = { PORT: '0', DATA_DIR: dataDir, B24_APP_TOKENS: 'tok' }
+  const first = await startServer({ ...env, B24_SECRET_KEY: key }, { destination: captureLogs().stream })
+  t.equal((await post(first.url, 'tok')).status, 200)
+  await first.close()
+  // Unset, the service would take the key it generates under DATA_DIR: not the one that sealed.
+  await t.rejects(startServer(env, { destination: captureLogs().stream }), { name: 'ConfigError', message: /^B24_SECRET_KEY \(secretKey\) is not the key that sealed the credentials in this store/ })
+  await t.rejects(startServer({ ...env, B24_SECRET_KEY: 'cd'.repeat(32) }, { destination: captureLogs().stream }), { name: 'ConfigError' })
+  const again = await startServer({ ...env, B24_SECRET_KEY: Buffer.from(key, 'hex').toString('base64') }, { destination: captureLogs().stream })
+  t.equal((await post(again.url, 'tok')).status, 200, 'the same key, written in base64')
+  await again.close()
+})
