@@ -138,10 +138,11 @@ export class Receiver extends Router {
         await store.close()
         throw error
       }
-      this.#retry = setTimeout(() => void this.#unseal(store).catch((error: unknown) => this.#logger.error({ err: error }, 'cannot start')), RETRY_MS).unref()
+      // A retry that was under way when the receiver closed starts nothing more.
+      if (this.#phase === 'running') this.#retry = setTimeout(() => void this.#unseal(store).catch((error: unknown) => this.#logger.error({ err: error }, 'cannot start')), RETRY_MS).unref()
       return
     }
-    this.#run(store, sealer)
+    if (this.#phase === 'running') this.#run(store, sealer)
   }
 
   #run(store: Store, sealer: Sealer): void {

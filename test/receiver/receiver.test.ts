@@ -146,3 +146,41 @@ t.test('a pinned token holder cannot store an event as another portal', async (t
   t.equal(store.rows.length, 1)
   t.equal(store.rows[0]?.portal.memberId, 'other-member', 'stored as the portal the token is pinned to')
 })
+
+t.test('a key that cannot be checked yet is tried again; a retry under way when the receiver closes starts nothing', async (t) => {
+  // Both receivers fail their first check (the store's meta cannot be read), and their retry, five
+  // seconds on, is held until they are closed: one's then succeeds, the other's fails again.
+  const setup = (retryFails: boolean) => {
+    const store = new MemoryStore()
+    let release = () => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const state = { checks: 0, subscribed: 0, release }
+    const get = store.meta.get
+    store.meta.get = async (key) => {
+      if (++state.checks === 1) throw new Error('not readable yet')
+      await held
+      if (retryFails) throw new Error('still not readable')
+      return get(key)
+    }
+    // The check it then leaves would go to a closed store: taken as written.
+    store.meta.set = async () => {}
+    const onAvailable = store.queue.onAvailable
+    store.queue.onAvailable = (listener) => (state.subscribed++, onAvailable(listener))
+    return { receiver: createReceiver({ tokens: [APP_TOKEN], store, secretKey, logger, worker: TEST_WORKER }), state }
+  }
+  const succeeds = setup(false)
+  const fails = setup(true)
+  for (const { receiver } of [succeeds, fails]) {
+    await receiver.start()
+    t.same(receiver.ready(), { ready: false, reason: 'starting' })
+  }
+  await eventually(() => succeeds.state.checks === 2 && fails.state.checks === 2, 10000)
+  for (const { receiver, state } of [succeeds, fails]) {
+    await receiver.close()
+    state.release()
+  }
+  // Long enough for a retry that should not have been scheduled.
+  await new Promise((resolve) => setTimeout(resolve, 5500))
+  t.equal(succeeds.state.subscribed, 0, 'no worker started after the close')
+  t.equal(fails.state.checks, 2, 'no retry after the close')
+})
