@@ -14,6 +14,7 @@ const benchmarks: Record<string, () => Promise<string>> = {
   drain: async () => (await import('./drain.ts')).benchDrain(),
   'keep-pace': async () => (await import('./keep-pace.ts')).benchKeepPace(),
   'form-scaling': async () => (await import('./form-scaling.ts')).benchFormScaling(),
+  'append-cost': async () => (await import('./append-cost.ts')).benchAppendCost(),
 }
 
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(benchmarks)
