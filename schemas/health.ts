@@ -35,7 +35,12 @@ export type EventCounts = Static<typeof EventCountsSchema>
 /** What `/health` says of the poller. */
 export const PollerStateSchema = Type.Object({
   mode: Type.Union([Type.Literal('im'), Type.Literal('imbot')]),
-  state: Type.Union([Type.Literal('starting'), Type.Literal('polling'), Type.Literal('retrying'), Type.Literal('stopped'), Type.Literal('failed')]),
+  /** `standby`: another replica reads the queue (one reader per queue); this one takes over if it dies. */
+  state: Type.Union([Type.Literal('starting'), Type.Literal('polling'), Type.Literal('standby'), Type.Literal('retrying'), Type.Literal('stopped'), Type.Literal('failed')]),
+  /** How this replica's poller names itself. */
+  replica: Type.String(),
+  /** Which replica reads the queue (holds its lease), when known. */
+  reader: Nullable(Type.String()),
   /** The offset the next call confirms, once known. */
   offset: Nullable(Type.Integer()),
   /** Events received (duplicates included) since start. */

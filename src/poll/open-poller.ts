@@ -22,8 +22,6 @@ export function openPoller(poll: PollSettings, rest: RestSettings, ingest: Inges
     client: new RestClient(rest.webhook as RestTarget, { timeoutMs: rest.timeoutMs, logger: log }),
     botId: rest.botId,
     botToken: rest.botToken,
-    // Renewed at every call: it must outlast a pause and a call that takes its whole timeout.
-    leaseMs: 2 * (Math.max(poll.busyMs, poll.idleMs) + rest.timeoutMs),
     ingest,
     meta: () => store.meta,
     logger: log,

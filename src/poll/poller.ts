@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { EventGetResultSchema } from '../../schemas/event-get-result.ts'
@@ -32,8 +33,14 @@ export interface PollerOptions {
   /** First pause after a failed call and its cap (exponential with jitter). */
   retryBaseMs: number
   retryMaxMs: number
-  /** How long the queue's lease lasts unrenewed: past the longest pause plus the longest call (3 × the longest pause, 30 s at least, when not said). */
+  /**
+   * How long the queue's lease lasts unrenewed (renewed every third of it while this poller
+   * reads, whatever its calls are doing; a standby tries as often): a reader that dies is
+   * replaced within about `leaseMs` and a third. 6 s.
+   */
   leaseMs?: number
+  /** How this poller names itself as the queue's reader (`/health`); host, pid and a random part. */
+  owner?: string
   ingest: Pick<Ingest, 'accept'>
   /**
    * Where the offset is kept, and the lease that makes this the queue's one reader; may throw
@@ -44,6 +51,12 @@ export interface PollerOptions {
 }
 
 const decodeBatch = compileDecoder(EventGetResultSchema)
+
+/** The lease's default life: a standby replica takes over within 10 s of the reader's death. */
+export const POLL_LEASE_MS = 6000
+
+/** Another poller reads the queue: this one stands by. */
+class Standby extends Error {}
 
 /**
  * The polling door: reads events with `im.v2.Event.get` or `imbot.v2.Event.get` and hands them
@@ -63,14 +76,18 @@ export class Poller {
   #running: Promise<void> | null = null
   #lastGetAt = -Infinity
   /** Who holds the queue's lease while this poller reads it. */
-  readonly #owner = randomUUID()
+  readonly #owner: string
+  readonly #leaseMs: number
+  #renewal: NodeJS.Timeout | undefined
 
   constructor(options: PollerOptions) {
     this.#options = options
+    this.#owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+    this.#leaseMs = options.leaseMs ?? POLL_LEASE_MS
     const target = options.client.target
     this.#queue = `poll:${options.mode}:${target.domain}:${target.kind === 'webhook' ? target.userId : 'oauth'}${options.mode === 'imbot' ? `:bot${options.botId}` : ''}`
     this.#portal = { domain: target.domain, memberId: null, clientEndpoint: new URL('/rest/', target.baseUrl).href }
-    this.#state = { mode: options.mode, state: 'starting', offset: null, received: 0, lastPollAt: null, lastError: null }
+    this.#state = { mode: options.mode, state: 'starting', replica: this.#owner, reader: null, offset: null, received: 0, lastPollAt: null, lastError: null }
   }
 
   /** The key its offset is stored under; also what makes two pollers the same queue. */
@@ -97,7 +114,9 @@ export class Poller {
   async stop(): Promise<void> {
     this.#abort.abort()
     await this.#running
+    clearInterval(this.#renewal)
     if (this.#state.state !== 'failed') this.#state.state = 'stopped'
+    this.#state.reader = null
     // The next reader need not wait for the lease to expire. A store that is unavailable (`meta()`
     // throws, or the call fails) keeps it until then: stopping must not fail for it.
     try {
@@ -123,6 +142,10 @@ export class Poller {
         await this.#pause(hasMore ? this.#options.busyMs : this.#options.idleMs)
       } catch (error) {
         if (this.#abort.signal.aborted) return
+        if (error instanceof Standby) {
+          await this.#pause(this.#leaseMs / 3).catch(() => undefined)
+          continue
+        }
         if (error instanceof BitrixError && error.fatal) return this.#fail(error)
         if (error instanceof BitrixError && error.code === 'USER_NOT_SUBSCRIBED') subscribed = false
         failures++
@@ -137,13 +160,9 @@ export class Poller {
 
   /** One `Event.get`, its events stored, its `nextOffset` kept; returns `hasMore`. */
   async #pollOnce(): Promise<boolean> {
-    const { mode, client, limit, botId, botToken, withUserEvents, busyMs, idleMs } = this.#options
+    const { mode, client, limit, botId, botToken, withUserEvents } = this.#options
     const meta = this.#options.meta()
-    // Two readers of one queue would confirm (delete) each other's events: one holds the lease,
-    // long enough to outlast the longest pause between two calls.
-    if (!(await meta.lease(this.#queue, this.#owner, this.#options.leaseMs ?? 3 * Math.max(busyMs, idleMs, 10000)))) {
-      throw new Error(`another poller reads ${this.#queue}: one reader per queue, or they confirm each other's events`)
-    }
+    await this.#hold(meta)
     const stored = await meta.get(this.#queue)
     const offset = stored === null ? null : Number(stored)
     this.#state.offset = offset
@@ -171,6 +190,30 @@ export class Poller {
     this.#state = { ...this.#state, state: 'polling', offset: nextOffset, received: this.#state.received + events.length, lastPollAt: new Date().toISOString(), lastError: null }
     if (events.length > 0) this.#options.logger.debug({ events: events.length, nextOffset, hasMore }, 'polled events stored')
     return hasMore
+  }
+
+  // Two readers of one queue would confirm (delete) each other's events: one holds the lease and
+  // renews it on a timer of its own (a call may take longer than the lease); the others stand by.
+  async #hold(meta: Meta): Promise<void> {
+    if (await meta.lease(this.#queue, this.#owner, this.#leaseMs)) {
+      if (this.#state.reader !== this.#owner) {
+        this.#options.logger.info({ queue: this.#queue, replica: this.#owner }, 'this replica reads the queue')
+        clearInterval(this.#renewal)
+        this.#renewal = setInterval(() => void this.#renew(meta), this.#leaseMs / 3).unref()
+      }
+      this.#state.reader = this.#owner
+      return
+    }
+    const reader = (await meta.holder?.(this.#queue)) ?? null
+    if (this.#state.state !== 'standby') this.#options.logger.info({ queue: this.#queue, reader }, 'another replica reads the queue: this one stands by')
+    clearInterval(this.#renewal)
+    this.#state = { ...this.#state, state: 'standby', reader, lastError: null }
+    throw new Standby()
+  }
+
+  async #renew(meta: Meta): Promise<void> {
+    // Lost (the store unreachable longer than the lease, or taken over): the next call finds out and stands by.
+    await meta.lease(this.#queue, this.#owner, this.#leaseMs).catch(() => false)
   }
 
   #pause(ms: number): Promise<void> {

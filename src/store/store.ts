@@ -103,6 +103,8 @@ export interface Meta {
   lease(name: string, owner: string, ttlMs: number): Promise<boolean>
   /** Gives a lease up, if `owner` holds it. */
   unlease(name: string, owner: string): Promise<void>
+  /** Who holds an unexpired lease on `name` (`/health` says which replica polls), or `null`. */
+  holder?(name: string): Promise<string | null>
 }
 
 /**

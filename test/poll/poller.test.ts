@@ -426,9 +426,9 @@ t.test('nothing is confirmed before its batch is stored: a batch the store could
 })
 
 /** A poller over a scripted client: each call gets what `answer` gives (a value, or an error to throw). */
-function scripted(t: Test, answer: (method: string, params: RestParams) => unknown, options: Partial<PollerOptions> & { store?: MemoryStore } = {}) {
+function scripted<S extends Store = MemoryStore>(t: Test, answer: (method: string, params: RestParams) => unknown, options: Partial<PollerOptions> & { store?: S } = {}) {
   const calls: Array<{ method: string; params: RestParams }> = []
-  const store = options.store ?? new MemoryStore()
+  const store = options.store ?? (new MemoryStore() as unknown as S)
   const client = {
     target: webhookTarget('https://p.bitrix24.com/rest/1/s3cr3t/'),
     call: async (method: string, params: RestParams, signal: AbortSignal) => {
@@ -559,28 +559,61 @@ t.test('imbot without user events does not subscribe; with OAuth it sends no bot
   t.same(seen, [{ limit: 1, botId: 456 }])
 })
 
-t.test('one reader per queue: a second poller of it waits on the lease, and takes over when the holder stops', async (t) => {
+t.test('one reader per queue: a second poller of it stands by, and takes over when the holder stops', async (t) => {
   const store = new MemoryStore()
   let offset = 0
   const answer = () => empty(++offset)
-  const first = scripted(t, answer, { store })
-  const second = scripted(t, answer, { store })
+  const first = scripted(t, answer, { store, leaseMs: 150 })
+  const second = scripted(t, answer, { store, leaseMs: 150 })
   first.poller.start()
   await eventually(() => first.gets().length >= 2)
   second.poller.start()
-  await eventually(() => second.logs.parsed().filter((line) => line.msg === 'polling failed: retrying').length >= 3)
-  t.match(second.poller.state(), { state: 'retrying', lastError: "another poller reads poll:im:p.bitrix24.com:1: one reader per queue, or they confirm each other's events" })
-  t.same(second.gets(), [], 'the second never reads while the first holds the lease')
+  await eventually(() => second.poller.state().state === 'standby')
+  t.match(second.poller.state(), { state: 'standby', replica: /^.+:\d+:[0-9a-f]{8}$/, reader: null, lastError: null }, 'a store that cannot name the holder')
   const firstGets = first.gets().length
-  await eventually(() => first.gets().length > firstGets + 2)
+  await eventually(() => first.gets().length > firstGets + 5)
+  t.same(second.gets(), [], 'the second never reads while the first holds the lease')
   t.equal(first.poller.state().state, 'polling', 'the holder keeps reading (its lease renewed)')
+  t.equal(first.poller.state().reader, first.poller.state().replica)
+  t.equal(second.logs.parsed().filter((line) => line.msg === 'another replica reads the queue: this one stands by').length, 1, 'said once, not at every try')
+  t.notOk(second.logs.parsed().some((line) => (line.level as number) >= 40), 'standing by is no failure')
 
   await first.poller.stop()
-  t.equal(first.poller.state().state, 'stopped')
+  t.match(first.poller.state(), { state: 'stopped', reader: null })
   const kept = Number(await store.meta.get(first.poller.queue))
   await eventually(() => second.gets().length >= 1)
   t.equal(second.gets()[0]?.params.offset, kept, 'the second takes over where the first stopped')
   await eventually(() => second.poller.state().state === 'polling')
+  t.ok(second.logs.parsed().some((line) => line.msg === 'this replica reads the queue'))
+})
+
+t.test('the reader renews its lease while a call takes longer than the lease: no one takes over a live reader', async (t) => {
+  const store = new MemoryStore()
+  const first = scripted(t, (method) => (method === 'im.v2.Event.subscribe' ? true : hang), { store, leaseMs: 90 })
+  const second = scripted(t, () => empty(1), { store, leaseMs: 90 })
+  first.poller.start()
+  await eventually(() => first.gets().length === 1)
+  second.poller.start()
+  // Twenty lease lives: the call still hangs and the lease is still the first's.
+  const until = Date.now() + 1800
+  await eventually(() => Date.now() >= until, 5000)
+  t.equal(second.poller.state().state, 'standby')
+  t.same(second.gets(), [])
+  await first.poller.stop()
+  await eventually(() => second.gets().length >= 1)
+})
+
+t.test("with a store that knows the holder, /health names the replica that reads", async (t) => {
+  const store = openSqliteStore({ dataDir: t.testdir(), durability: 'process', dedupWindowMs: 60000 })
+  t.teardown(() => store.close())
+  const first = scripted(t, () => empty(1), { store, owner: 'replica-a' })
+  const second = scripted(t, () => empty(1), { store, owner: 'replica-b' })
+  first.poller.start()
+  await eventually(() => first.poller.state().state === 'polling')
+  second.poller.start()
+  await eventually(() => second.poller.state().state === 'standby')
+  t.match(first.poller.state(), { replica: 'replica-a', reader: 'replica-a' })
+  t.match(second.poller.state(), { replica: 'replica-b', reader: 'replica-a' })
 })
 
 t.test('a lease its holder never gave up (it crashed) is taken over once it expires', async (t) => {
@@ -588,7 +621,7 @@ t.test('a lease its holder never gave up (it crashed) is taken over once it expi
   const { poller, gets } = scripted(t, () => empty(1), { store })
   await store.meta.lease(poller.queue, 'a poller that crashed', 100)
   poller.start()
-  await eventually(() => poller.state().state === 'retrying')
+  await eventually(() => poller.state().state === 'standby')
   t.same(gets(), [])
   await eventually(() => gets().length >= 1)
   await eventually(() => poller.state().state === 'polling')

@@ -1,7 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3'
 import type { DeadLetter, DeadLetters, StoredRecord } from '../store.ts'
 import type { GroupCommit } from './group-commit.ts'
-import { toDeadLetter, toRecord, type Row } from './rows.ts'
+import { toDeadLetter, toRecord, type Row } from '../rows.ts'
 import type { LineRef } from './sqlite-queue.ts'
 
 /** The SQLite store's dead letter: rows with status `dead`. */

@@ -48,6 +48,11 @@ export class SqliteMeta implements Meta {
     })
   }
 
+  async holder(name: string): Promise<string | null> {
+    const held = this.#sql.holder.get(name) as { owner: string; expiresAt: number } | undefined
+    return held && held.expiresAt > Date.now() ? held.owner : null
+  }
+
   async unlease(name: string, owner: string): Promise<void> {
     await this.#writer.write(() => this.#sql.unlease.run(name, owner))
     this.#held.delete(`${name}\n${owner}`)

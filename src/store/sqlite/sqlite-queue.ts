@@ -1,7 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3'
 import type { Queue, StoredRecord } from '../store.ts'
 import type { GroupCommit } from './group-commit.ts'
-import { toRecord, type Row } from './rows.ts'
+import { toRecord, type Row } from '../rows.ts'
 
 /**
  * Records kept in the lines beyond what a claim needs now (about 5 MB of wire): a worker keeping

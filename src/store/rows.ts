@@ -1,7 +1,7 @@
-import type { Portal } from '../../../schemas/portal.ts'
-import type { BodyKind, DeadLetter, NewRecord, Source, StoredRecord } from '../store.ts'
+import type { Portal } from '../../schemas/portal.ts'
+import type { BodyKind, DeadLetter, NewRecord, Source, StoredRecord } from './store.ts'
 
-/** A row of the `inbox` table (see ./migrations.ts). */
+/** A row of the inbox table, as both stores lay it out (see sqlite/migrations.ts and postgres/migrations.ts). */
 export interface Row {
   id: number
   status: 'pending' | 'dead'
