@@ -72,3 +72,24 @@ t.test('a write that fails once the file is open is reported, and the file opene
   await t.rejects(sink(input.event, ctx), { code: 'ENOSPC' })
   await t.rejects(sink(input.event, ctx), { code: 'ENOSPC' })
 })
+
+t.test('two writers of one file (replicas): an event one wrote is not written again by the other, whenever each opened it', async (t) => {
+  const path = join(t.testdir(), 'events.jsonl')
+  const logger = pino({ level: 'silent' })
+  const [a, b, c] = ['im_v2_message_add', 'im_v2_message_update', 'im_v2_join_chat'].map(inbound) as [ReturnType<typeof inbound>, ReturnType<typeof inbound>, ReturnType<typeof inbound>]
+  const first = eventsFile(path)
+  const second = eventsFile(path)
+  await first(a.event, createContext(a, logger))
+  await second(b.event, createContext(b, logger))
+  // The first replica died after its line, before its event was marked done: the other handles it again.
+  await second(a.event, createContext(a, logger))
+  await first(b.event, createContext(b, logger))
+  await first(c.event, createContext(c, logger))
+  // A line still being written when the other reads (no newline yet) is read once it is whole.
+  appendFileSync(path, '{"event": {}, "key": "being-wr')
+  await second(c.event, createContext(c, logger))
+  appendFileSync(path, 'itten"}\n')
+  await second(a.event, createContext(a, logger))
+  const keys = readFileSync(path, 'utf8').trimEnd().split('\n').map((line) => (JSON.parse(line) as { key: string }).key)
+  t.same(keys, [a, b, c].map((input) => createContext(input, logger).key).concat('being-written'), 'each event once')
+})
