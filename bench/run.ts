@@ -15,6 +15,7 @@ const benchmarks: Record<string, () => Promise<string>> = {
   'keep-pace': async () => (await import('./keep-pace.ts')).benchKeepPace(),
   'form-scaling': async () => (await import('./form-scaling.ts')).benchFormScaling(),
   'append-cost': async () => (await import('./append-cost.ts')).benchAppendCost(),
+  replicas: async () => (await import('./replicas.ts')).benchReplicas(),
 }
 
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(benchmarks)

@@ -11,6 +11,9 @@ export const EnvSchema = Type.Object({
   B24_APP_TOKENS: Type.Optional(Type.String()),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   B24_SECRET_KEY: Type.Optional(Type.String()),
+  // The URL holds a password: its pattern's message never quotes it.
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  LEASE_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 1000 })),
   EVENTS_FILE: Type.Optional(Type.String()),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { default: 'info' }),
   LOG_PRETTY: Type.Boolean({ default: false }),

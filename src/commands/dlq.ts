@@ -3,6 +3,7 @@ import { replayDeadLetter, type ReplayResult } from '../ingest/replay-dead-lette
 import { RECEIVER_DEFAULTS, withDefaults } from '../receiver/receiver-options.ts'
 import { DEFAULT_FORM_LIMITS } from '../wire/parse-form.ts'
 import { loadConfig } from '../service/load-config.ts'
+import { sharedStore } from '../service/shared-store.ts'
 import { openSqliteStore } from '../store/sqlite/open-sqlite-store.ts'
 import type { Store } from '../store/store.ts'
 import type { CommandIo } from './io.ts'
@@ -16,14 +17,16 @@ class DlqUsageError extends ReceiverError {
 const USAGE = 'usage: b24-receiver dlq list [--json] | show ID | replay ID|--all | drop ID'
 
 /**
- * `b24-receiver dlq`: the dead letter of the inbox under `DATA_DIR`, on a stopped or a running
- * service (SQLite lets both in; a running worker picks replayed events up within a second).
+ * `b24-receiver dlq`: the dead letter of the inbox under `DATA_DIR`, or of the shared one at
+ * `DATABASE_URL`, on a stopped or a running service (a running worker picks replayed events up
+ * within a second).
  * Never prints credentials.
  */
 export async function dlq(args: string[], io: CommandIo): Promise<number> {
   const [action, target] = args
-  const { receiver } = loadConfig(io.env)
-  const store = openSqliteStore({
+  const config = loadConfig(io.env)
+  const { receiver } = config
+  const store = sharedStore(config) ?? openSqliteStore({
     dataDir: receiver.dataDir as string,
     durability: receiver.durability ?? RECEIVER_DEFAULTS.durability,
     dedupWindowMs: receiver.dedupWindowMs ?? RECEIVER_DEFAULTS.dedupWindowMs,

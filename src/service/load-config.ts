@@ -16,6 +16,10 @@ export interface ServiceConfig {
   appTokens: string[]
   /** Absolute path of `DATA_DIR` (the store, and the local token). */
   dataDir: string
+  /** `DATABASE_URL`: the shared PostgreSQL store (replicas), or `null` for the embedded one under `DATA_DIR`. */
+  databaseUrl: string | null
+  /** `LEASE_TIMEOUT_MS`: how long a replica's claim on an event lasts unrenewed (the store's default when unset). */
+  leaseTimeoutMs: number | undefined
   /** `EXAMPLE_BOT`: the example bot (src/example-bot.ts) answers messages and commands. */
   exampleBot: boolean
   /** The receiver's options but its tokens and logger; unset variables are left to its defaults. */
@@ -47,6 +51,8 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     logPretty: e.LOG_PRETTY,
     appTokens: parseTokenList(e.B24_APP_TOKENS ?? ''),
     dataDir,
+    databaseUrl: e.DATABASE_URL ?? null,
+    leaseTimeoutMs: e.LEASE_TIMEOUT_MS,
     exampleBot: e.EXAMPLE_BOT,
     receiver: {
       dataDir,

@@ -8,6 +8,7 @@ import { createLogger } from '../log/create-logger.ts'
 import { b24Receiver } from '../plugin.ts'
 import { createReceiver, type Receiver } from '../receiver/receiver.ts'
 import { loadConfig } from './load-config.ts'
+import { checkReplicaConfig, sharedStore } from './shared-store.ts'
 
 export interface ServerOptions {
   /** Where log lines go; stdout by default. */
@@ -37,6 +38,8 @@ export interface RunningServer {
  */
 export async function startServer(env: Record<string, string | undefined>, options: ServerOptions = {}): Promise<RunningServer> {
   const config = loadConfig(env)
+  checkReplicaConfig(config)
+  const store = sharedStore(config) ?? undefined
   const logger = createLogger({ level: config.logLevel, pretty: config.logPretty }, options.destination)
   let tokens = config.appTokens
   if (tokens.length === 0) {
@@ -49,7 +52,7 @@ export async function startServer(env: Record<string, string | undefined>, optio
         'the Bitrix24 UI shows it for an outgoing webhook; an application receives it with ONAPPINSTALL.',
     )
   }
-  const receiver = createReceiver({ ...config.receiver, tokens, logger })
+  const receiver = createReceiver({ ...config.receiver, tokens, logger, store })
   if (config.exampleBot) receiver.use(exampleBot())
   options.setup?.(receiver)
 

@@ -8,6 +8,7 @@ import { samplePayload } from '../../src/simulate/sample-payload.ts'
 import { startServer } from '../../src/service/start-server.ts'
 import { readLocalToken } from '../../src/auth/local-token.ts'
 import { captureLogs, eventually } from '../helpers.ts'
+import { adminQuery, testDatabase } from '../store/postgres/postgres-fixture.ts'
 
 const post = (url: string, token: string) =>
   fetch(`${url}/webhook`, {
@@ -146,4 +147,34 @@ t.test('B24_SECRET_KEY: another key, or none, for what a key sealed stops the st
   const again = await startServer({ ...env, B24_SECRET_KEY: Buffer.from(key, 'hex').toString('base64') }, { destination: captureLogs().stream })
   t.equal((await post(again.url, 'tok')).status, 200, 'the same key, written in base64')
   await again.close()
+})
+
+t.test('DATABASE_URL: refused without B24_APP_TOKENS or B24_SECRET_KEY (each replica would make up its own)', async (t) => {
+  const env = { PORT: '0', DATA_DIR: t.testdir(), DATABASE_URL: 'postgres://b24:hunter2@127.0.0.1:1/none' }
+  await t.rejects(startServer({ ...env, B24_SECRET_KEY: 'ab'.repeat(32) }), { name: 'ConfigError', message: /^DATABASE_URL needs B24_APP_TOKENS/ })
+  await t.rejects(startServer({ ...env, B24_APP_TOKENS: 'tok' }), { name: 'ConfigError', message: /^DATABASE_URL needs B24_SECRET_KEY, the same on every replica/ })
+  t.notOk(existsSync(join(env.DATA_DIR, 'local-app-token')), 'no local token made up')
+})
+
+t.test('DATABASE_URL: the inbox is in PostgreSQL; an event is stored there, handled, and nothing is kept under DATA_DIR', async (t) => {
+  const databaseUrl = await testDatabase(t)
+  const dataDir = join(t.testdir(), 'data')
+  const handled: string[] = []
+  const logs = captureLogs()
+  const env = { PORT: '0', DATA_DIR: dataDir, DATABASE_URL: databaseUrl, B24_APP_TOKENS: 'tok', B24_SECRET_KEY: 'ab'.repeat(32) }
+  const server = await startServer(env, { destination: logs.stream, setup: (receiver) => receiver.on('ONIMBOTV2MESSAGEADD', async (event) => void handled.push(event.data.message.text)) })
+  t.teardown(() => server.close())
+  t.equal((await post(server.url, 'tok')).status, 200)
+  t.equal((await post(server.url, 'other')).status, 401)
+  await eventually(() => handled.length === 1)
+  t.same(handled, ['hi'])
+  // Handled, then completed: the depth falls once the outcome is committed.
+  const health = async () => (await (await fetch(`${server.url}/health`)).json()) as { inbox: { depth: number } }
+  await eventually(async () => (await health()).inbox.depth === 0)
+  t.match(await health(), { status: 'ok', inbox: { depth: 0, deadLetters: 0 } })
+  const [seen] = await adminQuery<{ count: number }>('SELECT count(*)::int AS count FROM b24_seen', [], databaseUrl)
+  t.equal(seen?.count, 1, 'its dedup key is in PostgreSQL')
+  t.notOk(existsSync(join(dataDir, 'inbox.db')), 'no embedded store')
+  t.notOk(existsSync(join(dataDir, 'secret.key')), 'no generated key')
+  t.notOk(logs.text().includes('hunter2') || logs.text().includes(databaseUrl), 'the URL is never logged')
 })

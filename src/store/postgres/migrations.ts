@@ -1,0 +1,62 @@
+import type pg from 'pg'
+import { checkedOut } from './checked-out.ts'
+
+/** Taken for the whole migration: replicas starting together migrate one after the other. */
+const MIGRATION_LOCK = 0x62323472 // "b24r"
+
+/**
+ * The schema, one version per entry, never edited once released: a database is brought from
+ * whatever version it has to the last. The inbox is laid out as the SQLite one is (see
+ * ../rows.ts), plus the claim a replica holds on a record it is handling.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE b24_inbox (
+     id bigserial PRIMARY KEY,
+     status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'dead')),
+     chat_key text NOT NULL,
+     type text NOT NULL,
+     source text NOT NULL,
+     received_at bigint NOT NULL,
+     next_at bigint NOT NULL,
+     attempts integer NOT NULL DEFAULT 0,
+     last_error text,
+     portal_json text NOT NULL,
+     body_kind text NOT NULL,
+     body text NOT NULL,
+     credentials text,
+     claimed_by text,
+     claimed_until bigint
+   );
+   -- The heads of the chats: a claim skips from chat to chat along this index.
+   CREATE INDEX b24_inbox_line ON b24_inbox (chat_key, id) WHERE status = 'pending';
+   -- Whether a chat is held: only claimed rows are in it.
+   CREATE INDEX b24_inbox_claimed ON b24_inbox (chat_key) WHERE claimed_by IS NOT NULL;
+   CREATE INDEX b24_inbox_dead ON b24_inbox (id) WHERE status = 'dead';
+   CREATE TABLE b24_seen (key text PRIMARY KEY, expires_at bigint NOT NULL);
+   CREATE TABLE b24_meta (key text PRIMARY KEY, value text NOT NULL);
+   CREATE TABLE b24_leases (name text PRIMARY KEY, owner text NOT NULL, expires_at bigint NOT NULL);`,
+]
+
+/** Brings the schema up to date, each version in its own transaction, under an advisory lock. */
+export async function migrate(pool: pg.Pool): Promise<void> {
+  await checkedOut(pool, async (client) => {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
+    try {
+      await client.query('CREATE TABLE IF NOT EXISTS b24_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
+      const [{ version }] = (await client.query<{ version: number }>('SELECT COALESCE(max(version), 0) AS version FROM b24_migrations')).rows as [{ version: number }]
+      for (let next = version + 1; next <= MIGRATIONS.length; next++) {
+        await client.query('BEGIN')
+        try {
+          await client.query(MIGRATIONS[next - 1] as string)
+          await client.query('INSERT INTO b24_migrations (version) VALUES ($1)', [next])
+          await client.query('COMMIT')
+        } catch (error) {
+          await client.query('ROLLBACK')
+          throw error
+        }
+      }
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK])
+    }
+  })
+}

@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
+import type { StoreStats } from '../../../schemas/health.ts'
+import type { Store } from '../store.ts'
+import { AppendBatcher } from './append-batcher.ts'
+import { InboxListener } from './inbox-listener.ts'
+import { NOW_MS, PostgresDatabase, type PostgresConnection } from './postgres-database.ts'
+import { PostgresDeadLetters } from './postgres-dead-letters.ts'
+import { PostgresMeta } from './postgres-meta.ts'
+import { PostgresQueue } from './postgres-queue.ts'
+
+export interface PostgresStoreOptions extends PostgresConnection {
+  /** How long a handled event's key recognises a double delivery; 24 hours. */
+  dedupWindowMs?: number
+  /**
+   * How long a replica's claim on the event it handles lasts unrenewed (it renews every third of
+   * it while the handler runs): a replica that dies mid-event has it taken over after this. 10 s.
+   */
+  claimTimeoutMs?: number
+  /** How often an idle replica looks for retries come due and claims expired; 1 s. */
+  pollIntervalMs?: number
+  /** How this replica names itself in its claims and leases; host name, pid and a random part. */
+  replica?: string
+  /** How often dedup keys past their window are forgotten; a minute. */
+  purgeIntervalMs?: number
+}
+
+/** The defaults of {@link PostgresStoreOptions}. */
+export const POSTGRES_DEFAULTS = { dedupWindowMs: 86400000, claimTimeoutMs: 10000, pollIntervalMs: 1000, purgeIntervalMs: 60000 }
+
+const STATS = `SELECT count(*) FILTER (WHERE status = 'pending') AS depth,
+  ${NOW_MS} - min(received_at) FILTER (WHERE status = 'pending') AS oldest,
+  count(*) FILTER (WHERE status = 'pending' AND attempts > 0) AS retrying,
+  count(*) FILTER (WHERE status = 'dead') AS dead
+FROM b24_inbox`
+
+/**
+ * The shared store: one PostgreSQL database for every replica. Nothing is connected until the
+ * first call, which also brings the schema up to date; a database that cannot be reached makes
+ * calls fail (appends with `StoreUnavailableError`: 503) and `unavailable()` say so, until it can.
+ */
+export function openPostgresStore(options: PostgresStoreOptions): Store {
+  const settings = { ...POSTGRES_DEFAULTS, ...definedOnly(options) }
+  const db = new PostgresDatabase(options)
+  const queue = new PostgresQueue(db, {
+    owner: options.replica ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    dedupWindowMs: settings.dedupWindowMs,
+    claimTimeoutMs: settings.claimTimeoutMs,
+    pollIntervalMs: settings.pollIntervalMs,
+  })
+  const listener = new InboxListener(db, () => queue.notify())
+  const batcher = new AppendBatcher(db)
+  const purge = setInterval(() => void db.query(`DELETE FROM b24_seen WHERE expires_at <= ${NOW_MS}`).catch(() => undefined), settings.purgeIntervalMs).unref()
+
+  let closing: Promise<void> | undefined
+  return {
+    append: (record) => batcher.append(record),
+    queue,
+    deadLetters: new PostgresDeadLetters(db),
+    meta: new PostgresMeta(db),
+    async stats(): Promise<StoreStats> {
+      const [row] = (await db.query<{ depth: number; oldest: number | null; retrying: number; dead: number }>(STATS)) as [{ depth: number; oldest: number | null; retrying: number; dead: number }]
+      return { depth: row.depth, oldestPendingAgeMs: row.oldest, retrying: row.retrying, deadLetters: row.dead }
+    },
+    unavailable: () => db.failure,
+    close: () =>
+      (closing ??= (async () => {
+        clearInterval(purge)
+        // What was appended before close is committed (or refused) first: the pool closes after it.
+        await batcher.drain()
+        await queue.close()
+        await listener.close()
+        await db.end()
+      })()),
+  }
+}
+
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>
+}

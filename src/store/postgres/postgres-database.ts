@@ -1,0 +1,111 @@
+import pg from 'pg'
+import { checkedOut } from './checked-out.ts'
+import { migrate } from './migrations.ts'
+
+/** The database's own clock, in epoch ms: replicas on several hosts agree on due times and claims only by one clock. */
+export const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint'
+
+// Timestamps (epoch ms) and ids are int8: well inside 2^53, so numbers, not strings.
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+}
+
+export interface PostgresConnection {
+  /** `postgres://user:password@host:port/database`: never logged, never in an error message. */
+  connectionString: string
+  /** Connections in the pool; 10. */
+  poolSize?: number
+  /** How long connecting or one query may take before the store counts as unavailable; 5 s. */
+  timeoutMs?: number
+}
+
+/**
+ * The pool every part of the PostgreSQL store queries through. It runs the migrations before the
+ * first query (again after a failure: a database down at start is tried on the next call), and
+ * knows whether the last query went through: a refused or timed-out query makes the store
+ * unavailable (503, `/ready` false) until one succeeds again.
+ */
+export class PostgresDatabase {
+  readonly pool: pg.Pool
+  /**
+   * For writes whose loss in a crash of PostgreSQL costs nothing (a claim, its renewal, its
+   * release: an unclaimed record is claimed again; a notification: a poll finds what it announced):
+   * their commits do not wait for the WAL flush.
+   */
+  readonly relaxed: pg.Pool
+  readonly #options: PostgresConnection
+  #migrated: Promise<void> | null = null
+  #failure: string | null = null
+
+  constructor(options: PostgresConnection) {
+    this.#options = options
+    const timeoutMs = options.timeoutMs ?? 5000
+    const settings = { connectionString: options.connectionString, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, keepAlive: true, types }
+    // A 200 means committed: whatever the server's default, commits wait for the WAL flush.
+    this.pool = new pg.Pool({ ...settings, max: options.poolSize ?? 10, options: '-c synchronous_commit=on' })
+    this.relaxed = new pg.Pool({ ...settings, max: 2, options: '-c synchronous_commit=off' })
+    // An idle connection that breaks (a restart of PostgreSQL) is dropped from the pool; the next query reconnects.
+    for (const pool of [this.pool, this.relaxed]) pool.on('error', () => undefined)
+  }
+
+  /** Why the last query failed, or `null` when it went through. */
+  get failure(): string | null {
+    return this.#failure
+  }
+
+  /** A new client outside the pool (for `LISTEN`), with the same settings. */
+  client(): pg.Client {
+    return new pg.Client({ connectionString: this.#options.connectionString, connectionTimeoutMillis: this.#options.timeoutMs ?? 5000, keepAlive: true, types })
+  }
+
+  /** Runs one statement (its own transaction) once the schema is up to date; the rows it returned. */
+  async query<T extends object>(text: string, values: unknown[] = [], pool = this.pool): Promise<T[]> {
+    await this.ready()
+    return this.#track(async () => (await pool.query<T>(text, values)).rows)
+  }
+
+  /** Closes both pools. */
+  async end(): Promise<void> {
+    await Promise.all([this.pool.end(), this.relaxed.end()])
+  }
+
+  /** Runs `work` in one transaction on one connection. */
+  async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    await this.ready()
+    return this.#track(() =>
+      checkedOut(this.pool, async (client) => {
+        try {
+          await client.query('BEGIN')
+          const result = await work(client)
+          await client.query('COMMIT')
+          return result
+        } catch (error) {
+          // A connection lost cannot roll back: PostgreSQL rolls back what it leaves open.
+          await client.query('ROLLBACK').catch(() => undefined)
+          throw error
+        }
+      }),
+    )
+  }
+
+  /** The schema brought up to date (once; again after a failure). */
+  ready(): Promise<void> {
+    this.#migrated ??= this.#track(() => migrate(this.pool)).catch((error: unknown) => {
+      this.#migrated = null
+      throw error
+    })
+    return this.#migrated
+  }
+
+  async #track<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      const result = await work()
+      this.#failure = null
+      return result
+    } catch (error) {
+      this.#failure = `PostgreSQL cannot be used: ${(error as Error).message}`
+      throw error
+    }
+  }
+}

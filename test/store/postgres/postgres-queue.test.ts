@@ -1,0 +1,198 @@
+import t from 'tap'
+import type { Store, StoredRecord } from '../../../src/store/store.ts'
+import { eventually } from '../../helpers.ts'
+import { claimTexts, drain } from '../store-contract.ts'
+import { dbNow, listening, newRecord, openPgStore, proxied, sql, testDatabase, textOf } from './postgres-fixture.ts'
+
+// Two stores on one database are two replicas: the queue is shared through PostgreSQL alone.
+
+t.test("a chat's head claimed by one replica is not handed to another; other chats go to the other in parallel", async (t) => {
+  const a = await openPgStore(t, { replica: 'replica-a' })
+  const b = await openPgStore(t, { replica: 'replica-b', connectionString: a.connectionString })
+  for (const [chat, text] of [[1, 'a1'], [1, 'a2'], [2, 'b1'], [3, 'c1']] as const) await a.append(newRecord(chat, text))
+  t.same(await claimTexts(a, 1), ['a1'])
+  t.same(await claimTexts(b), ['b1', 'c1'], 'the other chats, not chat 1')
+  t.same(await claimTexts(a), [], 'everything held')
+  t.same(
+    await sql(a.connectionString, "SELECT body, claimed_by FROM b24_inbox WHERE claimed_by IS NOT NULL ORDER BY id"),
+    [
+      { body: '{"text":"a1"}', claimed_by: 'replica-a' },
+      { body: '{"text":"b1"}', claimed_by: 'replica-b' },
+      { body: '{"text":"c1"}', claimed_by: 'replica-b' },
+    ],
+    'each claim names its replica',
+  )
+  const [a1] = (await sql<{ id: number }>(a.connectionString, `SELECT id FROM b24_inbox WHERE body = '{"text":"a1"}'`)) as [{ id: number }]
+  await a.queue.complete(Number(a1.id), null)
+  t.same(await claimTexts(b), ['a2'], "once handled on one replica, the chat's next goes to whichever claims")
+})
+
+t.test('replicas racing over many chats: every record handled once, each chat one at a time and in order', async (t) => {
+  const url = await testDatabase(t)
+  const replicas = await Promise.all(['r1', 'r2', 'r3'].map((replica) => openPgStore(t, { replica, connectionString: url })))
+  const chats = 12
+  const perChat = 8
+  for (let i = 0; i < perChat; i++) await Promise.all(Array.from({ length: chats }, (_, chat) => replicas[0]?.append(newRecord(chat, `${chat}:${i}`))))
+  const handled: string[] = []
+  const holding = new Set<string>()
+  let overlaps = 0
+  const work = async (store: Store) => {
+    for (let claimed = await store.queue.claim(4); ; claimed = await store.queue.claim(4)) {
+      if (claimed.length === 0) {
+        if (handled.length === chats * perChat) return
+        await new Promise((resolve) => setImmediate(resolve))
+        continue
+      }
+      await Promise.all(
+        claimed.map(async (record) => {
+          if (holding.has(record.chatKey)) overlaps++
+          holding.add(record.chatKey)
+          handled.push(textOf(record))
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 3))
+          holding.delete(record.chatKey)
+          await store.queue.complete(record.id, null)
+        }),
+      )
+    }
+  }
+  await Promise.all(replicas.map(work))
+  t.equal(overlaps, 0, 'no chat held by two replicas at once')
+  t.equal(handled.length, chats * perChat)
+  t.equal(new Set(handled).size, chats * perChat, 'none twice')
+  for (let chat = 0; chat < chats; chat++) {
+    t.same(
+      handled.filter((text) => text.startsWith(`${chat}:`)),
+      Array.from({ length: perChat }, (_, i) => `${chat}:${i}`),
+      `chat ${chat} in order`,
+    )
+  }
+})
+
+t.test('a claim not renewed (its replica gone) expires after claimTimeoutMs, and another replica takes the record over', async (t) => {
+  const url = await testDatabase(t)
+  const a = await openPgStore(t, { connectionString: url, claimTimeoutMs: 2000 })
+  const b = await openPgStore(t, { connectionString: url, claimTimeoutMs: 2000 })
+  await a.append(newRecord(1, 'mid-event'))
+  await a.append(newRecord(1, 'next'))
+  // Read before the claim: the claim's own clock is no earlier.
+  const claimedAt = await dbNow(url)
+  const [held] = (await a.queue.claim(10)) as [StoredRecord]
+  // The replica dies mid-event: it stops renewing, and gives nothing back.
+  await a.close()
+  t.same(await b.queue.claim(10), [], 'not before the claim expires')
+  let taken: StoredRecord[] = []
+  await eventually(async () => (taken = await b.queue.claim(10)).length > 0)
+  const takenAt = await dbNow(url)
+  t.same(taken, [held], 'the same record, as it was, not the next of its chat')
+  t.ok(takenAt - claimedAt >= 2000, `taken over ${takenAt - claimedAt} ms after it was claimed`)
+  await b.queue.complete(held.id, null)
+  t.same(await claimTexts(b), ['next'])
+})
+
+t.test('a claim held is renewed while held: another replica never takes it over', async (t) => {
+  const url = await testDatabase(t)
+  const a = await openPgStore(t, { connectionString: url, claimTimeoutMs: 600 })
+  const b = await openPgStore(t, { connectionString: url, claimTimeoutMs: 600 })
+  await a.append(newRecord(1, 'slow handler'))
+  await a.append(newRecord(2, 'other chat'))
+  const [held] = (await a.queue.claim(1)) as [StoredRecord]
+  const from = await dbNow(url)
+  // A handler running for more than three claim timeouts, by the database's clock: the other
+  // replica claims all along and gets only the other chat.
+  const seenByB: string[] = []
+  let claims = 0
+  while ((await dbNow(url)) - from < 2000) {
+    seenByB.push(...(await b.queue.claim(10)).map(textOf))
+    claims++
+  }
+  t.same(seenByB, ['other chat'], `never the held record, in ${claims} claims over 2 s`)
+  const [row] = (await sql<{ claimed_by: string; left: number }>(url, `SELECT claimed_by, claimed_until - (extract(epoch from clock_timestamp()) * 1000)::bigint AS left FROM b24_inbox WHERE id = $1`, [held.id])) as [{ claimed_by: string; left: number }]
+  t.ok(Number(row.left) > 0 && Number(row.left) <= 600, `still claimed, for ${row.left} ms more`)
+  await a.queue.complete(held.id, null)
+  await a.append(newRecord(1, 'after'))
+  t.same(await claimTexts(b), ['after'], 'once complete, its chat goes on anywhere')
+})
+
+t.test('a record released goes back at once; one released while the database cannot be reached is given back by its timeout', async (t) => {
+  const url = await testDatabase(t)
+  const { proxy, url: through } = await proxied(t, url)
+  const a = await openPgStore(t, { connectionString: through, claimTimeoutMs: 400, pollIntervalMs: 60000 })
+  const b = await openPgStore(t, { connectionString: url, pollIntervalMs: 60000 })
+  await a.append(newRecord(1, 'x'))
+  const [record] = (await a.queue.claim(10)) as [StoredRecord]
+  a.queue.release(record.id)
+  await eventually(async () => (await b.queue.claim(10)).length === 1)
+  t.pass('released: claimable by another replica at once')
+  b.queue.release(record.id)
+
+  await eventually(async () => (await a.queue.claim(10)).length === 1)
+  let told = 0
+  a.queue.onAvailable(() => told++)
+  proxy.cut()
+  t.doesNotThrow(() => a.queue.release(record.id), 'the release fails quietly')
+  await eventually(() => told > 0)
+  t.pass('and says so: the worker may claim again')
+  const from = await dbNow(url)
+  let taken: StoredRecord[] = []
+  await eventually(async () => (taken = await b.queue.claim(10)).length > 0)
+  t.same(taken, [record])
+  t.ok((await dbNow(url)) - from <= 400 + 100, 'within its claim timeout')
+  // The renewals of a replica that cannot reach the database fail quietly too: nothing is held now.
+  proxy.restore()
+  await a.close()
+})
+
+t.test('renewals that fail while the database is away are tried again, and a claim outlives a short outage', async (t) => {
+  const url = await testDatabase(t)
+  const { proxy, url: through } = await proxied(t, url)
+  const a = await openPgStore(t, { connectionString: through, claimTimeoutMs: 900 })
+  const b = await openPgStore(t, { connectionString: url })
+  await a.append(newRecord(1, 'held'))
+  const [held] = (await a.queue.claim(10)) as [StoredRecord]
+  const until = async () => Number((await sql<{ until: string }>(url, 'SELECT claimed_until AS until FROM b24_inbox WHERE id = $1', [held.id]))[0]?.until)
+  proxy.cut()
+  // A renewal tick (every 300 ms) goes by while cut, and fails.
+  const cutAt = await dbNow(url)
+  await eventually(async () => (await dbNow(url)) - cutAt > 350)
+  proxy.restore()
+  const before = await until()
+  await eventually(async () => (await until()) > before, 2000)
+  t.pass('renewed again once the database is back')
+  t.same(await b.queue.claim(10), [], 'and never taken over')
+})
+
+t.test('an idle replica hears of a new event from another within milliseconds, not after its poll interval', async (t) => {
+  const url = await testDatabase(t)
+  const a = await openPgStore(t, { connectionString: url, pollIntervalMs: 60000 })
+  const b = await openPgStore(t, { connectionString: url, pollIntervalMs: 60000 })
+  t.same(await b.queue.claim(10), [], 'idle, its wake-up a minute away')
+  await eventually(async () => (await listening(url)) === 2)
+  const delays: number[] = []
+  for (let i = 0; i < 5; i++) {
+    const heard = new Promise<number>((resolve) => {
+      const stop = b.queue.onAvailable(() => {
+        stop()
+        resolve(performance.now())
+      })
+    })
+    const start = performance.now()
+    await a.append(newRecord(i, `m${i}`))
+    delays.push((await heard) - start)
+    t.same(await claimTexts(b), [`m${i}`])
+  }
+  t.ok(Math.max(...delays) < 500, `heard after ${delays.map((delay) => delay.toFixed(1)).join(', ')} ms (the poll interval is 60 s)`)
+})
+
+t.test('an idle replica looks again every pollIntervalMs: it finds what no notification announced', async (t) => {
+  const url = await testDatabase(t)
+  const a = await openPgStore(t, { connectionString: url, pollIntervalMs: 50 })
+  // As the worker does: claims whenever the queue says something may be new.
+  const claimed: StoredRecord[] = []
+  a.queue.onAvailable(async () => claimed.push(...(await a.queue.claim(10))))
+  t.same(await a.queue.claim(10), [])
+  // Stored without a notification (a retry come due, a claim expired on another replica are not announced).
+  await sql(url, `INSERT INTO b24_inbox (chat_key, type, source, portal_json, body_kind, body, received_at, next_at)
+    VALUES ('chat:1', 'ONIMV2MESSAGEADD', 'webhook', '{}', 'payload', '{"text":"unannounced"}', 0, 0)`)
+  await eventually(() => claimed.length > 0, 2000)
+  t.same(claimed.map(textOf), ['unannounced'])
+})

@@ -1,0 +1,373 @@
+import type { Test } from 'tap'
+import type { Store, StoredRecord } from '../../src/store/store.ts'
+import { newRecord, PORTAL, textOf } from '../fakes/new-record.ts'
+import { eventually } from '../helpers.ts'
+
+/** The settings every store takes, in the units the contract needs. */
+export interface ContractOptions {
+  /** How long a handled key is seen. */
+  dedupWindowMs?: number
+  /** How often an idle queue looks by itself: set high where a test proves something else woke it. */
+  pollIntervalMs?: number
+}
+
+/** How the contract gets the stores it tests. */
+export interface ContractSubject {
+  /** A store on fresh, empty storage, closed at the end of `t` unless the test closed it. */
+  open(t: Test, options?: ContractOptions): Promise<Store>
+  /** Another store on the storage of `store`: a restart once `store` is closed. Closed at the end of `t`. */
+  reopen(t: Test, store: Store, options?: ContractOptions): Promise<Store>
+}
+
+const FORM = 'event=ONIMBOTV2MESSAGEADD&data%5BPARAMS%5D%5BMESSAGE%5D=hi'
+
+/** Claims everything due and returns the texts, in the order claimed. */
+export const claimTexts = async (store: Store, limit = 100): Promise<string[]> => (await store.queue.claim(limit)).map(textOf)
+
+/** Claims and completes until nothing is due; the records in the order they were handed out. */
+export async function drain(store: Store): Promise<StoredRecord[]> {
+  const handled: StoredRecord[] = []
+  for (let claimed = await store.queue.claim(100); claimed.length > 0; claimed = await store.queue.claim(100)) {
+    for (const record of claimed) {
+      handled.push(record)
+      await store.queue.complete(record.id, null)
+    }
+  }
+  return handled
+}
+
+/**
+ * Resolves with the first claim that hands something out, claiming each time the queue says
+ * something may be new, and once at the start; rejects after `timeoutMs`.
+ */
+export function nextClaim(store: Store, timeoutMs = 3000): Promise<StoredRecord[]> {
+  return new Promise((resolve, reject) => {
+    let claiming = false
+    const timer = setTimeout(() => {
+      unsubscribe()
+      reject(new Error('the queue never handed anything out'))
+    }, timeoutMs)
+    const attempt = async () => {
+      if (claiming) return
+      claiming = true
+      const claimed = await store.queue.claim(100)
+      claiming = false
+      if (claimed.length === 0) return
+      unsubscribe()
+      clearTimeout(timer)
+      resolve(claimed)
+    }
+    const unsubscribe = store.queue.onAvailable(() => void attempt())
+  })
+}
+
+/** A record's `receivedAt` is told by the store's clock (PostgreSQL's, rounded to the ms): within a ms of this host's. */
+const within = (value: number, from: number, to: number) => value >= from - 1 && value <= to + 1
+
+/**
+ * The semantics of the {@link Store} interface that every store keeps, registered as subtests of
+ * `t`: run by test/store/sqlite/store-contract.test.ts and test/store/postgres/store-contract.test.ts.
+ * What a store does beyond it (SQLite's pid-based leases, PostgreSQL's replicas) is tested with the store.
+ */
+export function storeContract(t: Test, subject: ContractSubject): void {
+  const { open, reopen } = subject
+
+  t.test('stores a record and hands it back whole, credentials included, here and after a restart', async (t) => {
+    const store = await open(t)
+    const before = Date.now()
+    t.equal(await store.append(newRecord(1, 'hello', { credentials: 'v1.sealed' })), undefined)
+    const after = Date.now()
+    const [stored] = (await store.queue.claim(10)) as [StoredRecord]
+    t.same(stored, {
+      id: stored.id,
+      chatKey: 'chat:1',
+      type: 'ONIMV2MESSAGEADD',
+      source: 'webhook',
+      portal: PORTAL,
+      bodyKind: 'payload',
+      body: '{"text":"hello"}',
+      credentials: 'v1.sealed',
+      attempts: 0,
+      receivedAt: stored.receivedAt,
+    })
+    t.type(stored.id, 'number')
+    t.type(stored.receivedAt, 'number')
+    t.ok(within(stored.receivedAt, before, after), 'received when it was appended')
+    store.queue.release(stored.id)
+    await store.close()
+    const reopened = await reopen(t, store)
+    t.same(await reopened.queue.claim(10), [stored], 'read back as it was handed out')
+  })
+
+  t.test('keeps every kind of body and door as it came, and a record without credentials', async (t) => {
+    const store = await open(t)
+    await store.append(newRecord(1, 'form', { bodyKind: 'form', body: FORM, credentials: null }))
+    await store.append(newRecord(2, 'polled', { source: 'poll', type: 'ONIMBOTJOINCHAT', chatKey: 'solo:member-1:ONIMBOTJOINCHAT' }))
+    await store.append(newRecord(3, 'legacy', { bodyKind: 'event' }))
+    t.match(await store.queue.claim(10), [
+      { chatKey: 'chat:1', bodyKind: 'form', body: FORM, credentials: null, source: 'webhook' },
+      { chatKey: 'solo:member-1:ONIMBOTJOINCHAT', type: 'ONIMBOTJOINCHAT', source: 'poll', bodyKind: 'payload', body: '{"text":"polled"}', credentials: 'sealed-credentials' },
+      { chatKey: 'chat:3', bodyKind: 'event', body: '{"text":"legacy"}' },
+    ])
+  })
+
+  t.test('hands out the oldest record of each chat nobody holds, oldest first, up to the limit', async (t) => {
+    const store = await open(t)
+    for (const [chat, text] of [[1, 'a1'], [2, 'b1'], [1, 'a2'], [3, 'c1'], [2, 'b2']] as const) await store.append(newRecord(chat, text))
+    t.same(await store.queue.claim(0), [], 'a limit of none')
+    t.same(await claimTexts(store, 2), ['a1', 'b1'], 'the limit')
+    t.same(await claimTexts(store), ['c1'], 'a held chat hands out nothing else')
+    t.same(await claimTexts(store), [])
+  })
+
+  t.test('across chats the oldest record comes first, whatever order the chats came in', async (t) => {
+    const store = await open(t)
+    await store.append(newRecord(1, 'A'))
+    const [a] = (await store.queue.claim(10)) as [StoredRecord]
+    await store.queue.bury(a.id, 1, 'Error: down')
+    await store.append(newRecord(2, 'B'))
+    // A's chat comes back after B's, with a record older than B.
+    await store.deadLetters.revive(a.id)
+    t.same(await claimTexts(store, 1), ['A'])
+    t.same(await claimTexts(store, 1), ['B'])
+  })
+
+  t.test("a chat is handed its next record once the one held is complete, retried, buried or released", async (t) => {
+    const store = await open(t)
+    for (const [chat, text] of [[1, 'a1'], [1, 'a2'], [2, 'b1'], [2, 'b2'], [3, 'c1'], [3, 'c2'], [4, 'd1'], [4, 'd2']] as const) await store.append(newRecord(chat, text))
+    const [a1, b1, c1, d1] = (await store.queue.claim(10)) as [StoredRecord, StoredRecord, StoredRecord, StoredRecord]
+    t.same([a1, b1, c1, d1].map(textOf), ['a1', 'b1', 'c1', 'd1'])
+    t.same(await claimTexts(store), [], 'every chat held')
+    await store.queue.complete(a1.id, 'hook:a1')
+    t.same(await claimTexts(store), ['a2'], 'complete: the next one')
+    await store.queue.bury(b1.id, 3, 'Error: boom')
+    t.same(await claimTexts(store), ['b2'], 'buried: the next one')
+    await store.queue.retry(c1.id, 1, Date.now() + 60000, 'Error: boom')
+    t.same(await claimTexts(store), [], 'a retry not due yet keeps its place at the head of its chat')
+    store.queue.release(d1.id)
+    // Given back at once in one store, on its way to the database in another: claimable as soon as it is.
+    let again: StoredRecord[] = []
+    await eventually(async () => (again = await store.queue.claim(10)).length > 0)
+    t.same(again, [d1], 'released: the same record again, before the next of its chat')
+    t.match(await store.stats(), { depth: 6, retrying: 1, deadLetters: 1 })
+  })
+
+  t.test('a released record is claimable again as it was, and the queue says so', async (t) => {
+    const store = await open(t)
+    let told = 0
+    const unsubscribe = store.queue.onAvailable(() => told++)
+    await store.append(newRecord(1, 'x'))
+    await eventually(() => told >= 1)
+    const [record] = (await store.queue.claim(10)) as [StoredRecord]
+    const before = told
+    store.queue.release(record.id)
+    await eventually(() => told > before)
+    t.same(await store.queue.claim(10), [record])
+    unsubscribe()
+    const after = told
+    store.queue.release(record.id)
+    await eventually(async () => (await store.queue.claim(10)).length > 0)
+    t.equal(told, after, 'not after unsubscribing')
+  })
+
+  t.test('a retry is claimable when due, with its attempts, and the queue says so then', async (t) => {
+    // Nothing else wakes it: not the poll interval.
+    const store = await open(t, { pollIntervalMs: 60000 })
+    await store.append(newRecord(1, 'flaky'))
+    const [record] = (await store.queue.claim(10)) as [StoredRecord]
+    const nextAt = Date.now() + 100
+    await store.queue.retry(record.id, 1, nextAt, 'Error: boom')
+    t.same(await store.queue.claim(10), [], 'not before it is due')
+    const [again] = await nextClaim(store)
+    t.ok(Date.now() >= nextAt - 1, 'once due')
+    t.same(again, { ...record, attempts: 1 }, 'read back, as it was stored, with its attempts')
+  })
+
+  t.test('remembers the key of a handled record for the dedup window: seen, then not', async (t) => {
+    const store = await open(t, { dedupWindowMs: 300 })
+    for (const text of ['a', 'b', 'c']) await store.append(newRecord(1, text))
+    t.equal(await store.queue.seen('hook:a'), false, 'nothing handled yet')
+    const [a] = (await store.queue.claim(10)) as [StoredRecord]
+    await store.queue.complete(a.id, 'hook:a')
+    const completedAt = Date.now()
+    t.equal(await store.queue.seen('hook:a'), true)
+    t.equal(await store.queue.seen('hook:b'), false, 'another key is another event')
+    const [b] = (await store.queue.claim(10)) as [StoredRecord]
+    await store.queue.complete(b.id, null)
+    t.equal(await store.queue.seen('null'), false, 'no key: nothing remembered')
+    t.same(await claimTexts(store), ['c'], 'a completed record is gone from its line')
+    await eventually(async () => !(await store.queue.seen('hook:a')))
+    t.ok(Date.now() >= completedAt + 300 - 50, 'seen for the window')
+  })
+
+  t.test('handling the same key again starts its window again', async (t) => {
+    const store = await open(t, { dedupWindowMs: 400 })
+    await store.append(newRecord(1, 'a'))
+    await store.append(newRecord(1, 'a again'))
+    const [a] = (await store.queue.claim(10)) as [StoredRecord]
+    await store.queue.complete(a.id, 'hook:a')
+    const firstAt = Date.now()
+    const [again] = (await store.queue.claim(10)) as [StoredRecord]
+    // The same event handled again (a double delivery the worker did not recognise), late in its window.
+    await eventually(() => Date.now() >= firstAt + 250)
+    await store.queue.complete(again.id, 'hook:a')
+    const renewedAt = Date.now()
+    await eventually(async () => !(await store.queue.seen('hook:a')))
+    t.ok(Date.now() >= renewedAt + 400 - 50, 'seen for a window from the second time')
+  })
+
+  t.test('dead letters: listed and shown without credentials, whole for a replay, revived, dropped', async (t) => {
+    const store = await open(t)
+    await store.append(newRecord(1, 'handler down', { credentials: 'v1.sealed-secret' }))
+    await store.append(newRecord('x', 'form', { bodyKind: 'form', body: FORM }))
+    await store.append(newRecord(2, 'pending'))
+    const [failed, form, pending] = (await store.queue.claim(10)) as [StoredRecord, StoredRecord, StoredRecord]
+    t.same(await store.deadLetters.list(), [], 'none yet')
+    await store.queue.bury(failed.id, 8, 'Error: handler down')
+    await store.queue.bury(form.id, 1, 'FORM_TOO_LARGE: more than 10 pairs')
+
+    const letters = await store.deadLetters.list()
+    t.same(letters, [
+      { id: failed.id, type: 'ONIMV2MESSAGEADD', receivedAt: new Date(failed.receivedAt).toISOString(), attempts: 8, error: 'Error: handler down', source: 'webhook', portal: PORTAL, bodyKind: 'payload', body: { text: 'handler down' } },
+      { id: form.id, type: 'ONIMV2MESSAGEADD', receivedAt: new Date(form.receivedAt).toISOString(), attempts: 1, error: 'FORM_TOO_LARGE: more than 10 pairs', source: 'webhook', portal: PORTAL, bodyKind: 'form', body: FORM },
+    ])
+    t.notOk(JSON.stringify(letters).includes('sealed'), 'no credential in what is printed')
+    t.same(await store.deadLetters.get(form.id), letters[1])
+    t.notOk(JSON.stringify(await store.deadLetters.get(failed.id)).includes('sealed'))
+    t.equal(await store.deadLetters.get(999999), null)
+    t.equal(await store.deadLetters.get(pending.id), null, 'a pending record is no dead letter')
+    t.equal(await store.deadLetters.record(pending.id), null)
+    t.same(await store.deadLetters.record(failed.id), { ...failed, attempts: 8 }, 'whole, sealed credentials included')
+    t.equal(await store.deadLetters.record(999999), null)
+    t.match(await store.stats(), { depth: 1, deadLetters: 2 })
+
+    let told = 0
+    store.queue.onAvailable(() => told++)
+    await store.deadLetters.revive(form.id)
+    await eventually(() => told > 0)
+    t.same(await store.queue.claim(10), [{ ...form, attempts: 0 }], 'back in line as it came, attempts reset, claimable')
+    t.equal(await store.deadLetters.get(form.id), null)
+    await store.deadLetters.revive(999999)
+    await store.deadLetters.revive(form.id)
+    t.match(await store.stats(), { depth: 2, retrying: 0, deadLetters: 1 }, 'nothing else rejoins')
+
+    t.equal(await store.deadLetters.drop(pending.id), false, 'never a pending record')
+    t.equal(await store.deadLetters.drop(failed.id), true)
+    t.equal(await store.deadLetters.drop(failed.id), false, 'once')
+    t.equal(await store.deadLetters.record(failed.id), null)
+    t.same(await store.deadLetters.list(), [])
+    t.match(await store.stats(), { depth: 2, deadLetters: 0 })
+  })
+
+  t.test('keeps named values, and a lease is one owner’s until it expires or is given up', async (t) => {
+    const store = await open(t)
+    t.equal(await store.meta.get('offset'), null)
+    await store.meta.set('offset', '10')
+    await store.meta.set('offset', '12')
+    await store.meta.set('other', 'x')
+    t.equal(await store.meta.get('offset'), '12')
+    t.equal(await store.meta.get('other'), 'x')
+
+    t.equal(await store.meta.lease('poll:im', 'replica-a', 60000), true)
+    t.equal(await store.meta.lease('poll:im', 'replica-b', 60000), false, 'refused to another while held')
+    t.equal(await store.meta.lease('poll:im', 'replica-a', 60000), true, 'renewed by its owner')
+    t.equal(await store.meta.lease('poll:other', 'replica-b', 60000), true, 'another name is another lease')
+    await store.meta.unlease('poll:im', 'replica-b')
+    t.equal(await store.meta.lease('poll:im', 'replica-b', 60000), false, 'only its owner gives it up')
+    await store.meta.unlease('poll:im', 'replica-a')
+    t.equal(await store.meta.lease('poll:im', 'replica-b', 60000), true, 'taken once given up')
+    t.equal(await store.meta.lease('poll:im', 'replica-a', 60000), false, 'and held by its new owner')
+
+    // An owner that stopped renewing: its lease expires.
+    t.equal(await store.meta.lease('poll:dead', 'replica-a', 50), true)
+    t.equal(await store.meta.lease('poll:dead', 'replica-b', 60000), false, 'not before it expires')
+    await eventually(() => store.meta.lease('poll:dead', 'replica-b', 60000))
+    t.equal(await store.meta.lease('poll:dead', 'replica-a', 60000), false, 'taken once expired')
+  })
+
+  t.test('tells its figures: depth, the oldest pending age, retries, dead letters', async (t) => {
+    const store = await open(t)
+    t.same(await store.stats(), { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0 })
+    for (const [chat, text] of [[1, 'a'], [2, 'b'], [3, 'c'], [3, 'c2']] as const) await store.append(newRecord(chat, text))
+    const [a, b] = (await store.queue.claim(2)) as [StoredRecord, StoredRecord]
+    await store.queue.retry(a.id, 1, Date.now() + 60000, 'Error: boom')
+    await store.queue.bury(b.id, 3, 'Error: boom')
+    t.same(await claimTexts(store), ['c'])
+    const before = Date.now()
+    const stats = await store.stats()
+    const after = Date.now()
+    t.match(stats, { depth: 3, retrying: 1, deadLetters: 1 }, 'running, waiting for a retry or for its turn, a pending record counts')
+    t.ok(within(stats.oldestPendingAgeMs as number, before - a.receivedAt, after - a.receivedAt), `the age of a, the oldest (${stats.oldestPendingAgeMs} ms)`)
+  })
+
+  t.test('the appends of one turn are all committed, in the order they were made', async (t) => {
+    const store = await open(t)
+    const texts = Array.from({ length: 300 }, (_, i) => `m${i}`)
+    const appended = await Promise.all(texts.map((text, i) => store.append(newRecord(i % 3, text))))
+    t.equal(appended.length, 300)
+    t.match(await store.stats(), { depth: 300 }, 'every one stored once it resolved')
+    const handled = await drain(store)
+    t.same(handled.map(textOf).sort(), [...texts].sort(), 'each once')
+    for (const chat of [0, 1, 2]) {
+      const line = handled.filter((record) => record.chatKey === `chat:${chat}`)
+      t.same(line.map(textOf), texts.filter((_, i) => i % 3 === chat), `chat ${chat} in order`)
+    }
+    const ids = handled.map((record) => record.id)
+    t.same([...ids].sort((x, y) => x - y), texts.map((text) => (handled.find((record) => textOf(record) === text) as StoredRecord).id), 'ids ascend with the appends')
+  })
+
+  t.test('stores a double delivery twice: the worker recognises it once decoded', async (t) => {
+    const store = await open(t)
+    await Promise.all([store.append(newRecord(1, 'twin')), store.append(newRecord(1, 'twin'))])
+    await store.append(newRecord(1, 'twin'))
+    const handled = await drain(store)
+    t.same(handled.map(textOf), ['twin', 'twin', 'twin'])
+    t.equal(new Set(handled.map((record) => record.id)).size, 3, 'three records')
+  })
+
+  t.test('tells whoever listens when a record is stored; not after unsubscribing', async (t) => {
+    const store = await open(t, { pollIntervalMs: 60000 })
+    let told = 0
+    const unsubscribe = store.queue.onAvailable(() => told++)
+    await store.append(newRecord(1, 'a'))
+    await eventually(() => told > 0)
+    unsubscribe()
+    const before = told
+    await store.append(newRecord(2, 'b'))
+    t.same(await claimTexts(store), ['a', 'b'])
+    t.equal(told, before)
+  })
+
+  t.test('a restart keeps what is pending, in order with its attempts, the keys seen, values and dead letters', async (t) => {
+    const first = await open(t)
+    for (const [chat, text] of [[1, 'a1'], [2, 'b1'], [1, 'a2'], [3, 'c1'], [4, 'dead']] as const) await first.append(newRecord(chat, text))
+    const [a1, b1, c1, dead] = (await first.queue.claim(10)) as [StoredRecord, StoredRecord, StoredRecord, StoredRecord]
+    await first.queue.retry(a1.id, 2, Date.now(), 'Error: boom')
+    await first.queue.complete(c1.id, 'hook:c1')
+    await first.queue.bury(dead.id, 3, 'Error: boom')
+    await first.meta.set('offset', '42')
+    first.queue.release(b1.id)
+    await first.close()
+    const store = await reopen(t, first)
+    t.equal(await store.queue.seen('hook:c1'), true, 'a key seen before')
+    t.equal(await store.meta.get('offset'), '42')
+    t.match(await store.deadLetters.list(), [{ id: dead.id, attempts: 3 }])
+    t.match(await store.stats(), { depth: 3, retrying: 1, deadLetters: 1 })
+    const claimed = await store.queue.claim(10)
+    t.same(claimed.map(textOf), ['a1', 'b1'])
+    t.match(claimed, [{ attempts: 2 }, { attempts: 0 }])
+    for (const record of claimed) await store.queue.complete(record.id, null)
+    t.same(await claimTexts(store), ['a2'])
+  })
+
+  t.test('closing: twice is fine, what was appended before is kept, a closed store refuses to store', async (t) => {
+    const store = await open(t)
+    const waiting = store.append(newRecord(1, 'appended before close'))
+    await t.resolves(waiting)
+    await store.close()
+    await t.resolves(store.close(), 'twice is fine')
+    await t.rejects(store.append(newRecord(1, 'after')), { name: 'StoreUnavailableError', statusCode: 503 })
+    const reopened = await reopen(t, store)
+    t.same(await claimTexts(reopened), ['appended before close'])
+  })
+}
