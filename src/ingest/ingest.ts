@@ -1,6 +1,6 @@
 import type { EventCounts, Health } from '../../schemas/health.ts'
 import type { Sealer } from '../seal/sealer.ts'
-import type { Store } from '../store/store.ts'
+import type { Source, Store } from '../store/store.ts'
 import type { Arrival } from './arrival.ts'
 import { arrivalRecord } from './records.ts'
 
@@ -18,14 +18,20 @@ export interface Ingest {
 /** What the ingest counts of `/health`'s figures. */
 export type IngestCounts = Pick<EventCounts, 'accepted'> & Pick<Health, 'lastEventAt'>
 
+/** Told of each arrival once it is stored, by the door it came through (the receiver's metrics); it must not throw. */
+export interface IngestObserver {
+  stored(source: Source): void
+}
+
 /** The one rule both doors follow: seal the credentials, store the wire. */
-export function createIngest(store: Pick<Store, 'append'>, sealer: Sealer): Ingest {
+export function createIngest(store: Pick<Store, 'append'>, sealer: Sealer, observe?: IngestObserver): Ingest {
   const counts: IngestCounts = { accepted: 0, lastEventAt: null }
   return {
     async accept(arrival) {
       await store.append(arrivalRecord(arrival, sealer))
       counts.accepted++
       counts.lastEventAt = new Date().toISOString()
+      observe?.stored(arrival.source)
     },
     counts: () => ({ ...counts }),
   }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
 import type { Health, Readiness } from '../../schemas/health.ts'
 import type { AcceptedReply, ErrorReply } from '../../schemas/reply.ts'
 import { createTokenSet, type TokenSet } from '../auth/token-set.ts'
@@ -10,6 +11,7 @@ import { mediaOf } from '../event/read-payload.ts'
 import { scanWebhook } from '../event/scan-webhook.ts'
 import { createIngest, type Ingest } from '../ingest/ingest.ts'
 import { createLogger } from '../log/create-logger.ts'
+import { createReceiverMetrics, type ReceiverMetrics } from '../metrics/receiver-metrics.ts'
 import { openPoller } from '../poll/open-poller.ts'
 import type { Poller } from '../poll/poller.ts'
 import { Router } from '../router/router.ts'
@@ -56,6 +58,7 @@ export class Receiver extends Router {
   readonly #rest: RestSettings
   readonly #sinks: Sink[]
   readonly #formLimits: FormLimits
+  readonly #metrics: ReceiverMetrics
   #phase: 'idle' | 'running' | 'closing' = 'idle'
   #store: Store | null = null
   #ingest: Ingest | null = null
@@ -91,6 +94,11 @@ export class Receiver extends Router {
     this.bodyLimit = options.bodyLimit ?? RECEIVER_DEFAULTS.bodyLimit
     this.#formLimits = withDefaults(DEFAULT_FORM_LIMITS, options.formLimits)
     this.#sinks = [...(options.logEvents === false ? [] : [logEvent]), ...(options.eventsFile ? [eventsFile(options.eventsFile)] : [])]
+    this.#metrics = createReceiverMetrics({
+      stats: () => this.#store?.stats() ?? null,
+      poller: () => this.#poller?.state() ?? null,
+      inFlight: () => this.#worker?.stats().inFlight ?? 0,
+    })
   }
 
   /**
@@ -148,7 +156,7 @@ export class Receiver extends Router {
   #run(store: Store, sealer: Sealer): void {
     const options = this.#options
     const worker = options.worker as typeof RECEIVER_DEFAULTS.worker
-    this.#ingest = createIngest(store, sealer)
+    this.#ingest = createIngest(store, sealer, this.#metrics.ingest)
     const dispatch = createDispatch({
       router: this,
       sinks: this.#sinks,
@@ -159,7 +167,7 @@ export class Receiver extends Router {
       formLimits: this.#formLimits,
       seen: (key) => store.queue.seen(key),
     })
-    this.#worker = new Worker(store.queue, dispatch, this.#logger, worker)
+    this.#worker = new Worker(store.queue, dispatch, this.#logger, { ...worker, observe: this.#metrics.worker })
     this.#worker.start()
     if (options.poll) {
       this.#poller = openPoller({ ...withDefaults(RECEIVER_DEFAULTS.poll, options.poll), mode: options.poll.mode }, this.#rest, this.#ingest, store, this.#logger)
@@ -183,8 +191,33 @@ export class Receiver extends Router {
       await this.#started().accept({ source: 'webhook', portal: credentials.portal, credentials, ...wire })
       return { status: 200, body: { ok: true } }
     } catch (error) {
-      return errorReply(error, this.#logger)
+      const reply = errorReply(error, this.#logger)
+      this.#metrics.door.refused(reply.status)
+      return reply
     }
+  }
+
+  /**
+   * For a server that refuses a webhook before {@link handle} sees it (Fastify past its body
+   * limit): counts the refusal in the metrics as the door's answer.
+   */
+  countRefusal(status: number): void {
+    this.#metrics.door.refused(status)
+  }
+
+  /** The receiver's metrics in Prometheus text format (README "Metrics"), served with {@link metricsContentType}. */
+  metrics(): Promise<string> {
+    return this.#metrics.registry.metrics()
+  }
+
+  /** The `Content-Type` of {@link metrics}: prom-client's, for the Prometheus text format. */
+  get metricsContentType(): string {
+    return this.#metrics.registry.contentType
+  }
+
+  /** This receiver's own prom-client registry (never the global one): merge it into yours, or add prom-client's default metrics to it. */
+  get metricsRegistry(): Registry {
+    return this.#metrics.registry
   }
 
   /** Whether events can be taken now, and why not: starting, closing, a store that cannot be written, a poller stopped for good. */

@@ -71,7 +71,7 @@ export async function startServer(env: Record<string, string | undefined>, optio
   await app.listen({ port: config.port, host: config.host })
   const { address, family, port } = app.server.address() as AddressInfo
   const url = `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`
-  logger.info({ url, tokens: tokens.length }, 'b24-receiver is listening: POST /webhook, GET /health, GET /ready')
+  logger.info({ url, tokens: tokens.length }, 'b24-receiver is listening: POST /webhook, GET /health, GET /ready, GET /metrics')
 
   let closing: Promise<void> | undefined
   return {

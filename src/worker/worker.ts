@@ -12,6 +12,19 @@ export interface WorkerOptions {
   retryMaxMs: number
   /** The jitter's source (`Math.random`); tests seed it. */
   random?: () => number
+  /** Told of each attempt and its outcome (the receiver's metrics); none by default. */
+  observe?: WorkerObserver
+}
+
+/** What became of an attempt, once written: handled, a double delivery, undecodable (dead letter), failed and due again, failed for the last time (dead letter). */
+export type Settlement = 'handled' | 'duplicate' | 'rejected' | 'retried' | 'dead-lettered'
+
+/** Follows the worker's attempts, for whoever measures them; it must not throw. */
+export interface WorkerObserver {
+  /** An attempt at `record` begins (`record.attempts` earlier ones failed). */
+  attempting(record: StoredRecord): void
+  /** Its outcome is written; `ms`: how long the dispatch (decoding and handlers) took. */
+  settled(record: StoredRecord, settlement: Settlement, ms: number): void
 }
 
 /** How a record was dealt with: its dedup key (kept for the dedup window), and whether it was a double delivery (not handled again). */
@@ -136,6 +149,9 @@ export class Worker {
 
   async #handle(record: StoredRecord): Promise<void> {
     const attempt = record.attempts + 1
+    const observe = this.#options.observe
+    observe?.attempting(record)
+    const startedAt = performance.now()
     let outcome: Outcome | null = null
     let failure: unknown = null
     try {
@@ -143,6 +159,7 @@ export class Worker {
     } catch (error) {
       failure = error ?? new Error('a handler failed without a reason')
     }
+    const ms = performance.now() - startedAt
     // Finished after the worker stopped: its outcome is not written (the store may be closed by
     // now); it stays pending, given back for whoever starts next.
     if (this.#stopped) {
@@ -150,29 +167,31 @@ export class Worker {
       this.#queue.release(record.id)
       return
     }
+    let settlement: Settlement | null = null
     try {
-      await this.#record(record, attempt, outcome, failure)
+      settlement = await this.#record(record, attempt, outcome, failure)
     } catch (error) {
       // It stays pending as it was and is handled again after a pause: at least once, never lost.
       this.#logger.error({ err: error, type: record.type, inboxId: record.id }, 'cannot record the outcome in the inbox')
       setTimeout(() => this.#queue.release(record.id), this.#options.retryBaseMs).unref()
     }
+    if (settlement) observe?.settled(record, settlement, ms)
     this.#running.delete(record.id)
     this.#schedule()
   }
 
-  async #record(record: StoredRecord, attempt: number, outcome: Outcome | null, failure: unknown): Promise<void> {
+  async #record(record: StoredRecord, attempt: number, outcome: Outcome | null, failure: unknown): Promise<Settlement> {
     if (outcome) {
       await this.#queue.complete(record.id, outcome.key)
       this.#counts[outcome.duplicate ? 'duplicates' : 'handled']++
-      return
+      return outcome.duplicate ? 'duplicate' : 'handled'
     }
     if (failure instanceof Undeliverable) {
       await this.#queue.bury(record.id, attempt, failure.message)
       this.#counts.rejected++
       // The reason names paths, never values: the wire is in the dead letter for whoever may read it.
       this.#logger.warn({ type: record.type, inboxId: record.id, reason: failure.message }, 'an event that does not decode is kept in the dead letter: fix it and `b24-receiver dlq replay` it')
-      return
+      return 'rejected'
     }
     const line = { err: failure, type: record.type, inboxId: record.id, attempt }
     const reason = failure instanceof Error ? `${failure.name}: ${failure.message}` : String(failure)
@@ -181,10 +200,11 @@ export class Worker {
       await this.#queue.bury(record.id, attempt, reason)
       this.#counts.deadLettered++
       this.#logger.error(line, 'handlers kept failing: moved to the dead letter')
-      return
+      return 'dead-lettered'
     }
     const delayMs = backoff(attempt, this.#options.retryBaseMs, this.#options.retryMaxMs, this.#options.random)
     await this.#queue.retry(record.id, attempt, Date.now() + delayMs, reason)
     this.#logger.warn({ ...line, retryInMs: delayMs }, 'handlers failed: will retry')
+    return 'retried'
   }
 }

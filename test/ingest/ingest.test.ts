@@ -94,3 +94,14 @@ t.test('credentials that cannot be sealed are not stored at all', async (t) => {
   await ingest.accept(polledArrival(polledEvent(), POLL_PORTAL))
   t.equal(store.rows.length, 1, 'no credentials, nothing to seal')
 })
+
+t.test('an observer is told the door of each arrival once it is stored, of nothing that was not', async (t) => {
+  const store = new MemoryStore()
+  const stored: string[] = []
+  const ingest = createIngest(store, SEALER, { stored: (source) => void stored.push(`${source}:${store.rows.length}`) })
+  await ingest.accept(webhookArrival())
+  await ingest.accept(polledArrival(polledEvent(), POLL_PORTAL))
+  store.failing = true
+  await t.rejects(ingest.accept(webhookArrival()), StoreUnavailableError)
+  t.same(stored, ['webhook:1', 'poll:2'], 'told after the commit')
+})

@@ -3,7 +3,7 @@ import { pino } from 'pino'
 import { backoff } from '../../src/backoff.ts'
 import type { NewRecord, Queue, StoredRecord } from '../../src/store/store.ts'
 import { StoreUnavailableError } from '../../src/store/store-unavailable-error.ts'
-import { Undeliverable, Worker, type Dispatch, type Outcome, type WorkerOptions } from '../../src/worker/worker.ts'
+import { Undeliverable, Worker, type Dispatch, type Outcome, type Settlement, type WorkerOptions } from '../../src/worker/worker.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
 import { newRecord, textOf } from '../fakes/new-record.ts'
 import { captureLogs, eventually } from '../helpers.ts'
@@ -455,6 +455,45 @@ t.test('an outcome it cannot write leaves the record pending, handled again afte
   t.equal(logs.lines.length, 1)
   t.match(worker.stats(), { handled: 1, inFlight: 0 })
   t.same([...store.seenKeys], ['key:x'], 'its key kept once the outcome is written')
+})
+
+t.test('an observer is told of each attempt, and of each outcome once it is written, with the dispatch time', async (t) => {
+  const attempts: string[] = []
+  const settled: Array<[string, Settlement, number]> = []
+  let failures = 1
+  const { worker, add, store } = setup(
+    t,
+    async (stored, attempt) => {
+      const text = textOf(stored)
+      if (text === 'slow') await new Promise((resolve) => setTimeout(resolve, 30))
+      if (text === 'bad') throw new Undeliverable('/event is required')
+      if (text === 'flaky') throw new Error(`broken on attempt ${attempt}`)
+      return { key: `key:${text}`, duplicate: text === 'again' }
+    },
+    {
+      maxAttempts: 2,
+      observe: {
+        attempting: (stored) => void attempts.push(`${textOf(stored)}#${stored.attempts}`),
+        settled: (stored, settlement, ms) => void settled.push([textOf(stored), settlement, ms]),
+      },
+    },
+    (base) => ({
+      ...base,
+      complete: async (id, key) => {
+        if (key === 'key:unwritten' && failures-- > 0) throw new StoreUnavailableError('the inbox cannot store events now')
+        return base.complete(id, key)
+      },
+    }),
+  )
+  for (const [chat, text] of [[1, 'slow'], [2, 'again'], [3, 'bad'], [4, 'flaky'], [5, 'unwritten']] as const) await add(chat, text)
+  worker.start()
+  await eventually(() => store.inStatus('done').length === 3 && store.inStatus('dead').length === 2)
+  t.same(attempts.sort(), ['again#0', 'bad#0', 'flaky#0', 'flaky#1', 'slow#0', 'unwritten#0', 'unwritten#0'], 'an outcome that was not written is tried again from the same attempt')
+  const bySettlement = settled.map(([text, settlement]) => `${text}:${settlement}`).sort()
+  t.same(bySettlement, ['again:duplicate', 'bad:rejected', 'flaky:dead-lettered', 'flaky:retried', 'slow:handled', 'unwritten:handled'], 'once per written outcome')
+  const slow = settled.find(([text]) => text === 'slow') as [string, Settlement, number]
+  t.ok(slow[2] >= 25 && slow[2] < 5000, `the dispatch time, ${slow[2]} ms`)
+  t.ok(settled.every(([, , ms]) => ms >= 0))
 })
 
 t.test('a claim that fails is logged, and the next notice claims again', async (t) => {
