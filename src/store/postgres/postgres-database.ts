@@ -56,7 +56,9 @@ export class PostgresDatabase {
 
   /** A new client outside the pool (for `LISTEN`), with the same settings. */
   client(): pg.Client {
-    return new pg.Client({ connectionString: this.#options.connectionString, connectionTimeoutMillis: this.#options.timeoutMs ?? 5000, keepAlive: true, types })
+    // Probed after 10 s of silence (not the OS's two hours): a listener cut off without a reset
+    // (a network partition) is noticed, and connects again.
+    return new pg.Client({ connectionString: this.#options.connectionString, connectionTimeoutMillis: this.#options.timeoutMs ?? 5000, keepAlive: true, keepAliveInitialDelayMillis: 10000, types })
   }
 
   /** Runs one statement (its own transaction) once the schema is up to date; the rows it returned. */
