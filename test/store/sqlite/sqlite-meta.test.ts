@@ -86,3 +86,14 @@ t.test('a value or lease that cannot be committed rejects', async (t) => {
   await t.rejects(store.meta.lease('poll:im', 'a', 1000), { name: 'StoreUnavailableError' })
   t.equal(await store.meta.get('offset'), null)
 })
+
+t.test('names the holder of an unexpired lease; none once it expires, or for a lease never taken', async (t) => {
+  const store = openStore(t)
+  t.equal(await store.meta.holder?.('poll:im'), null)
+  await store.meta.lease('poll:im', 'replica-a', 60000)
+  t.equal(await store.meta.holder?.('poll:im'), 'replica-a')
+  await store.meta.lease('poll:imbot', 'replica-b', 1)
+  const expired = Date.now() + 5
+  while (Date.now() <= expired) await new Promise((resolve) => setImmediate(resolve))
+  t.equal(await store.meta.holder?.('poll:imbot'), null, 'expired')
+})
