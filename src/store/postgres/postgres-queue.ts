@@ -1,6 +1,5 @@
 import type { Queue, StoredRecord } from '../store.ts'
 import { toRecord, type Row } from '../rows.ts'
-import { Batcher } from './batcher.ts'
 import { NOW_MS, type PostgresDatabase } from './postgres-database.ts'
 
 export interface PostgresQueueOptions {
@@ -37,9 +36,10 @@ RETURNING b24_inbox.*`
 
 const RENEW = `UPDATE b24_inbox SET claimed_until = ${NOW_MS} + $2 WHERE id = ANY($3) AND claimed_by = $1`
 
-// The records handled during one turn, done in one statement; their dedup keys kept for the window.
-const COMPLETE = `WITH done AS (DELETE FROM b24_inbox WHERE id = ANY($1::bigint[]) AND status = 'pending')
-INSERT INTO b24_seen (key, expires_at) SELECT key, ${NOW_MS} + $3 FROM unnest($2::text[]) AS keys (key)
+// One record per statement: a statement deleting several rows could lock them in another order
+// than a renewal of the same rows, and deadlock with it.
+const COMPLETE = `WITH done AS (DELETE FROM b24_inbox WHERE id = $1 AND status = 'pending')
+INSERT INTO b24_seen (key, expires_at) SELECT $2, ${NOW_MS} + $3 WHERE $2::text IS NOT NULL
 ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at`
 
 const UNCLAIMED = 'claimed_by = NULL, claimed_until = NULL'
@@ -59,21 +59,12 @@ export class PostgresQueue implements Queue {
   /** Releases on their way to the database: the store closes after them. */
   readonly #releasing = new Set<Promise<unknown>>()
   readonly #renewer: NodeJS.Timeout
-  readonly #completions: Batcher<{ id: number; key: string | null }>
   #wake: NodeJS.Timeout | undefined
   #wakeAt = Infinity
 
   constructor(db: PostgresDatabase, options: PostgresQueueOptions) {
     this.#db = db
     this.#options = options
-    this.#completions = new Batcher(
-      async (done) => {
-        // One key once per statement: an upsert may not touch a row twice.
-        const keys = [...new Set(done.flatMap(({ key }) => (key === null ? [] : [key])))]
-        await db.query(COMPLETE, [done.map(({ id }) => id), keys, options.dedupWindowMs])
-      },
-      { maxBatch: 256, maxInFlight: 2 },
-    )
     // Three renewals per claim timeout: one lost to a slow database still leaves two.
     this.#renewer = setInterval(() => void this.#renew(), options.claimTimeoutMs / 3).unref()
   }
@@ -91,7 +82,7 @@ export class PostgresQueue implements Queue {
   }
 
   async complete(id: number, key: string | null): Promise<void> {
-    await this.#completions.add({ id, key })
+    await this.#db.query(COMPLETE, [id, key, this.#options.dedupWindowMs])
     this.#finish(id)
   }
 
@@ -135,7 +126,6 @@ export class PostgresQueue implements Queue {
   async close(): Promise<void> {
     clearInterval(this.#renewer)
     clearTimeout(this.#wake)
-    await this.#completions.drain()
     await Promise.all(this.#releasing)
   }
 
