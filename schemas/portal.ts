@@ -8,3 +8,50 @@ export const PortalSchema = Type.Object({
   clientEndpoint: Nullable(Type.String()),
 })
 export type Portal = Static<typeof PortalSchema>
+
+/**
+ * Where a portal of the application stands: `pending`, its install not yet confirmed by the
+ * OAuth server (its events are kept, not handled); `active`; `reinstall`, its refresh token was
+ * refused (`invalid_grant`): the application must be installed there again; `uninstalled`, its
+ * tokens deleted by `ONAPPUNINSTALL`.
+ */
+export const PortalStatusSchema = Type.Union([Type.Literal('pending'), Type.Literal('active'), Type.Literal('reinstall'), Type.Literal('uninstalled')])
+export type PortalStatus = Static<typeof PortalStatusSchema>
+
+/**
+ * A portal of the application as the store keeps it (application mode): every token sealed, the
+ * application token only as a keyed hash. Times are epoch ms.
+ */
+export const PortalRowSchema = Type.Object({
+  memberId: Type.String(),
+  domain: Type.String(),
+  /** `install.client_endpoint` as `app.info` confirmed it (`https://PORTAL/rest/`). */
+  clientEndpoint: Type.String(),
+  status: PortalStatusSchema,
+  scope: Nullable(Type.String()),
+  /** The application's version installed there (`data[VERSION]`). */
+  version: Nullable(Type.String()),
+  /** A keyed hash of its `application_token` (the sealer's `digest`), or `null` once uninstalled. */
+  applicationToken: Nullable(Type.String()),
+  /** The access and refresh tokens, sealed, or `null` once uninstalled. */
+  tokens: Nullable(Type.String()),
+  /** When the access token expires. */
+  expiresAt: Nullable(Type.Integer()),
+  installedAt: Type.Integer(),
+  updatedAt: Type.Integer(),
+})
+export type PortalRow = Static<typeof PortalRowSchema>
+
+/** What `portals list|show` print and a handler's `ctx.portal` adds for a stored portal: never a token. Times are ISO 8601. */
+export const InstalledPortalSchema = Type.Object({
+  memberId: Type.String(),
+  domain: Type.String(),
+  clientEndpoint: Type.String(),
+  status: PortalStatusSchema,
+  scope: Nullable(Type.String()),
+  version: Nullable(Type.String()),
+  expiresAt: Nullable(Type.String()),
+  installedAt: Type.String(),
+  updatedAt: Type.String(),
+})
+export type InstalledPortal = Static<typeof InstalledPortalSchema>

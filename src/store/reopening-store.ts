@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import type { Queue, Store } from './store.ts'
+import type { Portals, Queue, Store } from './store.ts'
 import { StoreUnavailableError } from './store-unavailable-error.ts'
 
 /**
@@ -50,8 +50,17 @@ export function reopeningStore(open: () => Store, logger: Logger, retryMs = 5000
       return () => listeners.delete(listener)
     },
   }
+  // The embedded store it wraps has portals: reached only once it is open.
+  const portals = () => opened().portals as Portals
   return {
     append: async (record) => opened().append(record),
+    portals: {
+      get: async (memberId) => portals().get(memberId),
+      list: async () => portals().list(),
+      put: async (row) => portals().put(row),
+      update: async (memberId, patch) => portals().update(memberId, patch),
+      delete: async (memberId) => portals().delete(memberId),
+    },
     queue,
     get deadLetters() {
       return opened().deadLetters

@@ -1,5 +1,5 @@
 import type { StoreStats } from '../../schemas/health.ts'
-import type { Portal } from '../../schemas/portal.ts'
+import type { Portal, PortalRow } from '../../schemas/portal.ts'
 
 /**
  * How far a stored event survives in the embedded store: `process` (default) survives a crash or
@@ -108,6 +108,23 @@ export interface Meta {
 }
 
 /**
+ * The portals of a Bitrix24 application (application mode): what `ONAPPINSTALL` stored, with
+ * its tokens sealed. Rows are written whole at install; later changes touch only the fields
+ * they name, so a version update never writes back tokens that a refresh has just replaced.
+ */
+export interface Portals {
+  get(memberId: string): Promise<PortalRow | null>
+  /** Every stored portal, by `memberId`. */
+  list(): Promise<PortalRow[]>
+  /** Stores a portal whole, replacing any row of the same `memberId` (a reinstall). */
+  put(row: PortalRow): Promise<void>
+  /** Changes the fields given, nothing else; `false` when no such portal is stored. */
+  update(memberId: string, patch: Partial<Omit<PortalRow, 'memberId'>>): Promise<boolean>
+  /** Deletes the portal's row; `false` when there was none. */
+  delete(memberId: string): Promise<boolean>
+}
+
+/**
  * Where events wait between the doors and the handlers. `append` resolves only once the record
  * is durable: a door acknowledges nothing before. Implementations: SQLite (./sqlite/), and any
  * object of this shape passed as the receiver's `store` option.
@@ -122,6 +139,8 @@ export interface Store {
   readonly queue: Queue
   readonly deadLetters: DeadLetters
   readonly meta: Meta
+  /** The application's portals: both built-in stores have them; application mode needs them. */
+  readonly portals?: Portals
   stats(): Promise<StoreStats>
   /** Why records cannot be appended now, or `null` when they can. */
   unavailable(): string | null

@@ -1,5 +1,7 @@
 import type { StoreStats } from '../../schemas/health.ts'
-import type { DeadLetter, NewRecord, Store, StoredRecord } from '../../src/store/store.ts'
+import type { PortalRow } from '../../schemas/portal.ts'
+import { assertPortalPatch, assertPortalRow, patchedFields, type PortalPatch } from '../../src/store/portal-rows.ts'
+import type { DeadLetter, NewRecord, Portals, Store, StoredRecord } from '../../src/store/store.ts'
 import { StoreUnavailableError } from '../../src/store/store-unavailable-error.ts'
 
 interface Row extends StoredRecord {
@@ -10,7 +12,7 @@ interface Row extends StoredRecord {
 
 /**
  * A store in memory, for tests where storage is not the subject: the Store contract (one record
- * of a chat at a time in order, dedup keys, dead letter, meta, leases) without a database.
+ * of a chat at a time in order, dedup keys, dead letter, meta, leases, portals) without a database.
  * `failing = true` makes every write fail as an unwritable store would.
  */
 export class MemoryStore implements Store {
@@ -97,6 +99,34 @@ export class MemoryStore implements Store {
     },
     unlease: async (name: string, owner: string) => {
       if (this.#leases.get(name)?.owner === owner) this.#leases.delete(name)
+    },
+  }
+
+  /** The stored portals by `memberId`, as a database would hold them: copies, never the caller's objects. */
+  readonly portalRows = new Map<string, PortalRow>()
+
+  readonly portals: Portals = {
+    get: async (memberId: string) => {
+      const row = this.portalRows.get(memberId)
+      return row ? { ...row } : null
+    },
+    list: async () => [...this.portalRows.keys()].sort().map((memberId) => ({ ...(this.portalRows.get(memberId) as PortalRow) })),
+    put: async (row: PortalRow) => {
+      this.#write()
+      assertPortalRow(row)
+      this.portalRows.set(row.memberId, { ...row })
+    },
+    update: async (memberId: string, patch: PortalPatch) => {
+      this.#write()
+      assertPortalPatch(patch)
+      const row = this.portalRows.get(memberId)
+      if (!row) return false
+      for (const field of patchedFields(patch)) Object.assign(row, { [field]: patch[field] })
+      return true
+    },
+    delete: async (memberId: string) => {
+      this.#write()
+      return this.portalRows.delete(memberId)
     },
   }
 

@@ -1,5 +1,6 @@
 import type { Test } from 'tap'
-import type { Store, StoredRecord } from '../../src/store/store.ts'
+import type { PortalRow } from '../../schemas/portal.ts'
+import type { Portals, Store, StoredRecord } from '../../src/store/store.ts'
 import { newRecord, PORTAL, textOf } from '../fakes/new-record.ts'
 import { eventually } from '../helpers.ts'
 
@@ -63,6 +64,28 @@ export function nextClaim(store: Store, timeoutMs = 3000): Promise<StoredRecord[
 
 /** A record's `receivedAt` is told by the store's clock (PostgreSQL's, rounded to the ms): within a ms of this host's. */
 const within = (value: number, from: number, to: number) => value >= from - 1 && value <= to + 1
+
+/** A portal as application mode stores it: sealed tokens and a hash are plain text here, the store never looks inside. */
+export const portalRow = (memberId: string, extra: Partial<PortalRow> = {}): PortalRow => ({
+  memberId,
+  domain: `${memberId}.bitrix24.com`,
+  clientEndpoint: `https://${memberId}.bitrix24.com/rest/`,
+  status: 'active',
+  scope: 'imbot,im',
+  version: '3',
+  applicationToken: `hash-of-app-token-${memberId}`,
+  tokens: `v1.sealed-tokens-${memberId}`,
+  expiresAt: 1767229200000,
+  installedAt: 1767225600000,
+  updatedAt: 1767225600123,
+  ...extra,
+})
+
+/** The store's portals: both built-in stores have them. */
+function portalsOf(store: Store): Portals {
+  if (!store.portals) throw new Error('the store keeps no portals')
+  return store.portals
+}
 
 /**
  * The semantics of the {@link Store} interface that every store keeps, registered as subtests of
@@ -369,5 +392,111 @@ export function storeContract(t: Test, subject: ContractSubject): void {
     await t.rejects(store.append(newRecord(1, 'after')), { name: 'StoreUnavailableError', statusCode: 503 })
     const reopened = await reopen(t, store)
     t.same(await claimTexts(reopened), ['appended before close'])
+  })
+
+  t.test('portals: one kept whole, every field and nulls too, here and after a restart', async (t) => {
+    const store = await open(t)
+    const portals = portalsOf(store)
+    const whole = portalRow('a1b2c3')
+    // As ONAPPUNINSTALL leaves one: every optional field null.
+    const bare = portalRow('d4e5f6', { status: 'uninstalled', scope: null, version: null, applicationToken: null, tokens: null, expiresAt: null })
+    t.equal(await portals.get('a1b2c3'), null, 'none yet')
+    t.same(await portals.list(), [])
+    t.equal(await portals.put(whole), undefined)
+    await portals.put(bare)
+    t.strictSame(await portals.get('a1b2c3'), whole)
+    t.strictSame(await portals.get('d4e5f6'), bare, 'nulls read back as null')
+    t.equal(await portals.get('unknown'), null)
+    t.strictSame(await portals.list(), [whole, bare])
+    await store.close()
+    const reopened = portalsOf(await reopen(t, store))
+    t.strictSame(await reopened.get('a1b2c3'), whole, 'after a restart')
+    t.strictSame(await reopened.list(), [whole, bare])
+  })
+
+  t.test('portals: a put replaces the row of the same member whole (a reinstall)', async (t) => {
+    const portals = portalsOf(await open(t))
+    await portals.put(portalRow('m1', { status: 'uninstalled', applicationToken: null, tokens: null, expiresAt: null }))
+    await portals.put(portalRow('m2'))
+    const again = portalRow('m1', { domain: 'moved.bitrix24.com', clientEndpoint: 'https://moved.bitrix24.com/rest/', status: 'pending', scope: null, version: '4', applicationToken: 'hash-2', tokens: 'v1.sealed-2', expiresAt: 1767300000000, installedAt: 1767290000000, updatedAt: 1767290000000 })
+    await portals.put(again)
+    t.strictSame(await portals.get('m1'), again)
+    t.strictSame(await portals.list(), [again, portalRow('m2')], 'one row per member; the other untouched')
+  })
+
+  t.test('portals: an update changes the fields given and nothing else', async (t) => {
+    const portals = portalsOf(await open(t))
+    const row = portalRow('m1')
+    await portals.put(row)
+    await portals.put(portalRow('m2'))
+    t.equal(await portals.update('m1', { tokens: 'v1.refreshed', expiresAt: 1767232800000, updatedAt: 1767229300000 }), true)
+    const refreshed = { ...row, tokens: 'v1.refreshed', expiresAt: 1767232800000, updatedAt: 1767229300000 }
+    t.strictSame(await portals.get('m1'), refreshed, 'a refresh touches its tokens, not the version')
+    t.equal(await portals.update('m1', { version: '4', scope: undefined, tokens: undefined }), true)
+    t.strictSame(await portals.get('m1'), { ...refreshed, version: '4' }, 'a field set to undefined is not given: kept')
+    t.equal(await portals.update('m1', { status: 'uninstalled', applicationToken: null, tokens: null, expiresAt: null, scope: null }), true)
+    const uninstalled = { ...refreshed, version: '4', status: 'uninstalled', applicationToken: null, tokens: null, expiresAt: null, scope: null }
+    t.strictSame(await portals.get('m1'), uninstalled, 'null sets null')
+    const all = { domain: 'd.bitrix24.com', clientEndpoint: 'https://d.bitrix24.com/rest/', status: 'reinstall', scope: 'im', version: '5', applicationToken: 'hash-3', tokens: 'v1.sealed-3', expiresAt: 1, installedAt: 2, updatedAt: 3 } as const
+    t.equal(await portals.update('m1', all), true)
+    t.strictSame(await portals.get('m1'), { memberId: 'm1', ...all }, 'every field at once')
+    t.equal(await portals.update('m1', {}), true, 'nothing given: nothing changed, the portal is there')
+    t.strictSame(await portals.get('m1'), { memberId: 'm1', ...all })
+    t.strictSame(await portals.get('m2'), portalRow('m2'), 'another portal untouched')
+    t.equal(await portals.update('unknown', { status: 'active' }), false, 'no such portal')
+    t.equal(await portals.update('unknown', {}), false)
+    t.equal(await portals.get('unknown'), null, 'and none made')
+  })
+
+  t.test('portals: an update changes only fields of a portal, never its key, whatever else the patch holds', async (t) => {
+    const portals = portalsOf(await open(t))
+    await portals.put(portalRow('m1'))
+    const patch = { memberId: 'm2', 'status = NULL --': 'x', constructor: 'x', version: '9' } as never
+    t.equal(await portals.update('m1', patch), true)
+    t.strictSame(await portals.list(), [portalRow('m1', { version: '9' })])
+  })
+
+  t.test('portals: a delete is true once, then false', async (t) => {
+    const portals = portalsOf(await open(t))
+    await portals.put(portalRow('m1'))
+    await portals.put(portalRow('m2'))
+    t.equal(await portals.delete('m1'), true)
+    t.equal(await portals.get('m1'), null)
+    t.equal(await portals.delete('m1'), false, 'once')
+    t.equal(await portals.delete('unknown'), false)
+    t.strictSame(await portals.list(), [portalRow('m2')], 'the other kept')
+    t.equal(await portals.update('m1', { status: 'active' }), false, 'a deleted portal cannot be updated')
+  })
+
+  t.test('portals: listed by memberId, in byte order whatever the storage collates by', async (t) => {
+    const portals = portalsOf(await open(t))
+    const ids = ['f00d', 'b', 'B', '0a1', 'a', 'A9', '_x']
+    for (const id of ids) await portals.put(portalRow(id))
+    t.same((await portals.list()).map((row) => row.memberId), ['0a1', 'A9', 'B', '_x', 'a', 'b', 'f00d'])
+  })
+
+  t.test('portals: sealed tokens and hashes are stored as given, the store never looks inside', async (t) => {
+    const portals = portalsOf(await open(t))
+    // Anything a sealer or a digest could hand over, and what would trip a store that parsed or interpolated it.
+    const tokens = `v1.${'A'.repeat(8000)}.'; DROP TABLE portals; --".\\n{"access_token":"x"} é ✓ 🔑`
+    const hash = '{"not":"json"'
+    const row = portalRow('m1', { tokens, applicationToken: hash, scope: '', version: ' 1.0 ' })
+    await portals.put(row)
+    t.strictSame(await portals.get('m1'), row)
+    t.equal(await portals.update('m1', { tokens: `${tokens}?`, applicationToken: '' }), true)
+    t.strictSame(await portals.get('m1'), { ...row, tokens: `${tokens}?`, applicationToken: '' }, 'an update too; an empty string is not null')
+  })
+
+  t.test('portals: a row or a patch off its schema is refused, naming no value, and nothing changes', async (t) => {
+    const portals = portalsOf(await open(t))
+    const row = portalRow('m1')
+    await portals.put(row)
+    const refused = { name: 'TypeError', message: /^not a portal (row|patch)/ }
+    await t.rejects(portals.put({ ...row, status: 'gone', tokens: 'v1.new' } as never), refused, 'an unknown status')
+    await t.rejects(portals.put(portalRow('m2', { domain: null, tokens: 'v1.new' } as never)), refused, 'a required field null')
+    await t.rejects(portals.update('m1', { expiresAt: 1.5, tokens: 'v1.new' }), refused, 'a time not in whole ms')
+    await t.rejects(portals.update('m1', { installedAt: null, tokens: 'v1.new' } as never), refused, 'a required field null')
+    t.strictSame(await portals.list(), [row], 'nothing stored, nothing changed')
+    t.equal(await portals.update('m1', { version: '4' }), true, 'the store goes on')
   })
 }

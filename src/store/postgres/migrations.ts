@@ -35,6 +35,21 @@ export const MIGRATIONS: readonly string[] = [
    CREATE TABLE b24_seen (key text PRIMARY KEY, expires_at bigint NOT NULL);
    CREATE TABLE b24_meta (key text PRIMARY KEY, value text NOT NULL);
    CREATE TABLE b24_leases (name text PRIMARY KEY, owner text NOT NULL, expires_at bigint NOT NULL);`,
+  // The portals of a Bitrix24 application (application mode), one row each: its tokens sealed,
+  // its application token only as a keyed hash (see schemas/portal.ts).
+  `CREATE TABLE b24_portals (
+     member_id text PRIMARY KEY,
+     domain text NOT NULL,
+     client_endpoint text NOT NULL,
+     status text NOT NULL CHECK (status IN ('pending', 'active', 'reinstall', 'uninstalled')),
+     scope text,
+     version text,
+     application_token text,
+     tokens text,
+     expires_at bigint,
+     installed_at bigint NOT NULL,
+     updated_at bigint NOT NULL
+   );`,
 ]
 
 /** Brings the schema up to date, each version in its own transaction, under an advisory lock. */

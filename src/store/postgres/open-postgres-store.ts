@@ -7,6 +7,7 @@ import { InboxListener } from './inbox-listener.ts'
 import { NOW_MS, PostgresDatabase, type PostgresConnection } from './postgres-database.ts'
 import { PostgresDeadLetters } from './postgres-dead-letters.ts'
 import { PostgresMeta } from './postgres-meta.ts'
+import { PostgresPortals } from './postgres-portals.ts'
 import { PostgresQueue } from './postgres-queue.ts'
 
 export interface PostgresStoreOptions extends PostgresConnection {
@@ -58,6 +59,7 @@ export function openPostgresStore(options: PostgresStoreOptions): Store {
     queue,
     deadLetters: new PostgresDeadLetters(db),
     meta: new PostgresMeta(db),
+    portals: new PostgresPortals(db),
     async stats(): Promise<StoreStats> {
       const [row] = (await db.query<{ depth: number; oldest: number | null; retrying: number; dead: number }>(STATS)) as [{ depth: number; oldest: number | null; retrying: number; dead: number }]
       return { depth: row.depth, oldestPendingAgeMs: row.oldest, retrying: row.retrying, deadLetters: row.dead }

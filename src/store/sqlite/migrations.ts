@@ -61,6 +61,21 @@ const MIGRATIONS: string[] = [
      FROM events WHERE status IN ('pending', 'dead') ORDER BY id;
    INSERT INTO seen (key, expires_at) SELECT key, expires_at FROM events WHERE status = 'done';
    DROP TABLE events;`,
+  // The portals of a Bitrix24 application (application mode), one row each: its tokens sealed,
+  // its application token only as a keyed hash (see schemas/portal.ts).
+  `CREATE TABLE portals (
+     member_id TEXT PRIMARY KEY,
+     domain TEXT NOT NULL,
+     client_endpoint TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'reinstall', 'uninstalled')),
+     scope TEXT,
+     version TEXT,
+     application_token TEXT,
+     tokens TEXT,
+     expires_at INTEGER,
+     installed_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
 ]
 
 /** Brings a database to the current schema, in one transaction per step. */

@@ -8,6 +8,7 @@ import { BUSY_TIMEOUT_MS, INBOX_FILE, openDatabase, type Durability } from './op
 import { recordColumns } from '../rows.ts'
 import { SqliteDeadLetters } from './sqlite-dead-letters.ts'
 import { SqliteMeta } from './sqlite-meta.ts'
+import { SqlitePortals } from './sqlite-portals.ts'
 import { SqliteQueue } from './sqlite-queue.ts'
 
 /** How often the WAL is checkpointed, off the event loop. */
@@ -66,6 +67,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     queue,
     deadLetters,
     meta: new SqliteMeta(db, writer),
+    portals: new SqlitePortals(db, writer),
     async stats(): Promise<StoreStats> {
       const { depth, oldestReceivedAt, retrying } = queue.stats()
       return { depth, oldestPendingAgeMs: oldestReceivedAt === null ? null : Date.now() - oldestReceivedAt, retrying, deadLetters: sql.dead.get() as number }

@@ -12,15 +12,32 @@ const pool = (t: Test, url: string) => {
   return created
 }
 
+/** Every version, as `b24_migrations` records them once all have run. */
+const ALL_VERSIONS = MIGRATIONS.map((_, i) => ({ version: i + 1 }))
+const versions = (url: string) => sql(url, 'SELECT version FROM b24_migrations ORDER BY version')
+
 const tables = async (url: string) => (await sql<{ name: string }>(url, "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).map((row) => row.name)
 
 t.test('brings a fresh database to the last version, recorded once', async (t) => {
   const url = await testDatabase(t)
   await migrate(pool(t, url))
-  t.same(await tables(url), ['b24_inbox', 'b24_leases', 'b24_meta', 'b24_migrations', 'b24_seen'])
-  t.same(await sql(url, 'SELECT version FROM b24_migrations'), MIGRATIONS.map((_, i) => ({ version: i + 1 })))
+  t.same(await tables(url), ['b24_inbox', 'b24_leases', 'b24_meta', 'b24_migrations', 'b24_portals', 'b24_seen'])
+  t.same(await versions(url), ALL_VERSIONS)
   await migrate(pool(t, url))
-  t.same(await sql(url, 'SELECT version FROM b24_migrations'), MIGRATIONS.map((_, i) => ({ version: i + 1 })), 'up to date: nothing again')
+  t.same(await versions(url), ALL_VERSIONS, 'up to date: nothing again')
+})
+
+t.test('a database a release of version 1 made is brought to the last version, its rows kept', async (t) => {
+  const url = await testDatabase(t)
+  // As that release left it: its one version run and recorded, a value stored.
+  await sql(url, 'CREATE TABLE b24_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
+  await sql(url, MIGRATIONS[0] as string)
+  await sql(url, 'INSERT INTO b24_migrations (version) VALUES (1)')
+  await sql(url, "INSERT INTO b24_meta (key, value) VALUES ('poll:offset', '41')")
+  await migrate(pool(t, url))
+  t.same(await versions(url), ALL_VERSIONS)
+  t.same(await sql(url, 'SELECT key, value FROM b24_meta'), [{ key: 'poll:offset', value: '41' }])
+  t.same(await sql(url, 'SELECT member_id FROM b24_portals'), [], 'the portals table, empty')
 })
 
 t.test('replicas starting together on a fresh database migrate one after the other, without error', async (t) => {
@@ -29,9 +46,9 @@ t.test('replicas starting together on a fresh database migrate one after the oth
   // Their first calls all at once: each brings the schema up to date before it runs.
   const figures = await Promise.all(stores.map((store) => store.stats()))
   t.same(figures, stores.map(() => ({ depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0 })))
-  t.same(await sql(url, 'SELECT version FROM b24_migrations'), [{ version: 1 }])
+  t.same(await versions(url), ALL_VERSIONS)
   await Promise.all(Array.from({ length: 4 }, () => migrate(pool(t, url))))
-  t.same(await sql(url, 'SELECT version FROM b24_migrations'), [{ version: 1 }])
+  t.same(await versions(url), ALL_VERSIONS)
 })
 
 t.test('a version that fails is rolled back whole and not recorded; the lock is given back', async (t) => {
@@ -43,7 +60,7 @@ t.test('a version that fails is rolled back whole and not recorded; the lock is 
   t.same(await sql(url, 'SELECT version FROM b24_migrations'), [])
   await sql(url, 'DROP TABLE b24_inbox')
   await migrate(pool(t, url))
-  t.same(await sql(url, 'SELECT version FROM b24_migrations'), [{ version: 1 }], 'migrated at the next try, not held up by the lock')
+  t.same(await versions(url), ALL_VERSIONS, 'migrated at the next try, not held up by the lock')
 })
 
 t.test('a migration whose connection is lost (waiting for the lock of another) rejects, and the process lives on', async (t) => {
@@ -62,5 +79,5 @@ t.test('a migration whose connection is lost (waiting for the lock of another) r
   await holder.query('SELECT pg_advisory_unlock($1)', [0x62323472])
   holder.release()
   await migrate(pool(t, url))
-  t.same(await sql(url, 'SELECT version FROM b24_migrations'), [{ version: 1 }], 'the next try migrates')
+  t.same(await versions(url), ALL_VERSIONS, 'the next try migrates')
 })
