@@ -9,6 +9,12 @@ export const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   B24_APP_TOKENS: Type.Optional(Type.String()),
+  // Application mode: both or neither (src/service/load-config.ts). The secret has no pattern,
+  // whose message would quote it.
+  B24_CLIENT_ID: Type.Optional(Type.String()),
+  B24_CLIENT_SECRET: Type.Optional(Type.String()),
+  B24_OAUTH_URL: Type.Optional(Type.String()),
+  B24_OAUTH_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 1 })),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   B24_SECRET_KEY: Type.Optional(Type.String()),
   // The URL holds a password: its pattern's message never quotes it.

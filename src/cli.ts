@@ -2,13 +2,14 @@ import { ConfigError, ReceiverError } from './errors.ts'
 import { decode } from './commands/decode.ts'
 import { dlq } from './commands/dlq.ts'
 import { encode } from './commands/encode.ts'
+import { portals } from './commands/portals.ts'
 import { serve } from './commands/serve.ts'
 import { simulate } from './commands/simulate.ts'
 import type { CommandIo } from './commands/io.ts'
 
 type Command = (args: string[], io: CommandIo) => Promise<number>
 
-const COMMANDS: Record<string, Command> = { serve, simulate, decode, encode, dlq }
+const COMMANDS: Record<string, Command> = { serve, simulate, decode, encode, dlq, portals }
 
 const USAGE = `usage: b24-receiver <command>
   serve    run the service (PORT, HOST, B24_APP_TOKENS, DATA_DIR… see .env.example)
@@ -17,7 +18,9 @@ const USAGE = `usage: b24-receiver <command>
   decode   stdin: a raw webhook body (form, or JSON); stdout: the normalized event as JSON
   encode   stdin: a JSON webhook payload; stdout: the body Bitrix24 would post for it
   dlq list [--json] | show ID | replay ID|--all | drop ID
-           the dead letter of the inbox under DATA_DIR (the service may be running)`
+           the dead letter of the inbox under DATA_DIR (the service may be running)
+  portals list [--json] | show MEMBER_ID | forget MEMBER_ID
+           application mode: the portals in the store (DATA_DIR, or DATABASE_URL), never a token`
 
 /**
  * Runs one CLI command and returns its exit code: 0 done, 1 bad input (one line on stderr,

@@ -1,5 +1,7 @@
 import { resolve } from 'node:path'
 import { EnvSchema, type Env } from '../../schemas/config.ts'
+import type { AppOptions } from '../app/app-options.ts'
+import { isSecureUrl } from '../app/secure-url.ts'
 import { parseTokenList } from '../auth/token-set.ts'
 import { ConfigError } from '../errors.ts'
 import { parseSecretKey } from '../seal/secret-key.ts'
@@ -12,7 +14,10 @@ export interface ServiceConfig {
   host: string
   logLevel: Env['LOG_LEVEL']
   logPretty: boolean
-  /** `B24_APP_TOKENS` entries (`token` or `memberId:token`); empty means "a local token only". */
+  /**
+   * `B24_APP_TOKENS` entries (`token` or `memberId:token`); empty means "a local token only", or
+   * in application mode (`receiver.app`) "the tokens of the portals that installed the application".
+   */
   appTokens: string[]
   /** Absolute path of `DATA_DIR` (the store, and the local token). */
   dataDir: string
@@ -71,6 +76,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
         retryMaxMs: e.RETRY_MAX_MS,
       },
       rest: { url: e.B24_REST_URL, botId: e.B24_BOT_ID, botToken: e.B24_BOT_TOKEN, timeoutMs: e.B24_REST_TIMEOUT_MS },
+      app: appOptions(e),
       poll: e.B24_POLL && {
         mode: e.B24_POLL,
         withUserEvents: e.B24_POLL_WITH_USER_EVENTS,
@@ -80,4 +86,21 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       },
     },
   }
+}
+
+/**
+ * Application mode (`B24_CLIENT_ID` with `B24_CLIENT_SECRET`), or `undefined` with neither.
+ * `B24_OAUTH_URL` is checked even then: a bad value fails now, not once the mode is turned on.
+ * @throws {ConfigError} for one credential without the other, or an OAuth URL that is not https.
+ */
+function appOptions(e: Env): AppOptions | undefined {
+  // The URL could hold credentials (`https://user:pass@host`): the message says what is wrong, never what was given.
+  if (e.B24_OAUTH_URL !== undefined && !isSecureUrl(e.B24_OAUTH_URL)) {
+    throw new ConfigError('B24_OAUTH_URL must be an https URL with no credentials in it (http only on a loopback address): the client secret is sent there')
+  }
+  if (e.B24_CLIENT_ID === undefined && e.B24_CLIENT_SECRET === undefined) return undefined
+  if (e.B24_CLIENT_ID === undefined || e.B24_CLIENT_SECRET === undefined) {
+    throw new ConfigError(`application mode needs both B24_CLIENT_ID and B24_CLIENT_SECRET; ${e.B24_CLIENT_ID === undefined ? 'B24_CLIENT_ID' : 'B24_CLIENT_SECRET'} is not set`)
+  }
+  return { clientId: e.B24_CLIENT_ID, clientSecret: e.B24_CLIENT_SECRET, oauthUrl: e.B24_OAUTH_URL, oauthTimeoutMs: e.B24_OAUTH_TIMEOUT_MS }
 }

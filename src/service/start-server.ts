@@ -42,7 +42,11 @@ export async function startServer(env: Record<string, string | undefined>, optio
   const store = sharedStore(config) ?? undefined
   const logger = createLogger({ level: config.logLevel, pretty: config.logPretty }, options.destination)
   let tokens = config.appTokens
-  if (tokens.length === 0) {
+  if (tokens.length === 0 && config.receiver.app !== undefined) {
+    // No local token: each portal's own application token, stored at install, proves its events; a
+    // token accepted from any portal would only weaken that (and would differ per replica).
+    logger.info('application mode without B24_APP_TOKENS: events are accepted from the portals that installed the application, with the application token each one was given')
+  } else if (tokens.length === 0) {
     const local = await ensureLocalToken(config.dataDir)
     tokens = [local.token]
     logger.warn(

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs'
 import t from 'tap'
+import { EnvSchema } from '../../schemas/config.ts'
 import { ConfigError } from '../../src/errors.ts'
 import { createReceiver } from '../../src/receiver/receiver.ts'
 import { loadConfig } from '../../src/service/load-config.ts'
@@ -28,6 +30,7 @@ t.test('runs on a fresh clone with no environment at all, leaving the receiver t
       eventsFile: undefined,
       worker: { concurrency: undefined, handlerTimeoutMs: undefined, maxAttempts: undefined, retryBaseMs: undefined, retryMaxMs: undefined },
       rest: { url: undefined, botId: undefined, botToken: undefined, timeoutMs: undefined },
+      app: undefined,
       poll: undefined,
     },
   })
@@ -55,6 +58,7 @@ t.test('reads every pinned variable', async (t) => {
     eventsFile: '/srv/app/events.jsonl',
     worker: { concurrency: 2, handlerTimeoutMs: 500, maxAttempts: 3, retryBaseMs: 10, retryMaxMs: 100 },
     rest: { url: 'https://p.bitrix24.com/rest/1/x/', botId: 456, botToken: 'bt', timeoutMs: 900 },
+    app: undefined,
     poll: { mode: 'imbot', withUserEvents: true, limit: 50, busyMs: 2500, idleMs: 5000 },
   })
   t.equal(loadConfig({ B24_POLL: 'im', B24_POLL_WITH_USER_EVENTS: '0' }).receiver.poll?.withUserEvents, false)
@@ -84,4 +88,50 @@ t.test('the receiver refuses a poller it could not run, naming the variables', a
   t.throws(() => receiverOf({ B24_REST_URL: 'https://p.bitrix24.com/s3cr3t' }), { name: 'ConfigError', message: /^B24_REST_URL must look like https:\/\/PORTAL\/rest\/USER_ID\/SECRET\/ \(got https:\/\/p.bitrix24.com\/…\)$/ })
   t.throws(() => createReceiver({ tokens: [] }), new ConfigError('tokens: give at least one application token (B24_APP_TOKENS)'))
   t.ok(receiverOf({ B24_POLL: 'im', B24_REST_URL: url }))
+})
+
+const messageOf = (env: Record<string, string>) => {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    return (error as Error).message
+  }
+  throw new Error('loadConfig did not throw')
+}
+
+t.test('application mode: on with B24_CLIENT_ID and B24_CLIENT_SECRET, the OAuth server left to the receiver unless set', async (t) => {
+  t.same(loadConfig({ B24_CLIENT_ID: 'local.6650d3f2a1b2c3.12345678', B24_CLIENT_SECRET: ' s3cr3t-cl13nt ' }).receiver.app, {
+    clientId: 'local.6650d3f2a1b2c3.12345678',
+    clientSecret: 's3cr3t-cl13nt',
+    oauthUrl: undefined,
+    oauthTimeoutMs: undefined,
+  })
+  t.same(
+    loadConfig({ B24_CLIENT_ID: 'app.1', B24_CLIENT_SECRET: 's', B24_OAUTH_URL: 'https://oauth.bitrix24.tech', B24_OAUTH_TIMEOUT_MS: '2500' }).receiver.app,
+    { clientId: 'app.1', clientSecret: 's', oauthUrl: 'https://oauth.bitrix24.tech', oauthTimeoutMs: 2500 },
+  )
+  t.equal(loadConfig({ B24_CLIENT_ID: 'app.1', B24_CLIENT_SECRET: 's', B24_OAUTH_URL: 'http://127.0.0.1:8080/' }).receiver.app?.oauthUrl, 'http://127.0.0.1:8080/', 'http on a loopback address (a fake OAuth server)')
+  t.equal(loadConfig({ B24_OAUTH_URL: 'https://oauth.bitrix24.tech', B24_OAUTH_TIMEOUT_MS: '10' }).receiver.app, undefined, 'off without the credentials')
+  t.equal(loadConfig({ B24_CLIENT_ID: '', B24_CLIENT_SECRET: '  ' }).receiver.app, undefined, 'empty is unset')
+})
+
+t.test('application mode: one credential without the other, or an OAuth URL that is not https, stops the start', async (t) => {
+  t.throws(() => loadConfig({ B24_CLIENT_ID: 'app.1' }), new ConfigError('application mode needs both B24_CLIENT_ID and B24_CLIENT_SECRET; B24_CLIENT_SECRET is not set'))
+  t.throws(() => loadConfig({ B24_CLIENT_SECRET: 'hunter2' }), new ConfigError('application mode needs both B24_CLIENT_ID and B24_CLIENT_SECRET; B24_CLIENT_ID is not set'))
+  t.notOk(messageOf({ B24_CLIENT_SECRET: 'hunter2' }).includes('hunter2'), 'the secret is never echoed')
+  const app = { B24_CLIENT_ID: 'app.1', B24_CLIENT_SECRET: 'hunter2' }
+  for (const url of ['http://oauth.bitrix.info', 'http://user:pa55word@oauth.example.com/', 'https://user:pa55word@oauth.example.com/', 'ftp://127.0.0.1/', 'not a url', 'oauth.bitrix.info']) {
+    const message = messageOf({ ...app, B24_OAUTH_URL: url })
+    t.equal(message, 'B24_OAUTH_URL must be an https URL with no credentials in it (http only on a loopback address): the client secret is sent there', url)
+    t.notOk(message.includes('pa55word') || message.includes('hunter2'))
+  }
+  t.throws(() => loadConfig({ B24_OAUTH_URL: 'http://oauth.bitrix.info' }), /^B24_OAUTH_URL must be an https URL/, 'checked even before the mode is on')
+  t.throws(() => loadConfig({ ...app, B24_OAUTH_TIMEOUT_MS: '0' }), { name: 'ConfigError', message: /B24_OAUTH_TIMEOUT_MS must be >= 1/ })
+  t.throws(() => loadConfig({ ...app, B24_OAUTH_TIMEOUT_MS: 'soon' }), /B24_OAUTH_TIMEOUT_MS must be integer/)
+})
+
+t.test('.env.example documents every variable, and nothing else', async (t) => {
+  const text = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8')
+  const documented = [...text.matchAll(/^([A-Z0-9_]+)=/gm)].map((match) => match[1])
+  t.same(documented.sort(), Object.keys(EnvSchema.properties).sort())
 })

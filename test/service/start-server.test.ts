@@ -47,6 +47,32 @@ t.test('uses the configured tokens and makes no local one', async (t) => {
   t.notOk(logs.text().includes('B24_APP_TOKENS is not set'))
 })
 
+t.test('application mode without B24_APP_TOKENS: no local token is made or accepted, and it says whose events it accepts', async (t) => {
+  const dataDir = join(t.testdir(), 'data')
+  const logs = captureLogs()
+  const server = await startServer({ PORT: '0', DATA_DIR: dataDir, B24_CLIENT_ID: 'app.1', B24_CLIENT_SECRET: 'cl13nt-s3cr3t' }, { destination: logs.stream })
+  t.teardown(server.close)
+  t.notOk(existsSync(join(dataDir, 'local-app-token')), 'no local token file')
+  t.equal(await readLocalToken(dataDir), null)
+  t.equal((await post(server.url, 'c76f868e000000000000000000000000')).status, 401, 'no portal has installed the application yet')
+  t.equal((await fetch(`${server.url}/ready`)).status, 200)
+  const lines = logs.parsed()
+  t.match(lines[0], { level: 30, msg: 'application mode without B24_APP_TOKENS: events are accepted from the portals that installed the application, with the application token each one was given' })
+  t.match(lines.find((line) => /is listening/.test(String(line.msg))), { tokens: 0 })
+  t.notOk(logs.text().includes('B24_APP_TOKENS is not set'))
+  t.notOk(logs.text().includes('cl13nt-s3cr3t'), 'the client secret is never logged')
+})
+
+t.test('application mode with B24_APP_TOKENS: those tokens are accepted too, and no local token is made', async (t) => {
+  const dataDir = join(t.testdir(), 'data')
+  const logs = captureLogs()
+  const server = await startServer({ PORT: '0', DATA_DIR: dataDir, B24_APP_TOKENS: 'portal-token', B24_CLIENT_ID: 'app.1', B24_CLIENT_SECRET: 'cl13nt-s3cr3t' }, { destination: logs.stream })
+  t.teardown(server.close)
+  t.equal((await post(server.url, 'portal-token')).status, 200)
+  t.notOk(existsSync(join(dataDir, 'local-app-token')))
+  t.notOk(logs.text().includes('application mode without B24_APP_TOKENS'))
+})
+
 t.test('refuses to start on a bad variable', async (t) => {
   await t.rejects(startServer({ PORT: 'x' }), { name: 'ConfigError', message: /PORT must be integer/ })
 })
@@ -177,4 +203,14 @@ t.test('DATABASE_URL: the inbox is in PostgreSQL; an event is stored there, hand
   t.notOk(existsSync(join(dataDir, 'inbox.db')), 'no embedded store')
   t.notOk(existsSync(join(dataDir, 'secret.key')), 'no generated key')
   t.notOk(logs.text().includes('hunter2') || logs.text().includes(databaseUrl), 'the URL is never logged')
+})
+
+t.test('DATABASE_URL in application mode: starts without B24_APP_TOKENS, making up no token', async (t) => {
+  const databaseUrl = await testDatabase(t)
+  const dataDir = join(t.testdir(), 'data')
+  const env = { PORT: '0', DATA_DIR: dataDir, DATABASE_URL: databaseUrl, B24_SECRET_KEY: 'ab'.repeat(32), B24_CLIENT_ID: 'app.1', B24_CLIENT_SECRET: 'cl13nt-s3cr3t' }
+  const server = await startServer(env, { destination: captureLogs().stream })
+  t.teardown(() => server.close())
+  t.equal((await post(server.url, 'c76f868e000000000000000000000000')).status, 401)
+  t.notOk(existsSync(join(dataDir, 'local-app-token')), 'no local token made up')
 })
