@@ -51,6 +51,16 @@ export const PollerStateSchema = Type.Object({
 })
 export type PollerState = Static<typeof PollerStateSchema>
 
+/** What `/health` says of application mode: its portals by status, those that need the application installed again, and a fatal error. */
+export const AppHealthSchema = Type.Object({
+  portals: Type.Object({ active: Type.Integer(), pending: Type.Integer(), reinstall: Type.Integer(), uninstalled: Type.Integer() }),
+  /** Portals whose refresh token the OAuth server refused (`invalid_grant`): install the application there again. */
+  needReinstall: Type.Array(Type.Object({ memberId: Type.String(), domain: Type.String() })),
+  /** Why no portal can be called (our client id or secret refused), or `null`. */
+  error: Nullable(Type.String()),
+})
+export type AppHealth = Static<typeof AppHealthSchema>
+
 /** `GET /health`: always 200; `status` says whether events can be taken now. */
 export const HealthSchema = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
@@ -64,5 +74,7 @@ export const HealthSchema = Type.Object({
   /** The store's figures, `null` while it is unavailable. */
   inbox: Nullable(StoreStatsSchema),
   poller: Nullable(PollerStateSchema),
+  /** Application mode, or `null` when it is off. */
+  app: Nullable(AppHealthSchema),
 })
 export type Health = Static<typeof HealthSchema>

@@ -4,8 +4,8 @@ import type { TokenSet } from './token-set.ts'
 
 /** The request does not carry an accepted application token (401). */
 export class UnauthorizedError extends ReceiverError {
-  constructor(code: 'MISSING_TOKEN' | 'INVALID_TOKEN', message: string) {
-    super(code, 401, message)
+  constructor(code: 'MISSING_TOKEN' | 'INVALID_TOKEN' | 'INSTALL_NOT_CONFIRMED', message: string, options?: ErrorOptions) {
+    super(code, 401, message, options)
   }
 }
 

@@ -1,8 +1,14 @@
 // Codes from the REST docs (_includes/system-errors.md and the imbot.v2 method pages).
 // Retrying helps with these: the portal is busy or had a hiccup.
-const TRANSIENT = new Set(['QUERY_LIMIT_EXCEEDED', 'OPERATION_TIME_LIMIT', 'INTERNAL_SERVER_ERROR', 'ERROR_UNEXPECTED_ANSWER', 'NETWORK_ERROR', 'TIMEOUT'])
+// APP_INSTALL_PENDING is ours: the OAuth server has not confirmed the portal's install yet.
+const TRANSIENT = new Set(['QUERY_LIMIT_EXCEEDED', 'OPERATION_TIME_LIMIT', 'INTERNAL_SERVER_ERROR', 'ERROR_UNEXPECTED_ANSWER', 'NETWORK_ERROR', 'TIMEOUT', 'APP_INSTALL_PENDING'])
 // Retrying never helps with these: the credentials, the bot or the method are wrong until someone fixes them.
+// The OAuth server's (settings/oauth/error-codes.md) and APP_NOT_INSTALLED (ours) are among them.
 const FATAL = new Set([
+  'invalid_grant',
+  'invalid_client',
+  'wrong_client',
+  'APP_NOT_INSTALLED',
   'NO_AUTH_FOUND',
   'INVALID_CREDENTIALS',
   'INVALID_REQUEST',

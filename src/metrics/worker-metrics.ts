@@ -12,7 +12,7 @@ const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
 
 /** Settlements after which handlers ran: their dispatch time is a handler's duration. */
-const HANDLERS_RAN: Record<Settlement, boolean> = { handled: true, retried: true, 'dead-lettered': true, duplicate: false, rejected: false }
+const HANDLERS_RAN: Record<Settlement, boolean> = { handled: true, retried: true, 'dead-lettered': true, duplicate: false, rejected: false, deferred: false, forgotten: false }
 
 /**
  * The worker's counters by event type (handled, duplicates, rejected, retried, dead-lettered),
@@ -28,6 +28,8 @@ export function workerMetrics(registry: Registry, inFlight: () => number): Worke
     rejected: counter('b24_events_rejected_total', 'Events that did not decode, moved to the dead letter, by event type'),
     retried: counter('b24_events_retried_total', 'Failed attempts to be retried after a pause, by event type'),
     'dead-lettered': counter('b24_events_dead_lettered_total', 'Events moved to the dead letter after their last failed attempt, by event type'),
+    deferred: counter('b24_events_deferred_total', "Times an event was held back because its portal's install is not confirmed yet (application mode), by event type"),
+    forgotten: counter('b24_events_forgotten_total', 'Events dropped unhandled because their install was refused or their portal uninstalled with CLEAN (application mode), by event type'),
   }
   const duration = new Histogram({
     name: 'b24_handler_duration_seconds',
@@ -64,6 +66,8 @@ export function workerMetrics(registry: Registry, inFlight: () => number): Worke
       rejected: zeroed(counters.rejected, type),
       retried: zeroed(counters.retried, type),
       'dead-lettered': zeroed(counters['dead-lettered'], type),
+      deferred: zeroed(counters.deferred, type),
+      forgotten: zeroed(counters.forgotten, type),
       duration: duration.labels({ type }),
     }),
     MAX_TYPE_LABELS,

@@ -3,12 +3,14 @@ import type { RestSettings } from '../bitrix/bitrix.ts'
 import { dedupKey } from '../event/event-keys.ts'
 import type { InboundEvent, NormalizedEvent } from '../event/inbound-event.ts'
 import { decodeRecord, openCredentials } from '../ingest/decode-record.ts'
-import { createContext } from '../router/create-context.ts'
+import type { Application } from '../app/application.ts'
+import type { Credentials } from '../event/credentials.ts'
+import { createContext, type AppPortal } from '../router/create-context.ts'
 import type { HandlerContext } from '../router/handler-context.ts'
 import type { Router } from '../router/router.ts'
 import type { Sealer } from '../seal/sealer.ts'
 import type { Queue, StoredRecord } from '../store/store.ts'
-import { Undeliverable, type Dispatch } from '../worker/worker.ts'
+import { Deferred, Undeliverable, type Dispatch } from '../worker/worker.ts'
 import type { FormLimits } from '../wire/parse-form.ts'
 
 /** A built-in step after the handlers (the log line, `EVENTS_FILE`): it never makes them run again. */
@@ -37,7 +39,14 @@ export interface DispatchOptions {
   formLimits?: Partial<FormLimits>
   /** Whether a dedup key was handled within the window. */
   seen: Queue['seen']
+  /** Application mode: which webhook events to hold or drop, and how to call their portal. */
+  app?: Pick<Application, 'admission' | 'portal'>
+  /** Whether a `B24_APP_TOKENS` entry accepts these credentials (application mode keeps what it accepted). */
+  accepts?: (credentials: Credentials) => boolean
 }
+
+/** How long an event of a pending install waits before it is looked at again. */
+export const DEFER_MS = 5000
 
 /**
  * What the worker runs for each stored record: decode its wire (what does not decode is
@@ -45,13 +54,24 @@ export interface DispatchOptions {
  * handlers, then the sinks. When a sink fails after the handlers succeeded, the retry runs the
  * sinks alone: the handlers' effects (a bot's answer) are not repeated within this process.
  */
-export function createDispatch({ router, sinks, logger, handlerTimeoutMs, rest, sealer, formLimits, seen }: DispatchOptions): Dispatch {
+export function createDispatch({ router, sinks, logger, handlerTimeoutMs, rest, sealer, formLimits, seen, app, accepts }: DispatchOptions): Dispatch {
   const handled = new Set<number>()
   return async (record, attempt) => {
     const inbound = decode(record, sealer, formLimits)
+    let portal: AppPortal | undefined
+    if (app && record.source === 'webhook') {
+      const { memberId } = record.portal
+      const admission = await app.admission(record.type, memberId, accepts?.(inbound.delivery.credentials) ?? false)
+      if (admission.verdict === 'defer') throw new Deferred('its portal is not confirmed yet', DEFER_MS)
+      if (admission.verdict === 'forget') {
+        logger.info({ type: record.type, memberId, inboxId: record.id }, 'dropped an event of a portal that was refused or uninstalled')
+        return { key: null, forgotten: true }
+      }
+      if (admission.portal) portal = { row: admission.portal, bitrix: app.portal(admission.portal.memberId) }
+    }
     const key = dedupKey(inbound)
     if (!handled.has(record.id) && (await seen(key))) return { key, duplicate: true }
-    const ctx = createContext(inbound, logger, attempt, key, rest)
+    const ctx = createContext(inbound, logger, attempt, key, rest, portal)
     if (!handled.has(record.id)) {
       const { errors } = await router.dispatch(inbound.event, ctx, handlerTimeoutMs)
       if (errors.length > 0) throw new HandlersFailedError(errors)

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import type { AppOptions } from '../app/app-options.ts'
 import type { PollSettings } from '../poll/open-poller.ts'
 import type { Durability, Store } from '../store/store.ts'
 import type { FormLimits } from '../wire/parse-form.ts'
@@ -7,9 +8,16 @@ import type { FormLimits } from '../wire/parse-form.ts'
 export interface ReceiverOptions {
   /**
    * Accepted application tokens (`auth[application_token]`): `token` from any portal, or
-   * `memberId:token` from that portal only. Compared in constant time.
+   * `memberId:token` from that portal only. Compared in constant time. With `app`, the tokens of
+   * the portals that installed the application are accepted too, and this may be empty.
    */
   tokens: readonly string[]
+  /**
+   * Application mode: a Bitrix24 application installed on many portals. `ONAPPINSTALL` is
+   * confirmed with the OAuth server, each portal's tokens are stored sealed and refreshed, and
+   * `ctx.bitrix` / `receiver.portal(memberId)` call a portal as the application (README "Applications").
+   */
+  app?: AppOptions
   /** Where the embedded SQLite store keeps `inbox.db`; `./data`. Not used with `store`. */
   dataDir?: string
   /** A store of your own instead of the embedded one (see `Store`); it needs `secretKey`. */

@@ -2,13 +2,20 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { Health, Readiness } from '../../schemas/health.ts'
 import type { AcceptedReply, ErrorReply } from '../../schemas/reply.ts'
+import { hostname } from 'node:os'
+import { randomUUID } from 'node:crypto'
+import { APP_DEFAULTS } from '../app/app-options.ts'
+import { Application, LIFECYCLE } from '../app/application.ts'
+import { isSecureUrl } from '../app/secure-url.ts'
 import { createTokenSet, type TokenSet } from '../auth/token-set.ts'
-import { verifyToken } from '../auth/verify-token.ts'
-import type { RestSettings } from '../bitrix/bitrix.ts'
+import { UnauthorizedError, verifyToken } from '../auth/verify-token.ts'
+import { BitrixError } from '../bitrix/bitrix-error.ts'
+import type { Bitrix, RestSettings } from '../bitrix/bitrix.ts'
 import { webhookTarget } from '../bitrix/rest-target.ts'
 import { BodyTooLargeError, ConfigError } from '../errors.ts'
+import type { Credentials } from '../event/credentials.ts'
 import { mediaOf } from '../event/read-payload.ts'
-import { scanWebhook } from '../event/scan-webhook.ts'
+import { scanWebhook, type WebhookScan } from '../event/scan-webhook.ts'
 import { createIngest, type Ingest } from '../ingest/ingest.ts'
 import { createLogger } from '../log/create-logger.ts'
 import { createReceiverMetrics, type ReceiverMetrics } from '../metrics/receiver-metrics.ts'
@@ -64,6 +71,7 @@ export class Receiver extends Router {
   #ingest: Ingest | null = null
   #worker: Worker | null = null
   #poller: Poller | null = null
+  #application: Application | null = null
   #startedAt = Date.now()
   #starting: Promise<void> | null = null
   #retry: NodeJS.Timeout | undefined
@@ -73,7 +81,8 @@ export class Receiver extends Router {
   constructor(options: ReceiverOptions) {
     const worker = withDefaults(RECEIVER_DEFAULTS.worker, options.worker)
     super({ handlerTimeoutMs: worker.handlerTimeoutMs })
-    if (options.tokens.length === 0) throw new ConfigError('tokens: give at least one application token (B24_APP_TOKENS)')
+    if (options.tokens.length === 0 && !options.app) throw new ConfigError('tokens: give at least one application token (B24_APP_TOKENS), or the app option (application mode)')
+    if (options.app) checkApp(options.app)
     const { rest = {}, poll } = options
     this.#rest = {
       webhook: rest.url ? webhookTarget(rest.url) : null,
@@ -130,6 +139,10 @@ export class Receiver extends Router {
         this.#logger,
       )
     this.#store = store
+    if (options.app && !store.portals) {
+      await store.close()
+      throw new ConfigError('app: application mode keeps portals in the store, and this store has no `portals`')
+    }
     await this.#unseal(store)
   }
 
@@ -157,6 +170,20 @@ export class Receiver extends Router {
     const options = this.#options
     const worker = options.worker as typeof RECEIVER_DEFAULTS.worker
     this.#ingest = createIngest(store, sealer, this.#metrics.ingest)
+    if (options.app) {
+      const portals = store.portals as NonNullable<Store['portals']>
+      this.#application = new Application({
+        options: options.app,
+        portals,
+        meta: store.meta,
+        deadLetters: store.deadLetters,
+        sealer,
+        logger: this.#logger,
+        restTimeoutMs: this.#rest.timeoutMs,
+        owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      })
+      this.#application.start().catch((error: unknown) => this.#logger.error({ err: error }, 'cannot read the pending installs'))
+    }
     const dispatch = createDispatch({
       router: this,
       sinks: this.#sinks,
@@ -166,6 +193,8 @@ export class Receiver extends Router {
       sealer,
       formLimits: this.#formLimits,
       seen: (key) => store.queue.seen(key),
+      app: this.#application ?? undefined,
+      accepts: (credentials) => this.#tokens.accepts(credentials.applicationToken, credentials.auth?.member_id ?? null),
     })
     this.#worker = new Worker(store.queue, dispatch, this.#logger, { ...worker, observe: this.#metrics.worker })
     this.#worker.start()
@@ -187,13 +216,44 @@ export class Receiver extends Router {
       const media = mediaOf(request.contentType)
       if (Buffer.byteLength(request.body) > this.bodyLimit) throw new BodyTooLargeError()
       const { credentials, ...wire } = scanWebhook(typeof request.body === 'string' ? request.body : request.body.toString('utf8'), media)
-      verifyToken(credentials, this.#tokens)
+      await this.#verify(credentials, wire)
       await this.#started().accept({ source: 'webhook', portal: credentials.portal, credentials, ...wire })
       return { status: 200, body: { ok: true } }
     } catch (error) {
       const reply = errorReply(error, this.#logger)
       this.#metrics.door.refused(reply.status)
       return reply
+    }
+  }
+
+  // The token check; in application mode, also the portals' own tokens, and the lifecycle events
+  // (an install is confirmed with the OAuth server before anything is stored).
+  async #verify(credentials: Credentials, wire: Omit<WebhookScan, 'credentials'>): Promise<void> {
+    if (!this.#options.app) return verifyToken(credentials, this.#tokens)
+    const application = this.#startedApp()
+    try {
+      if (LIFECYCLE.has(wire.type)) return await application.admit(wire.type, credentials, wire)
+      verifyToken(credentials, this.#tokens)
+    } catch (error) {
+      if (!(error instanceof UnauthorizedError) || !credentials.applicationToken) throw error
+      // Not a portal's lifecycle this service knows of, or not a static token: the other one may accept it.
+      const accepted = LIFECYCLE.has(wire.type) ? wire.type !== 'ONAPPINSTALL' && this.#tokens.accepts(credentials.applicationToken, credentials.auth?.member_id ?? null) : await application.accepts(credentials)
+      if (!accepted) throw error
+    }
+  }
+
+  /**
+   * Calls a portal that installed the application, as the application, outside any handler (a
+   * scheduled job): its stored tokens, refreshed when they expire. Application mode only.
+   * @throws {ConfigError} when the receiver has no `app` option.
+   */
+  portal(memberId: string): Bitrix {
+    if (!this.#options.app) throw new ConfigError('portal(): application mode is off (give the app option, or B24_CLIENT_ID and B24_CLIENT_SECRET)')
+    return {
+      call: <T>(method: string, params?: Record<string, unknown>) =>
+        this.#application
+          ? this.#application.portal(memberId).call<T>(method, params)
+          : Promise.reject(new BitrixError(method, 'NOT_STARTED', null, 'the receiver is not started')),
     }
   }
 
@@ -228,7 +288,7 @@ export class Receiver extends Router {
         ? 'starting'
         : this.#phase === 'closing'
           ? 'closing'
-          : (store.unavailable() ?? (this.#ingest ? (this.#poller?.fatal ?? null) : 'starting'))
+          : (store.unavailable() ?? (this.#ingest ? (this.#poller?.fatal ?? this.#application?.fatal ?? null) : 'starting'))
     return { ready: reason === null, reason }
   }
 
@@ -250,6 +310,7 @@ export class Receiver extends Router {
       lastEventAt,
       inbox,
       poller: this.#poller?.state() ?? null,
+      app: (await this.#application?.health().catch(() => null)) ?? null,
     }
   }
 
@@ -281,6 +342,7 @@ export class Receiver extends Router {
     )
     await this.beginClose()
     clearTimeout(this.#retry)
+    this.#application?.stop()
     if (!started) return
     if (!this.#worker) return (this.#store as Store).close()
     const timeoutMs = this.#options.shutdownTimeoutMs ?? RECEIVER_DEFAULTS.shutdownTimeoutMs
@@ -290,10 +352,21 @@ export class Receiver extends Router {
     else this.#logger.warn({ timeoutMs }, 'closed with handlers still running: their events stay in the inbox for the next start')
   }
 
+  #startedApp(): Application {
+    this.#started()
+    return this.#application as Application
+  }
+
   #started(): Ingest {
     if (!this.#ingest) throw new StoreUnavailableError(this.#phase === 'idle' ? 'the receiver is not started' : (this.#store?.unavailable() ?? 'the receiver is starting'))
     return this.#ingest
   }
+}
+
+/** @throws {ConfigError} for application options that cannot work; never quotes the secret. */
+function checkApp(app: NonNullable<ReceiverOptions['app']>): void {
+  if (!app.clientId || !app.clientSecret) throw new ConfigError('app: give clientId and clientSecret (B24_CLIENT_ID and B24_CLIENT_SECRET)')
+  if (!isSecureUrl(app.oauthUrl ?? APP_DEFAULTS.oauthUrl)) throw new ConfigError('app.oauthUrl (B24_OAUTH_URL) must be https, or http on a loopback address')
 }
 
 /** Makes a receiver (see {@link ReceiverOptions}); it starts when mounted (or on `start()`). Never reads the environment. */

@@ -1,19 +1,24 @@
 import type { Logger } from 'pino'
+import type { InstalledPortal } from '../../schemas/portal.ts'
 import type { Bitrix } from '../bitrix/bitrix.ts'
 import type { Credentials } from '../event/credentials.ts'
 import type { Delivery, Portal } from '../event/inbound-event.ts'
 
 /** What a handler gets beside the event. */
 export interface HandlerContext {
-  /** The portal the event came from. */
-  portal: Portal
+  /**
+   * The portal the event came from; in application mode, for a portal that installed the
+   * application, with what is stored of it (status, scope, version, token expiry; never a token).
+   */
+  portal: Portal & Partial<Omit<InstalledPortal, keyof Portal>>
   /** A child logger tagged with the event type and portal. */
   log: Logger
   /** Tokens for callbacks (the bot's OAuth from `data.bot.auth`, the `auth` block); never printed. */
   credentials: Credentials
   /**
-   * Bitrix24 REST calls for this event: as its bot when it brought the bot's tokens, else through
-   * `B24_REST_URL` (see {@link createBitrix}).
+   * Bitrix24 REST calls for this event: as its bot when it brought the bot's tokens, else as the
+   * application (application mode), else with the event's tokens or through `B24_REST_URL` (see
+   * {@link createBitrix}).
    */
   bitrix: Bitrix
   /** Which door the event came through. */

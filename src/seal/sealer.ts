@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createSecretKey, randomFillSync } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomFillSync } from 'node:crypto'
 import { ConfigError } from '../errors.ts'
 
 /** Encrypts credentials before they are stored, and decrypts them when they are read back. */
@@ -7,6 +7,11 @@ export interface Sealer {
   seal(plain: string): string
   /** The sealed text; throws `SealError` if it was sealed with another key, altered or cut short. */
   open(sealed: string): string
+  /**
+   * A keyed hash (HMAC-SHA256, hex) of `text`: what is kept of a secret that needs only to be
+   * recognised (an application token), so the store alone cannot tell it.
+   */
+  digest(text: string): string
 }
 
 /** Sealed credentials that cannot be opened; the message holds neither them nor what they hide. */
@@ -32,6 +37,8 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u
 export function createSealer(key: Buffer): Sealer {
   if (key.length !== KEY_BYTES) throw new ConfigError(`the secret key must be ${KEY_BYTES} bytes, not ${key.length}`)
   const secret = createSecretKey(key)
+  // Its own key, derived from the sealing key: one key never serves two algorithms.
+  const hashKey = createHmac('sha256', key).update('b24-receiver digest v1').digest()
   // IVs are drawn from the system's CSPRNG in blocks: one call per few hundred seals, not one each.
   const pool = Buffer.alloc(IV_BYTES * 512)
   let taken = pool.length
@@ -69,5 +76,6 @@ export function createSealer(key: Buffer): Sealer {
         )
       }
     },
+    digest: (text) => createHmac('sha256', hashKey).update(text, 'utf8').digest('hex'),
   }
 }

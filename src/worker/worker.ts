@@ -16,8 +16,12 @@ export interface WorkerOptions {
   observe?: WorkerObserver
 }
 
-/** What became of an attempt, once written: handled, a double delivery, undecodable (dead letter), failed and due again, failed for the last time (dead letter). */
-export type Settlement = 'handled' | 'duplicate' | 'rejected' | 'retried' | 'dead-lettered'
+/**
+ * What became of an attempt, once written: handled, a double delivery, undecodable (dead letter),
+ * failed and due again, failed for the last time (dead letter), held back without counting as an
+ * attempt, dropped unhandled.
+ */
+export type Settlement = 'handled' | 'duplicate' | 'rejected' | 'retried' | 'dead-lettered' | 'deferred' | 'forgotten'
 
 /** Follows the worker's attempts, for whoever measures them; it must not throw. */
 export interface WorkerObserver {
@@ -31,6 +35,8 @@ export interface WorkerObserver {
 export interface Outcome {
   key: string | null
   duplicate?: boolean
+  /** Dropped unhandled, on purpose (its portal forgot it): not a handled event. */
+  forgotten?: boolean
 }
 
 /**
@@ -44,6 +50,17 @@ export class Undeliverable extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options)
     this.name = 'Undeliverable'
+  }
+}
+
+/** A record that cannot be handled yet and is no failure: due again after `delayMs`, its attempts unchanged. */
+export class Deferred extends Error {
+  readonly delayMs: number
+
+  constructor(message: string, delayMs: number) {
+    super(message)
+    this.name = 'Deferred'
+    this.delayMs = delayMs
   }
 }
 
@@ -183,8 +200,13 @@ export class Worker {
   async #record(record: StoredRecord, attempt: number, outcome: Outcome | null, failure: unknown): Promise<Settlement> {
     if (outcome) {
       await this.#queue.complete(record.id, outcome.key)
+      if (outcome.forgotten) return 'forgotten'
       this.#counts[outcome.duplicate ? 'duplicates' : 'handled']++
       return outcome.duplicate ? 'duplicate' : 'handled'
+    }
+    if (failure instanceof Deferred) {
+      await this.#queue.retry(record.id, record.attempts, Date.now() + failure.delayMs, failure.message)
+      return 'deferred'
     }
     if (failure instanceof Undeliverable) {
       await this.#queue.bury(record.id, attempt, failure.message)

@@ -86,6 +86,7 @@ t.test('credentials that cannot be sealed are not stored at all', async (t) => {
       throw new SealError('cannot seal credentials')
     },
     open: (sealed) => sealed,
+    digest: (text) => text,
   }
   const ingest = createIngest(store, sealer)
   await t.rejects(ingest.accept(webhookArrival()), SealError)

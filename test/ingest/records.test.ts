@@ -64,7 +64,7 @@ t.test('a polled event: no credentials to seal, null', async (t) => {
 
 t.test('the sealer seals exactly the serialized credentials, and only when there are some', async (t) => {
   const sealed: string[] = []
-  const sealer: Sealer = { seal: (plain) => (sealed.push(plain), `sealed#${sealed.length}`), open: () => t.fail('never opened') as never }
+  const sealer: Sealer = { seal: (plain) => (sealed.push(plain), `sealed#${sealed.length}`), open: () => t.fail('never opened') as never, digest: () => t.fail('no digest') as never }
   const arrival = webhookArrival()
   t.equal(arrivalRecord(arrival, sealer).credentials, 'sealed#1')
   t.same(sealed, [arrival.credentials.serialize()])

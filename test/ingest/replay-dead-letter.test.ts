@@ -104,7 +104,7 @@ t.test('a dead letter that failed its handlers (it decodes) goes back in line as
 t.test('whether it decodes is decided by its data alone: its credentials stay sealed', async (t) => {
   const { store } = setup(t)
   // Sealed with another key: the replay never opens them (the worker will, and retry if it cannot).
-  const record = arrivalRecord(webhookArrival(), { seal: () => 'v1.sealed-with-another-key', open: () => t.fail('opened') as never })
+  const record = arrivalRecord(webhookArrival(), { seal: () => 'v1.sealed-with-another-key', open: () => t.fail('opened') as never, digest: () => t.fail('no digest') as never })
   await store.append(record)
   await store.queue.bury(1, 1, 'SealError: cannot open sealed credentials')
   t.same(await replayDeadLetter(store, 1), { id: 1, replayed: true })

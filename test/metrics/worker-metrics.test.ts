@@ -18,6 +18,8 @@ t.test('counts each settlement by type; handler durations only where handlers ra
   observe.settled(stored('A'), 'dead-lettered', 20)
   observe.settled(stored('B'), 'duplicate', 1)
   observe.settled(stored('B'), 'rejected', 1)
+  observe.settled(stored('C'), 'deferred', 1)
+  observe.settled(stored('C'), 'forgotten', 1)
   inFlight = 0
   const text = await registry.metrics()
   t.match(text, 'b24_worker_in_flight 0')
@@ -30,6 +32,8 @@ t.test('counts each settlement by type; handler durations only where handlers ra
   t.match(text, 'b24_handler_duration_seconds_bucket{le="1",type="A"} 2')
   t.match(text, 'b24_handler_duration_seconds_bucket{le="2.5",type="A"} 3')
   t.notMatch(text, 'b24_handler_duration_seconds_count{type="B"}', 'no handler ran for a duplicate or a reject')
+  for (const name of ['deferred', 'forgotten']) t.match(text, `b24_events_${name}_total{type="C"} 1`)
+  t.notMatch(text, 'b24_handler_duration_seconds_count{type="C"}', 'nor for an event held back or dropped')
 })
 
 t.test('post-to-handler latency: from stored to the first attempt, by door', async (t) => {

@@ -107,3 +107,14 @@ t.test('opens whatever it sealed', async () => {
     { numRuns: 300 },
   )
 })
+
+t.test('digest: the same text gives the same hash under one key, another under another key, and never the text', async (t) => {
+  const one = createSealer(Buffer.alloc(32, 1))
+  const two = createSealer(Buffer.alloc(32, 2))
+  const token = '51856fefc120afa4b628cc82d3935cce'
+  t.equal(one.digest(token), one.digest(token))
+  t.match(one.digest(token), /^[0-9a-f]{64}$/)
+  t.not(one.digest(token), two.digest(token))
+  t.not(one.digest(token), one.digest(token + 'x'))
+  t.notMatch(one.digest(token), token)
+})

@@ -3,7 +3,7 @@ import { pino } from 'pino'
 import { backoff } from '../../src/backoff.ts'
 import type { NewRecord, Queue, StoredRecord } from '../../src/store/store.ts'
 import { StoreUnavailableError } from '../../src/store/store-unavailable-error.ts'
-import { Undeliverable, Worker, type Dispatch, type Outcome, type Settlement, type WorkerOptions } from '../../src/worker/worker.ts'
+import { Deferred, Undeliverable, Worker, type Dispatch, type Outcome, type Settlement, type WorkerOptions } from '../../src/worker/worker.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
 import { newRecord, textOf } from '../fakes/new-record.ts'
 import { captureLogs, eventually } from '../helpers.ts'
@@ -585,4 +585,36 @@ t.test('backs off exponentially with jitter, up to a cap', async (t) => {
     const delay = backoff(attempt, 100, 5000)
     t.ok(delay >= Math.min(5000, 100 * 2 ** (attempt - 1)) / 2 && delay <= 5000)
   }
+})
+
+t.test('a Deferred record waits its delay without spending an attempt, then is handled; a forgotten one completes unhandled', async (t) => {
+  const tries: Array<[string, number]> = []
+  const settled: Settlement[] = []
+  const { worker, add, texts, store, logs } = setup(
+    t,
+    async (stored, attempt) => {
+      tries.push([textOf(stored), attempt])
+      if (textOf(stored) === 'forgotten') return { key: null, forgotten: true }
+      if (tries.filter(([text]) => text === 'held').length < 3) throw new Deferred('its portal is not confirmed yet', 5)
+      return handledOutcome(stored)
+    },
+    { maxAttempts: 1, observe: { attempting: () => undefined, settled: (_record, settlement) => void settled.push(settlement) } },
+  )
+  await add(1, 'held')
+  await add(2, 'forgotten')
+  worker.start()
+  await eventually(() => texts('done').length === 2)
+  t.same(
+    tries.filter(([text]) => text === 'held'),
+    [
+      ['held', 1],
+      ['held', 1],
+      ['held', 1],
+    ],
+    'each try is still the first attempt: with maxAttempts 1 a failure would have buried it',
+  )
+  t.same(settled.sort(), ['deferred', 'deferred', 'forgotten', 'handled'])
+  t.same(worker.stats(), { inFlight: 0, handled: 1, duplicates: 0, rejected: 0, failedAttempts: 0, deadLettered: 0 }, 'neither a failure nor a handled event')
+  t.same(store.inStatus('dead'), [])
+  t.notMatch(logs.text(), /will retry|dead letter/, 'a deferral is not logged as a failure')
 })
