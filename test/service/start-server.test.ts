@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net'
 import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { once } from 'node:events'
@@ -7,7 +8,8 @@ import { encodeForm, type PhpValue } from '../../src/wire/encode-form.ts'
 import { samplePayload } from '../../src/simulate/sample-payload.ts'
 import { startServer } from '../../src/service/start-server.ts'
 import { readLocalToken } from '../../src/auth/local-token.ts'
-import { captureLogs, eventually } from '../helpers.ts'
+import { FakeOAuth } from '../fakes/fake-oauth.ts'
+import { captureLogs, eventually, runCommand } from '../helpers.ts'
 import { adminQuery, testDatabase } from '../store/postgres/postgres-fixture.ts'
 
 const post = (url: string, token: string) =>
@@ -213,4 +215,34 @@ t.test('DATABASE_URL in application mode: starts without B24_APP_TOKENS, making 
   t.teardown(() => server.close())
   t.equal((await post(server.url, 'c76f868e000000000000000000000000')).status, 401)
   t.notOk(existsSync(join(dataDir, 'local-app-token')), 'no local token made up')
+})
+
+t.test('application mode over HTTP: an install posted to /webhook is confirmed, its events are handled, a restart keeps it, portals lists it', async (t) => {
+  const oauth = await new FakeOAuth().start()
+  t.teardown(() => oauth.close())
+  const dataDir = join(t.testdir(), 'data')
+  const eventsFile = join(t.testdir(), 'events.jsonl')
+  const env = { PORT: '0', DATA_DIR: dataDir, EVENTS_FILE: eventsFile, EXAMPLE_BOT: 'true', B24_CLIENT_ID: oauth.clientId, B24_CLIENT_SECRET: oauth.clientSecret, B24_OAUTH_URL: oauth.url }
+  const logs = captureLogs()
+  const postBody = (url: string, body: string) => fetch(`${url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body })
+  const portal = oauth.install()
+  const first = await startServer(env, { destination: logs.stream })
+  t.equal((await postBody(first.url, oauth.installBody(portal))).status, 200)
+  t.equal((await postBody(first.url, oauth.installBody(oauth.install({ clientId: 'app.another.1' })))).status, 401, 'another application’s install')
+  await first.close()
+  const second = await startServer(env, { destination: logs.stream })
+  t.teardown(second.close)
+  t.equal((await postBody(second.url, oauth.eventBody(portal))).status, 200, 'accepted after a restart, no token configured')
+  await eventually(() => oauth.calls.some((call) => call.method === 'imbot.v2.Chat.Message.send'), 10000)
+  await eventually(async () => (await readFile(eventsFile, 'utf8').catch(() => '')).split('\n').filter(Boolean).length === 2, 10000)
+  const types = (await readFile(eventsFile, 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line).event.type)
+  t.same(types, ['ONAPPINSTALL', 'ONIMBOTV2MESSAGEADD'])
+  const health = await (await fetch(`${second.url}/health`)).json()
+  t.match(health.app, { portals: { active: 1, pending: 0 }, needReinstall: [], error: null })
+  const listed = await runCommand(['portals', 'list', '--json'], { env: { DATA_DIR: dataDir } })
+  t.same(JSON.parse(listed.out), { memberId: portal.memberId, domain: portal.domain, status: 'active', expiresAt: new Date(portal.expires * 1000).toISOString() })
+  for (const secret of [portal.accessToken, portal.refreshToken, portal.applicationToken, oauth.clientSecret]) {
+    t.notOk(logs.text().includes(secret), 'no secret in the log')
+    t.notOk((await readFile(eventsFile, 'utf8')).includes(secret), 'no secret in EVENTS_FILE')
+  }
 })
