@@ -42,14 +42,12 @@ export const PortalRowSchema = Type.Object({
 })
 export type PortalRow = Static<typeof PortalRowSchema>
 
+// What may be shown of a row: everything but its tokens, times in ISO 8601.
+const { applicationToken: _hash, tokens: _sealed, expiresAt: _expiresAt, installedAt: _installedAt, updatedAt: _updatedAt, ...shown } = PortalRowSchema.properties
+
 /** What `portals list|show` print and a handler's `ctx.portal` adds for a stored portal: never a token. Times are ISO 8601. */
 export const InstalledPortalSchema = Type.Object({
-  memberId: Type.String(),
-  domain: Type.String(),
-  clientEndpoint: Type.String(),
-  status: PortalStatusSchema,
-  scope: Nullable(Type.String()),
-  version: Nullable(Type.String()),
+  ...shown,
   expiresAt: Nullable(Type.String()),
   installedAt: Type.String(),
   updatedAt: Type.String(),

@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import { Compile } from 'typebox/compile'
 import { WireAppInfoSchema, WireTokenAnswerSchema, type AppInfo, type TokenGrant, type WireAppInfo, type WireTokenAnswer } from '../../schemas/oauth.ts'
 import { BitrixError } from '../bitrix/bitrix-error.ts'
+import { readJsonObject } from '../bitrix/read-json-object.ts'
 
 export type { AppInfo, TokenGrant }
 
@@ -114,7 +115,7 @@ export class OAuthServer {
       this.#log(method, null, started, code)
       throw new BitrixError(method, code, null, reason)
     }
-    const body = readJson(text)
+    const body = readJsonObject(text)
     const { status } = response
     if (body && typeof body.error === 'string') {
       const code = scrub(body.error, secrets)
@@ -182,13 +183,4 @@ function scrub(words: string, secrets: string[]): string {
   let clean = words
   for (const secret of secrets) if (secret !== '') clean = clean.split(secret).join('[redacted]')
   return clean
-}
-
-function readJson(text: string): Record<string, unknown> | null {
-  try {
-    const value: unknown = JSON.parse(text)
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null
-  } catch {
-    return null
-  }
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { BitrixError } from './bitrix-error.ts'
 import { describeTarget, type RestTarget } from './rest-target.ts'
+import { readJsonObject } from './read-json-object.ts'
 
 /** Parameters of a REST method, sent as a JSON body. */
 export type RestParams = Record<string, unknown>
@@ -62,7 +63,7 @@ export class RestClient {
       this.#log(method, null, started, code)
       throw new BitrixError(method, code, null, reason)
     }
-    const reply = readJson(text)
+    const reply = readJsonObject(text)
     this.#log(method, response.status, started, typeof reply?.error === 'string' ? reply.error : undefined)
     if (reply && typeof reply.error === 'string') {
       throw new BitrixError(method, reply.error, response.status, typeof reply.error_description === 'string' ? reply.error_description : '')
@@ -74,14 +75,5 @@ export class RestClient {
 
   #log(method: string, status: number | null, started: number, error?: string): void {
     this.#options.logger?.debug({ method, target: describeTarget(this.#target), status, error, ms: Math.round(performance.now() - started) }, 'bitrix24 call')
-  }
-}
-
-function readJson(text: string): Record<string, unknown> | null {
-  try {
-    const value: unknown = JSON.parse(text)
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null
-  } catch {
-    return null
   }
 }

@@ -1,10 +1,9 @@
 import { ReceiverError } from '../errors.ts'
 import { replayDeadLetter, type ReplayResult } from '../ingest/replay-dead-letter.ts'
-import { RECEIVER_DEFAULTS, withDefaults } from '../receiver/receiver-options.ts'
+import { withDefaults } from '../receiver/receiver-options.ts'
 import { DEFAULT_FORM_LIMITS } from '../wire/parse-form.ts'
 import { loadConfig } from '../service/load-config.ts'
-import { sharedStore } from '../service/shared-store.ts'
-import { openSqliteStore } from '../store/sqlite/open-sqlite-store.ts'
+import { openStore } from '../service/open-store.ts'
 import type { Store } from '../store/store.ts'
 import type { CommandIo } from './io.ts'
 
@@ -26,11 +25,7 @@ export async function dlq(args: string[], io: CommandIo): Promise<number> {
   const [action, target] = args
   const config = loadConfig(io.env)
   const { receiver } = config
-  const store = sharedStore(config) ?? openSqliteStore({
-    dataDir: receiver.dataDir as string,
-    durability: receiver.durability ?? RECEIVER_DEFAULTS.durability,
-    dedupWindowMs: receiver.dedupWindowMs ?? RECEIVER_DEFAULTS.dedupWindowMs,
-  })
+  const store = openStore(config)
   try {
     switch (action) {
       case 'list':

@@ -1,9 +1,7 @@
 import { installedPortal } from '../app/installed-portal.ts'
 import { ReceiverError } from '../errors.ts'
-import { RECEIVER_DEFAULTS } from '../receiver/receiver-options.ts'
 import { loadConfig } from '../service/load-config.ts'
-import { sharedStore } from '../service/shared-store.ts'
-import { openSqliteStore } from '../store/sqlite/open-sqlite-store.ts'
+import { openStore } from '../service/open-store.ts'
 import type { Portals, Store } from '../store/store.ts'
 import type { CommandIo } from './io.ts'
 
@@ -27,12 +25,7 @@ const MEMBER_ID = /^[A-Za-z0-9_.-]{1,100}$/
 export async function portals(args: string[], io: CommandIo): Promise<number> {
   const [action, target, ...rest] = args
   const config = loadConfig(io.env)
-  const { receiver } = config
-  const store = sharedStore(config) ?? openSqliteStore({
-    dataDir: receiver.dataDir as string,
-    durability: receiver.durability ?? RECEIVER_DEFAULTS.durability,
-    dedupWindowMs: receiver.dedupWindowMs ?? RECEIVER_DEFAULTS.dedupWindowMs,
-  })
+  const store = openStore(config)
   try {
     if (rest.length > 0) throw new PortalsUsageError(USAGE)
     switch (action) {

@@ -237,7 +237,7 @@ t.test('application mode over HTTP: an install posted to /webhook is confirmed, 
   await eventually(async () => (await readFile(eventsFile, 'utf8').catch(() => '')).split('\n').filter(Boolean).length === 2, 10000)
   const types = (await readFile(eventsFile, 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line).event.type)
   t.same(types, ['ONAPPINSTALL', 'ONIMBOTV2MESSAGEADD'])
-  const health = await (await fetch(`${second.url}/health`)).json()
+  const health = (await (await fetch(`${second.url}/health`)).json()) as { app: unknown }
   t.match(health.app, { portals: { active: 1, pending: 0 }, needReinstall: [], error: null })
   const listed = await runCommand(['portals', 'list', '--json'], { env: { DATA_DIR: dataDir } })
   t.same(JSON.parse(listed.out), { memberId: portal.memberId, domain: portal.domain, status: 'active', expiresAt: new Date(portal.expires * 1000).toISOString() })
