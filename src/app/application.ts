@@ -11,7 +11,6 @@ import { readPayload } from '../event/read-payload.ts'
 import type { WebhookScan } from '../event/scan-webhook.ts'
 import type { Sealer } from '../seal/sealer.ts'
 import type { DeadLetters, Meta, Portals } from '../store/store.ts'
-import { withDefaults } from '../receiver/receiver-options.ts'
 import { APP_DEFAULTS, type AppOptions } from './app-options.ts'
 import { confirmInstall, type ConfirmedInstall } from './confirm-install.ts'
 import { OAuthServer } from './oauth-server.ts'
@@ -65,7 +64,8 @@ export class Application {
 
   constructor(parts: ApplicationParts) {
     this.#parts = parts
-    const options = withDefaults(APP_DEFAULTS, parts.options) as Required<AppOptions>
+    // An unset variable reaches here as `undefined`: it keeps the default.
+    const options = { ...parts.options, oauthUrl: parts.options.oauthUrl ?? APP_DEFAULTS.oauthUrl, oauthTimeoutMs: parts.options.oauthTimeoutMs ?? APP_DEFAULTS.oauthTimeoutMs }
     this.#options = options
     this.#oauth = new OAuthServer({ url: options.oauthUrl, clientId: options.clientId, clientSecret: options.clientSecret, timeoutMs: parts.restTimeoutMs, logger: parts.logger })
     this.#tokens = new PortalTokens({
@@ -186,8 +186,8 @@ export class Application {
         logger.warn({ memberId, reason: error.message }, 'refused an install the OAuth server does not confirm')
         throw error
       }
-      // An installed portal is not replaced by an install nobody can vouch for yet.
-      if (existing && existing.status !== 'uninstalled') throw new InstallNotConfirmedYet({ cause: error })
+      // A working install is not replaced by one nobody can vouch for yet.
+      if (existing?.status === 'active') throw new InstallNotConfirmedYet({ cause: error })
       await portals.put(row('pending', { clientEndpoint: auth.client_endpoint ?? '', scope: null }))
       logger.warn({ memberId, portal: auth.domain, code: (error as BitrixError).code }, 'the OAuth server cannot confirm an install now: kept pending (its events are stored, handled once it is confirmed)')
       this.#pending.schedule(memberId)

@@ -245,8 +245,13 @@ t.test('a reinstall of an installed portal that cannot be confirmed answers 503 
   await post(oauth.installBody(portal))
   const row = await (store as MemoryStore).portals.get(portal.memberId)
   oauth.fail('503')
-  t.equal((await post(oauth.installBody(oauth.install({ memberId: portal.memberId, domain: portal.domain })))).status, 503)
+  const again = oauth.install({ memberId: portal.memberId, domain: portal.domain })
+  t.equal((await post(oauth.installBody(again))).status, 503)
   t.same(await (store as MemoryStore).portals.get(portal.memberId), row)
+  // A portal whose refresh token died needs this reinstall: it is kept pending like a first install.
+  await (store as MemoryStore).portals.update(portal.memberId, { status: 'reinstall' })
+  t.equal((await post(oauth.installBody(again))).status, 200)
+  t.match(await (store as MemoryStore).portals.get(portal.memberId), { status: 'pending' })
 })
 
 t.test('invalid_grant marks the portal for reinstall: one log line, /health lists it, its calls fail with that code', async (t) => {
