@@ -226,20 +226,23 @@ export class Receiver extends Router {
     }
   }
 
-  // The token check; in application mode, also the portals' own tokens, and the lifecycle events
-  // (an install is confirmed with the OAuth server before anything is stored).
+  // The token check. In application mode an install is confirmed with the OAuth server before
+  // anything is stored; other events pass with their portal's own token (an update or uninstall
+  // is applied then), else with a B24_APP_TOKENS entry.
   async #verify(credentials: Credentials, wire: Omit<WebhookScan, 'credentials'>): Promise<void> {
     if (!this.#options.app) return verifyToken(credentials, this.#tokens)
     const application = this.#startedApp()
-    try {
-      if (LIFECYCLE.has(wire.type)) return await application.admit(wire.type, credentials, wire)
-      verifyToken(credentials, this.#tokens)
-    } catch (error) {
-      if (!(error instanceof UnauthorizedError) || !credentials.applicationToken) throw error
-      // Not a portal's lifecycle this service knows of, or not a static token: the other one may accept it.
-      const accepted = LIFECYCLE.has(wire.type) ? wire.type !== 'ONAPPINSTALL' && this.#tokens.accepts(credentials.applicationToken, credentials.auth?.member_id ?? null) : await application.accepts(credentials)
-      if (!accepted) throw error
-    }
+    if (wire.type === 'ONAPPINSTALL') return application.admit(wire.type, credentials, wire)
+    const ownToken = LIFECYCLE.has(wire.type)
+      ? await application.admit(wire.type, credentials, wire).then(
+          () => true,
+          (error: unknown) => {
+            if (error instanceof UnauthorizedError) return false
+            throw error
+          },
+        )
+      : await application.accepts(credentials)
+    if (!ownToken) verifyToken(credentials, this.#tokens)
   }
 
   /**
