@@ -46,7 +46,7 @@ export interface DispatchOptions {
 }
 
 /** How long an event of a pending install waits before it is looked at again. */
-export const DEFER_MS = 5000
+export const DEFER_MS = 2000
 
 /**
  * What the worker runs for each stored record: decode its wire (what does not decode is
