@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { AppHealth } from '../../schemas/health.ts'
 import type { PortalRow } from '../../schemas/portal.ts'
+import type { TokenSet } from '../auth/token-set.ts'
 import { UnauthorizedError } from '../auth/verify-token.ts'
 import type { BitrixError } from '../bitrix/bitrix-error.ts'
 import type { Bitrix } from '../bitrix/bitrix.ts'
@@ -46,6 +47,8 @@ export interface ApplicationParts {
   restTimeoutMs: number
   /** This process, as the owner of the store's refresh locks. */
   owner: string
+  /** The `B24_APP_TOKENS` entries: what they accept is kept whatever becomes of a portal. */
+  tokens: TokenSet
 }
 
 /**
@@ -125,14 +128,15 @@ export class Application {
   }
 
   /**
-   * What the worker does with a stored webhook event of `memberId`: the events of a pending
-   * install wait for its confirmation; those of a portal forgotten since (install refused,
-   * uninstalled with `CLEAN`) go, unless `static` (a `B24_APP_TOKENS` entry) accepted them.
+   * What the worker does with a stored webhook event: the events of a pending install wait for
+   * its confirmation; those of a portal forgotten since (install refused, uninstalled with
+   * `CLEAN`) go, unless a `B24_APP_TOKENS` entry accepts them. An uninstall is always handed over.
    */
-  async admission(type: string, memberId: string | null, accepted: boolean): Promise<Admission> {
+  async admission(type: string, credentials: Credentials): Promise<Admission> {
+    const { memberId } = credentials.portal
     const row = memberId ? await this.#parts.portals.get(memberId) : null
     if (row?.status === 'pending' && type !== 'ONAPPUNINSTALL') return { verdict: 'defer' }
-    if (row || accepted || type === 'ONAPPUNINSTALL') return { verdict: 'handle', portal: row }
+    if (row || type === 'ONAPPUNINSTALL' || this.#parts.tokens.accepts(credentials.applicationToken, memberId)) return { verdict: 'handle', portal: row }
     return { verdict: 'forget' }
   }
 
@@ -170,7 +174,7 @@ export class Application {
       domain: auth.domain as string,
       clientEndpoint: confirmed.clientEndpoint,
       status,
-      scope: confirmed.scope ?? auth.scope ?? null,
+      scope: confirmed.scope,
       version: versionOf(data),
       applicationToken: sealer.digest(auth.application_token),
       tokens: sealTokens({ accessToken: auth.access_token as string, refreshToken: auth.refresh_token ?? '' }, sealer),
@@ -180,7 +184,7 @@ export class Application {
     })
     let confirmed: ConfirmedInstall
     try {
-      confirmed = await confirmInstall(this.#oauth, this.#options.clientId, { memberId, domain: auth.domain, accessToken: auth.access_token }, this.#options.oauthTimeoutMs)
+      confirmed = await confirmInstall(this.#oauth, this.#options.clientId, { memberId, domain: auth.domain, accessToken: auth.access_token, scope: auth.scope ?? null }, this.#options.oauthTimeoutMs)
     } catch (error) {
       if (error instanceof UnauthorizedError) {
         logger.warn({ memberId, reason: error.message }, 'refused an install the OAuth server does not confirm')
@@ -188,7 +192,7 @@ export class Application {
       }
       // A working install is not replaced by one nobody can vouch for yet.
       if (existing?.status === 'active') throw new InstallNotConfirmedYet({ cause: error })
-      await portals.put(row('pending', { clientEndpoint: auth.client_endpoint ?? '', scope: null }))
+      await portals.put(row('pending', { clientEndpoint: auth.client_endpoint ?? '', scope: auth.scope ?? null }))
       logger.warn({ memberId, portal: auth.domain, code: (error as BitrixError).code }, 'the OAuth server cannot confirm an install now: kept pending (its events are stored, handled once it is confirmed)')
       this.#pending.schedule(memberId)
       return
@@ -208,7 +212,7 @@ export class Application {
     if (!row || row.status === 'uninstalled' || !auth.access_token || !auth.domain) throw new UnauthorizedError('INVALID_TOKEN', 'auth[application_token] is not accepted here')
     let confirmed: ConfirmedInstall
     try {
-      confirmed = await confirmInstall(this.#oauth, this.#options.clientId, { memberId: auth.member_id, domain: auth.domain, accessToken: auth.access_token }, this.#options.oauthTimeoutMs)
+      confirmed = await confirmInstall(this.#oauth, this.#options.clientId, { memberId: auth.member_id, domain: auth.domain, accessToken: auth.access_token, scope: row.scope }, this.#options.oauthTimeoutMs)
     } catch (error) {
       if (error instanceof UnauthorizedError) throw error
       throw new InstallNotConfirmedYet({ cause: error })
@@ -230,17 +234,15 @@ export class Application {
 
   async #confirmPending(memberId: string): Promise<Confirmation> {
     const { portals, logger } = this.#parts
-    let callable
-    try {
-      callable = await this.#tokens.callable(memberId, 'app.info', true)
-    } catch {
+    const row = await portals.get(memberId)
+    if (row?.status !== 'pending') {
+      logger.debug({ memberId }, 'a pending install was settled elsewhere (another replica, or `portals forget`)')
       return 'settled'
     }
-    const { row, tokens } = callable
-    if (row.status !== 'pending') return 'settled'
+    const { tokens } = await this.#tokens.callable(memberId, 'app.info', true)
     try {
-      const confirmed = await confirmInstall(this.#oauth, this.#options.clientId, { memberId, domain: row.domain, accessToken: tokens.accessToken }, this.#options.oauthTimeoutMs)
-      await portals.update(memberId, { status: 'active', clientEndpoint: confirmed.clientEndpoint, scope: confirmed.scope ?? row.scope, updatedAt: Date.now() })
+      const confirmed = await confirmInstall(this.#oauth, this.#options.clientId, { memberId, domain: row.domain, accessToken: tokens.accessToken, scope: row.scope }, this.#options.oauthTimeoutMs)
+      await portals.update(memberId, { status: 'active', clientEndpoint: confirmed.clientEndpoint, scope: confirmed.scope, updatedAt: Date.now() })
       logger.info({ memberId, portal: row.domain }, 'a pending install is confirmed: its events are handled now')
       return 'settled'
     } catch (error) {

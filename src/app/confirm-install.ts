@@ -8,6 +8,8 @@ export interface InstallClaim {
   memberId: string
   domain: string
   accessToken: string
+  /** The scope the install names: kept when the OAuth server names none. */
+  scope: string | null
 }
 
 /** What the OAuth server confirmed: the endpoint to call the portal at, and the granted scope. */
@@ -38,5 +40,5 @@ export async function confirmInstall(oauth: Pick<OAuthServer, 'appInfo'>, client
   if (info.install.memberId !== claim.memberId) throw refused('its member_id is not the portal its access token was issued on')
   if (info.install.domain.toLowerCase() !== claim.domain.toLowerCase()) throw refused('its domain is not the portal its access token was issued on')
   if (!isSecureUrl(info.install.clientEndpoint)) throw refused("the portal's client endpoint is neither https nor on a loopback address")
-  return { clientEndpoint: info.install.clientEndpoint, scope: info.scope }
+  return { clientEndpoint: info.install.clientEndpoint, scope: info.scope ?? claim.scope }
 }

@@ -4,7 +4,6 @@ import { dedupKey } from '../event/event-keys.ts'
 import type { InboundEvent, NormalizedEvent } from '../event/inbound-event.ts'
 import { decodeRecord, openCredentials } from '../ingest/decode-record.ts'
 import type { Application } from '../app/application.ts'
-import type { Credentials } from '../event/credentials.ts'
 import { createContext, type AppPortal } from '../router/create-context.ts'
 import type { HandlerContext } from '../router/handler-context.ts'
 import type { Router } from '../router/router.ts'
@@ -41,8 +40,6 @@ export interface DispatchOptions {
   seen: Queue['seen']
   /** Application mode: which webhook events to hold or drop, and how to call their portal. */
   app?: Pick<Application, 'admission' | 'portal'>
-  /** Whether a `B24_APP_TOKENS` entry accepts these credentials (application mode keeps what it accepted). */
-  accepts?: (credentials: Credentials) => boolean
 }
 
 /** How long an event of a pending install waits before it is looked at again. */
@@ -54,17 +51,16 @@ export const DEFER_MS = 2000
  * handlers, then the sinks. When a sink fails after the handlers succeeded, the retry runs the
  * sinks alone: the handlers' effects (a bot's answer) are not repeated within this process.
  */
-export function createDispatch({ router, sinks, logger, handlerTimeoutMs, rest, sealer, formLimits, seen, app, accepts }: DispatchOptions): Dispatch {
+export function createDispatch({ router, sinks, logger, handlerTimeoutMs, rest, sealer, formLimits, seen, app }: DispatchOptions): Dispatch {
   const handled = new Set<number>()
   return async (record, attempt) => {
     const inbound = decode(record, sealer, formLimits)
     let portal: AppPortal | undefined
     if (app && record.source === 'webhook') {
-      const { memberId } = record.portal
-      const admission = await app.admission(record.type, memberId, accepts?.(inbound.delivery.credentials) ?? false)
+      const admission = await app.admission(record.type, inbound.delivery.credentials)
       if (admission.verdict === 'defer') throw new Deferred('its portal is not confirmed yet', DEFER_MS)
       if (admission.verdict === 'forget') {
-        logger.info({ type: record.type, memberId, inboxId: record.id }, 'dropped an event of a portal that was refused or uninstalled')
+        logger.info({ type: record.type, memberId: record.portal.memberId, inboxId: record.id }, 'dropped an event of a portal that was refused or uninstalled')
         return { key: null, forgotten: true }
       }
       if (admission.portal) portal = { row: admission.portal, bitrix: app.portal(admission.portal.memberId) }

@@ -181,6 +181,7 @@ export class Receiver extends Router {
         logger: this.#logger,
         restTimeoutMs: this.#rest.timeoutMs,
         owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+        tokens: this.#tokens,
       })
       this.#application.start().catch((error: unknown) => this.#logger.error({ err: error }, 'cannot read the pending installs'))
     }
@@ -194,7 +195,6 @@ export class Receiver extends Router {
       formLimits: this.#formLimits,
       seen: (key) => store.queue.seen(key),
       app: this.#application ?? undefined,
-      accepts: (credentials) => this.#tokens.accepts(credentials.applicationToken, credentials.auth?.member_id ?? null),
     })
     this.#worker = new Worker(store.queue, dispatch, this.#logger, { ...worker, observe: this.#metrics.worker })
     this.#worker.start()

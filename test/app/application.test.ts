@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
+import { createReceiver } from '../../src/receiver/receiver.ts'
 import type { ReceiverOptions } from '../../src/receiver/receiver-options.ts'
 import type { HandlerContext } from '../../src/router/handler-context.ts'
 import { DEFER_MS } from '../../src/receiver/create-dispatch.ts'
@@ -212,7 +213,8 @@ t.test('an install the OAuth server cannot confirm now is kept pending: its even
   t.match(await (store as MemoryStore).portals.get(portal.memberId), { status: 'pending' })
   t.equal((await post(oauth.eventBody(portal))).status, 200, 'its events are stored')
   await eventually(() => logs.text().includes('kept pending'))
-  t.same(handled, [], 'but not handled')
+  await eventually(() => oauth.calls.filter((call) => call.endpoint === 'app.info').length >= 2, 10000)
+  t.same(handled, [], 'not handled, and tried again while the OAuth server still fails')
   oauth.fail('none')
   await eventually(async () => (await (store as MemoryStore).portals.get(portal.memberId))?.status === 'active', 10000)
   await eventually(() => handled.length === 2, DEFER_MS * 3)
@@ -331,4 +333,98 @@ t.test('two replicas on PostgreSQL: an install through one is known to the other
   const calls = [one, two].flatMap(({ receiver }) => Array.from({ length: 25 }, () => receiver.portal(portal.memberId).call<{ ID: number }>('profile')))
   t.same(new Set((await Promise.all(calls)).map((profile) => profile.ID)), new Set([1]), 'every call succeeds')
   t.equal(oauth.refreshes(portal.memberId), 1, 'one refresh between them')
+})
+
+t.test('an update with a new token the OAuth server cannot confirm now answers 503 and changes nothing', async (t) => {
+  const oauth = await oauthServer(t)
+  const { post, store } = await appReceiver(t, oauth)
+  const portal = oauth.install()
+  await post(oauth.installBody(portal))
+  const row = await (store as MemoryStore).portals.get(portal.memberId)
+  oauth.fail('503')
+  const reply = await post(oauth.updateBody(portal, { applicationToken: 'a-new-application-token-0000000' }))
+  t.equal(reply.status, 503)
+  t.match(await reply.json(), { error: 'INSTALL_NOT_CONFIRMED_YET' })
+  t.same(await (store as MemoryStore).portals.get(portal.memberId), row)
+})
+
+t.test('a pending install settled elsewhere (confirmed by another replica, or forgotten by `portals forget`) is not confirmed again', async (t) => {
+  const oauth = await oauthServer(t)
+  const { post, store, logs } = await appReceiver(t, oauth)
+  const memory = store as MemoryStore
+  const confirmed = oauth.install()
+  const forgotten = oauth.install()
+  oauth.fail('503')
+  await post(oauth.installBody(confirmed))
+  await post(oauth.installBody(forgotten))
+  await memory.portals.update(confirmed.memberId, { status: 'active' })
+  await memory.portals.delete(forgotten.memberId)
+  const before = oauth.calls.length
+  oauth.fail('none')
+  await eventually(() => logs.lines.filter((line) => line.includes('settled elsewhere')).length === 2, 10000)
+  t.equal(oauth.calls.length, before, 'no app.info call for either')
+  t.notMatch(logs.text(), /pending install is confirmed|refused a pending install/)
+})
+
+t.test('an install without `expires` expires `expires_in` seconds from now, or in an hour when it says neither', async (t) => {
+  const oauth = await oauthServer(t)
+  const { post, store } = await appReceiver(t, oauth)
+  const inTen = oauth.install()
+  const unsaid = oauth.install()
+  const before = Date.now()
+  await post(oauth.installBody(inTen, { auth: { expires: null, expires_in: '600' } }))
+  await post(oauth.installBody(unsaid, { auth: { expires: null, expires_in: null } }))
+  const near = (value: number | null | undefined, expected: number) => value !== null && value !== undefined && value >= expected && value <= expected + (Date.now() - before)
+  t.ok(near((await (store as MemoryStore).portals.get(inTen.memberId))?.expiresAt, before + 600000))
+  t.ok(near((await (store as MemoryStore).portals.get(unsaid.memberId))?.expiresAt, before + 3600000))
+})
+
+t.test('receiver.portal() of a receiver not started yet rejects its calls', async (t) => {
+  const oauth = await oauthServer(t)
+  const receiver = createReceiver({ tokens: [], app: { clientId: oauth.clientId, clientSecret: oauth.clientSecret, oauthUrl: oauth.url }, store: new MemoryStore(), secretKey: SECRET_KEY })
+  await t.rejects(receiver.portal('m').call('profile'), { name: 'BitrixError', code: 'NOT_STARTED' })
+})
+
+t.test('lifecycle bodies with fields left out, and JSON ones, are read as far as they go', async (t) => {
+  const oauth = await oauthServer(t)
+  const { post, store, handled } = await appReceiver(t, oauth, { tokens: ['static-token-1234'] })
+  const memory = store as MemoryStore
+  const bare = oauth.install()
+  t.equal((await post(oauth.installBody(bare, { auth: { refresh_token: null, scope: null }, data: { VERSION: null } }))).status, 200)
+  t.match(await memory.portals.get(bare.memberId), { status: 'active', scope: 'imbot,im', version: null }, 'the scope app.info confirms')
+  oauth.fail('503')
+  const pending = oauth.install()
+  t.equal((await post(oauth.installBody(pending, { auth: { client_endpoint: null, scope: null } }))).status, 200)
+  t.match(await memory.portals.get(pending.memberId), { status: 'pending', clientEndpoint: '', scope: null })
+  oauth.fail('none')
+
+  const json = (payload: unknown) => post(JSON.stringify(payload), 'application/json')
+  const auth = { member_id: bare.memberId, domain: bare.domain, application_token: bare.applicationToken }
+  t.equal((await json({ event: 'ONAPPUPDATE', data: { VERSION: 5 }, auth })).status, 200)
+  t.match(await memory.portals.get(bare.memberId), { version: '5' }, 'a JSON number')
+  t.equal((await json({ event: 'ONAPPUPDATE', data: 'not an object', auth })).status, 200)
+  t.match(await memory.portals.get(bare.memberId), { version: null })
+  t.equal((await json({ event: 'ONAPPUNINSTALL', data: {} })).status, 401, 'no auth at all')
+  t.match(await (await json({ event: 'ONAPPUNINSTALL', data: {}, auth: { application_token: bare.applicationToken } })).json(), { error: 'INVALID_TOKEN' }, 'no member_id')
+  t.equal((await post(oauth.updateBody(bare, { applicationToken: 'a-new-application-token-0000000' }, { auth: { access_token: 'f0rged0000000000000000000000000000' } }))).status, 401, 'a new token the OAuth server does not vouch for')
+  t.equal((await post(oauth.eventBody(bare, 'ONIMBOTV2MESSAGEADD', { auth: { member_id: null } }))).status, 401, 'an event without member_id')
+  const memberless = oauth.eventBody(bare, 'ONIMV2MESSAGEADD', { auth: { member_id: null, application_token: 'static-token-1234' } })
+  t.equal((await post(memberless)).status, 200, 'a static token needs no portal')
+  t.equal((await json({ event: 'ONAPPUNINSTALL', data: {}, auth })).status, 200, 'the refused update changed nothing: the stored token still uninstalls it (CLEAN unsaid)')
+  await eventually(() => handled.some((event) => event.type === 'ONIMV2MESSAGEADD'))
+})
+
+t.test('a restart takes up the installs an earlier run left pending', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'b24-app-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  const oauth = await oauthServer(t)
+  const portal = oauth.install()
+  oauth.fail('503')
+  const first = await appReceiver(t, oauth, { dataDir, store: undefined })
+  t.equal((await first.post(oauth.installBody(portal))).status, 200)
+  await first.close()
+  oauth.fail('none')
+  const second = await appReceiver(t, oauth, { dataDir, store: undefined })
+  await eventually(() => second.handled.some((event) => event.type === 'ONAPPINSTALL'), 10000)
+  t.equal((await second.post(oauth.eventBody(portal))).status, 200)
 })

@@ -129,3 +129,31 @@ t.test('an OAuth failure that is not a refusal leaves the portal as it was; clie
   await t.rejects(odd.refresh(portal.memberId, portal.accessToken, 'profile'), { message: 'not a BitrixError' })
   t.ok(new BitrixError('x', 'y', null, '') instanceof Error)
 })
+
+t.test('a pair another replica stores between the first look and the lock is taken as it is, no refresh', async (t) => {
+  const oauth = await fakeOAuth(t)
+  const store = new MemoryStore()
+  const portal = oauth.install()
+  await stored(store, portal)
+  const meta = {
+    ...store.meta,
+    lease: async (name: string, owner: string, ttlMs: number) => {
+      await store.portals.update(portal.memberId, { tokens: sealTokens({ accessToken: 'stored-by-another', refreshToken: 'r' }, sealer) })
+      return store.meta.lease(name, owner, ttlMs)
+    },
+  }
+  const tokens = new PortalTokens({ portals: store.portals, meta, sealer, oauth: { refresh: async () => t.fail('no refresh') as never }, logger: pino({ level: 'silent' }), owner: 'one', onClientRefused: () => undefined })
+  t.equal(await tokens.refresh(portal.memberId, portal.accessToken, 'profile'), 'stored-by-another')
+  t.ok(await store.meta.lease(`oauth-refresh:${portal.memberId}`, 'another', 1000), 'the lock is given back')
+})
+
+t.test('a refresh that names no scope keeps the stored one', async (t) => {
+  const oauth = await fakeOAuth(t)
+  const store = new MemoryStore()
+  const portal = oauth.install()
+  await stored(store, portal)
+  const grant = { accessToken: 'a2', refreshToken: 'r2', expiresAt: Date.now() + 3600000, scope: null, memberId: null, clientEndpoint: null }
+  const tokens = new PortalTokens({ portals: store.portals, meta: store.meta, sealer, oauth: { refresh: async () => grant }, logger: pino({ level: 'silent' }), owner: 'one', onClientRefused: () => undefined })
+  t.equal(await tokens.refresh(portal.memberId, portal.accessToken, 'profile'), 'a2')
+  t.match(await store.portals.get(portal.memberId), { scope: portal.scope, expiresAt: grant.expiresAt })
+})
