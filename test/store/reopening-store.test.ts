@@ -139,3 +139,27 @@ t.test('closing before it ever opened stops trying', async (t) => {
   await new Promise((resolve) => setTimeout(resolve, retryMs))
   t.equal(opens, 1)
 })
+
+t.test("portals: refused until the store opens, then the opened store's", async (t) => {
+  let inner: MemoryStore | null = null
+  let attempts = 0
+  const store = reopeningStore(
+    () => {
+      if (++attempts === 1) throw new Error('not yet')
+      return (inner = new MemoryStore())
+    },
+    pino({ level: 'silent' }),
+    10,
+  )
+  t.teardown(() => store.close())
+  const portals = store.portals!
+  await t.rejects(portals.get('m'), unavailable)
+  await eventually(() => inner !== null)
+  const row = { memberId: 'm', domain: 'd.bitrix24.com', clientEndpoint: 'https://d.bitrix24.com/rest/', status: 'active' as const, scope: null, version: null, applicationToken: null, tokens: null, expiresAt: null, installedAt: 1, updatedAt: 1 }
+  await portals.put(row)
+  t.same(await portals.get('m'), row)
+  t.ok(await portals.update('m', { version: '2' }))
+  t.same(await portals.list(), [{ ...row, version: '2' }])
+  t.same(await inner!.portals.get('m'), { ...row, version: '2' }, 'in the opened store')
+  t.ok(await portals.delete('m'))
+})
