@@ -107,9 +107,9 @@ export class Application {
    */
   async admit(type: string, credentials: Credentials, wire: Pick<WebhookScan, 'bodyKind' | 'body'>): Promise<void> {
     const auth = credentials.auth ?? {}
-    const data = dataOf(wire)
     if (!auth.application_token) throw new UnauthorizedError('MISSING_TOKEN', 'auth[application_token] is missing')
     if (!auth.member_id) throw new UnauthorizedError('INVALID_TOKEN', 'auth[member_id] is missing')
+    const data = dataOf(wire)
     if (type === 'ONAPPINSTALL') return this.#install(auth as AuthBlock & { member_id: string; application_token: string }, data)
     const row = await this.#parts.portals.get(auth.member_id)
     const known = row !== null && this.#matches(auth.application_token, row)
