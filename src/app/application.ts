@@ -266,11 +266,11 @@ function versionOf(data: Record<string, unknown>): string | null {
   return typeof version === 'string' || typeof version === 'number' ? String(version) : null
 }
 
-/** When an install's access token expires: `expires` (unix seconds) if given, else `expires_in` seconds from now, else an hour. */
+/** When an install's access token expires, in whole ms: `expires` (unix seconds) if given, else `expires_in` seconds from now, else an hour. */
 function expiryOf(auth: AuthBlock, now: number): number {
   const expires = Number(auth.expires)
-  if (Number.isFinite(expires) && expires > 0) return expires * 1000
+  if (Number.isFinite(expires) && expires > 0) return Math.floor(expires * 1000)
   const seconds = Number(auth.expires_in)
-  return now + (Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : ACCESS_TOKEN_MS)
+  return Math.floor(now + (Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : ACCESS_TOKEN_MS))
 }
 
