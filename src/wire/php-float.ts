@@ -1,6 +1,9 @@
 /** A number PHP holds as a float (`1.0`, `1e3`, an integer past 64 bits), whatever its value. */
 export class PhpFloat {
-  constructor(readonly value: number) {}
+  readonly value: number
+  constructor(value: number) {
+    this.value = value
+  }
 }
 
 const PRECISION = 14

@@ -110,12 +110,12 @@ interface PortalState extends Omit<FakeAppPortal, 'refreshToken'> {
 }
 
 class Refusal extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    description: string,
-  ) {
+  readonly status: number
+  readonly code: string
+  constructor(status: number, code: string, description: string) {
     super(description)
+    this.status = status
+    this.code = code
   }
 }
 

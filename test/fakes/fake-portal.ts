@@ -52,12 +52,12 @@ interface StoredEvent {
 }
 
 class MethodError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    description: string,
-  ) {
+  readonly status: number
+  readonly code: string
+  constructor(status: number, code: string, description: string) {
     super(description)
+    this.status = status
+    this.code = code
   }
 }
 
