@@ -1,19 +1,21 @@
-import { execFile, spawn } from 'node:child_process'
-import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join, relative } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { builtOnce } from './install/built-once.ts'
+import { exec, succeeded, type Ran } from './install/exec.ts'
+import { installWithoutCompiling } from './install/install-without-compiling.ts'
+import { packedLibrary } from './install/packed-library.ts'
 import { userEnv, watchChild } from './serve-child.ts'
 
 // examples/ is documentation that runs: each example is installed from the packed library as a
-// user installs it (better-sqlite3 compiled by its own install script, as the example's
-// allowScripts permits), built with its own tsc, and run against a real Bitrix24 body and a
-// `b24-receiver simulate`; what its echo handler sends back to Bitrix24 is checked.
-// Packing, installing (a compile) and building take 3 to 8 minutes on a busy 2-CPU machine.
-t.setTimeout(900_000)
+// user installs it, built with its own tsc (once per CI run), and run against a real Bitrix24 body
+// and a `b24-receiver simulate`; what its echo handler sends back to Bitrix24 is checked.
+t.setTimeout(600_000)
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 // The fixture's own token: the examples read theirs from B24_APP_TOKENS.
@@ -21,21 +23,9 @@ const TOKEN = '831c76b092f9f135d9b6b36c3a720757'
 const fixture = readFileSync(new URL('fixtures/bitrix/imbot_v2_message_add_webhook.body.txt', import.meta.url), 'utf8')
 const botAccessToken = new URLSearchParams(fixture).get('data[bot][auth][access_token]')
 
-interface Ran {
-  code: number
-  stdout: string
-  stderr: string
-}
-const run = (file: string, args: string[], cwd: string, env = userEnv()) =>
-  new Promise<Ran>((resolve) => {
-    execFile(file, args, { cwd, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 600_000 }, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
-    )
-  })
 const ok = async (what: string, ran: Promise<Ran>) => {
   const started = Date.now()
-  const result = await ran
-  if (result.code !== 0) throw new Error(`${what} failed (${result.code}):\n${result.stdout}\n${result.stderr}`)
+  const result = succeeded(await ran, what)
   t.comment(`${what}: ${((Date.now() - started) / 1000).toFixed(1)} s`)
   return result
 }
@@ -71,27 +61,19 @@ const nextCall = (seen: number, timeoutMs = 30_000) =>
   })
 
 t.before(async () => {
-  // The library packed as it ships (`prepare` builds it), from a copy without dist/ or node_modules/.
-  const project = join(work, 'project')
-  const skipped = new Set(['node_modules', 'dist', '.git', '.tap', 'coverage', 'data', '.env', 'examples'])
-  cpSync(root, project, { recursive: true, filter: (path) => !skipped.has(relative(root, path).split(/[\\/]/)[0] as string) })
-  symlinkSync(join(root, 'node_modules'), join(project, 'node_modules'), 'dir')
-  const packed = await ok('npm pack', run('npm', ['pack', '--json', '--pack-destination', work], project))
-  const [{ filename }] = JSON.parse(packed.stdout) as [{ filename: string }]
-  // The name the examples' package.json points at (`file:../b24-receiver.tgz`).
-  renameSync(join(work, filename), join(work, 'b24-receiver.tgz'))
+  // `file:../b24-receiver.tgz` in the example's package.json names the packed library.
+  await packedLibrary(work)
   cpSync(join(root, 'examples/echo-bot'), example, { recursive: true, filter: (path) => !/[\\/](node_modules|dist|data)$/.test(path) })
-
-  // Compiled for the Node running this test, against its own headers when they sit beside it (the
-  // system's, or a Node from the npm registry): an npm config's `nodedir` may name another Node's.
-  const nodeDir = join(dirname(process.execPath), '..')
-  const headers: Record<string, string> = existsSync(join(nodeDir, 'include/node/node_version.h')) ? { npm_config_nodedir: nodeDir } : {}
-  await ok('npm install (compiles better-sqlite3)', run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], example, userEnv(headers)))
-  await ok('npm run build (tsc)', run('npm', ['run', 'build'], example))
+  const started = Date.now()
+  const skipped = await installWithoutCompiling(example)
+  t.same(skipped, ['better-sqlite3'], "npm install: the only install script skipped is better-sqlite3's, which the example's allowScripts permits")
+  t.comment(`npm install: ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  const built = await builtOnce('echo-bot-dist', join(example, 'dist'), async () => void (await ok('npm run build (tsc)', exec('npm', ['run', 'build'], { cwd: example }))))
+  if (built === 'reused') t.comment("the example's tsc output, built on the first Node of this CI run, is reused")
 
   await ok(
     'a certificate for the stand-in portal',
-    run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', 'key.pem', '-out', 'cert.pem'], work),
+    exec('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', 'key.pem', '-out', 'cert.pem'], { cwd: work }),
   )
   certificate = join(work, 'cert.pem')
   const server = createServer({ key: readFileSync(join(work, 'key.pem')), cert: readFileSync(certificate) }, (request, response) => {
@@ -134,7 +116,7 @@ for (const { name, script } of servers) {
       'and echoed to its chat',
     )
 
-    const simulated = await run('npx', ['b24-receiver', 'simulate', 'ONIMBOTV2MESSAGEADD', '--text', `hi, ${script}`, '--url', url as string, '--token', TOKEN, '--portal', portal], example)
+    const simulated = await exec('npx', ['b24-receiver', 'simulate', 'ONIMBOTV2MESSAGEADD', '--text', `hi, ${script}`, '--url', url as string, '--token', TOKEN, '--portal', portal], { cwd: example })
     t.equal(simulated.code, 0, simulated.stderr)
     t.match(simulated.stdout, /^ONIMBOTV2MESSAGEADD -> http:\S+: 200 \{"ok":true\}/)
     t.match(await nextCall(seen + 1), { method: 'imbot.v2.Chat.Message.send', params: { dialogId: 'chat5', fields: { message: `You wrote: hi, ${script}` }, botId: 456 } }, 'so is a simulated event')
