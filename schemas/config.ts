@@ -15,6 +15,11 @@ export const EnvSchema = Type.Object({
   B24_CLIENT_SECRET: Type.Optional(Type.String()),
   B24_OAUTH_URL: Type.Optional(Type.String()),
   B24_OAUTH_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 1 })),
+  // Bounds on the installs the OAuth server has not confirmed yet, and on the calls made to it.
+  B24_PENDING_PER_PORTAL: Type.Optional(Type.Integer({ minimum: 1 })),
+  B24_PENDING_INSTALLS: Type.Optional(Type.Integer({ minimum: 1 })),
+  B24_PENDING_EVENTS: Type.Optional(Type.Integer({ minimum: 1 })),
+  B24_OAUTH_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1 })),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   B24_SECRET_KEY: Type.Optional(Type.String()),
   // The URL holds a password: its pattern's message never quotes it.

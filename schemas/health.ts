@@ -51,9 +51,26 @@ export const PollerStateSchema = Type.Object({
 })
 export type PollerState = Static<typeof PollerStateSchema>
 
+/** The installs the OAuth server has not confirmed yet (application mode), and the bounds they are kept within. */
+export const PendingInstallsHealthSchema = Type.Object({
+  /** Candidate installs stored, whichever replica took them. */
+  candidates: Type.Integer(),
+  /** Events stored under them, held until each is settled. */
+  events: Type.Integer(),
+  /** Confirmations this replica has in flight towards the OAuth server. */
+  confirming: Type.Integer(),
+  /** Until when this replica leaves the OAuth server alone after it failed to answer (then asks once), or `null` while it answers. */
+  oauthRestingUntil: Nullable(Type.String()),
+  /** The bounds: candidates per portal and in all, events per candidate (past them, 503), confirmations in flight. */
+  limits: Type.Object({ perPortal: Type.Integer(), installs: Type.Integer(), eventsPerInstall: Type.Integer(), confirming: Type.Integer() }),
+})
+export type PendingInstallsHealth = Static<typeof PendingInstallsHealthSchema>
+
 /** What `/health` says of application mode: its portals by status, those that need the application installed again, and a fatal error. */
 export const AppHealthSchema = Type.Object({
+  /** `pending`: portals with no confirmed install yet, only candidates. */
   portals: Type.Object({ active: Type.Integer(), pending: Type.Integer(), reinstall: Type.Integer(), uninstalled: Type.Integer() }),
+  pendingInstalls: PendingInstallsHealthSchema,
   /** Portals whose refresh token the OAuth server refused (`invalid_grant`): install the application there again. */
   needReinstall: Type.Array(Type.Object({ memberId: Type.String(), domain: Type.String() })),
   /** Why no portal can be called (our client id or secret refused), or `null`. */

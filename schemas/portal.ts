@@ -10,12 +10,12 @@ export const PortalSchema = Type.Object({
 export type Portal = Static<typeof PortalSchema>
 
 /**
- * Where a portal of the application stands: `pending`, its install not yet confirmed by the
- * OAuth server (its events are kept, not handled); `active`; `reinstall`, its refresh token was
- * refused (`invalid_grant`): the application must be installed there again; `uninstalled`, its
- * tokens deleted by `ONAPPUNINSTALL`.
+ * Where a portal of the application stands: `active`; `reinstall`, its refresh token was refused
+ * (`invalid_grant`): the application must be installed there again; `uninstalled`, its tokens
+ * deleted by `ONAPPUNINSTALL`. An install the OAuth server has not confirmed yet is no portal: it
+ * waits as a candidate ({@link CandidateRowSchema}).
  */
-export const PortalStatusSchema = Type.Union([Type.Literal('pending'), Type.Literal('active'), Type.Literal('reinstall'), Type.Literal('uninstalled')])
+export const PortalStatusSchema = Type.Union([Type.Literal('active'), Type.Literal('reinstall'), Type.Literal('uninstalled')])
 export type PortalStatus = Static<typeof PortalStatusSchema>
 
 /**
@@ -53,3 +53,35 @@ export const InstalledPortalSchema = Type.Object({
   updatedAt: Type.String(),
 })
 export type InstalledPortal = Static<typeof InstalledPortalSchema>
+
+const { memberId, domain, clientEndpoint, scope, version, expiresAt } = PortalRowSchema.properties
+
+/**
+ * An install the OAuth server has not confirmed yet (application mode): one of the few candidates
+ * a portal may have at once, each with its own application token and its own events, until the
+ * OAuth server settles it: confirmed, it becomes the portal; refused, it goes with its events.
+ * Nothing in it is trusted: it is what the `ONAPPINSTALL` said. Times are epoch ms.
+ */
+export const CandidateRowSchema = Type.Object({
+  /** Given by the store when it is added. */
+  id: Type.Integer(),
+  memberId,
+  /** The portal's domain, as the install names it. */
+  domain,
+  /** `auth[client_endpoint]` as the install names it (replaced by the OAuth server's once confirmed). */
+  clientEndpoint,
+  scope,
+  version,
+  /** A keyed hash of its `application_token` (the sealer's `digest`). */
+  applicationToken: Type.String(),
+  /** Its access and refresh tokens, sealed: the access token is what the OAuth server is asked about. */
+  tokens: Type.String(),
+  expiresAt,
+  /** When its `ONAPPINSTALL` arrived. */
+  receivedAt: Type.Integer(),
+})
+export type CandidateRow = Static<typeof CandidateRowSchema>
+
+/** A candidate as the door hands it to the store, before it has an id. */
+export const NewCandidateSchema = Type.Omit(CandidateRowSchema, ['id'])
+export type NewCandidate = Static<typeof NewCandidateSchema>

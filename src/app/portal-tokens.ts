@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import type { PortalRow } from '../../schemas/portal.ts'
 import { BitrixError } from '../bitrix/bitrix-error.ts'
 import type { Sealer } from '../seal/sealer.ts'
-import type { Meta, Portals } from '../store/store.ts'
+import type { Candidates, Meta, Portals } from '../store/store.ts'
 import type { OAuthServer } from './oauth-server.ts'
 import { openTokens, sealTokens, type TokenPair } from './token-pair.ts'
 
@@ -17,6 +17,8 @@ const CLIENT_REFUSED = new Set(['invalid_client', 'wrong_client'])
 
 export interface PortalTokensOptions {
   portals: Portals
+  /** The installs not confirmed yet: a portal with only those is told apart from one never installed. */
+  candidates: Pick<Candidates, 'of'>
   /** The store's leases: the lock that makes one refresh per portal across replicas. */
   meta: Meta
   sealer: Sealer
@@ -55,15 +57,15 @@ export class PortalTokens {
   /**
    * The portal and its tokens, for a call of `method`.
    * @throws {BitrixError} when it cannot be called as the application: not installed
-   *   (`APP_NOT_INSTALLED`), not confirmed yet (`APP_INSTALL_PENDING`), to be reinstalled
-   *   (`invalid_grant`), or our client refused (`invalid_client`).
+   *   (`APP_NOT_INSTALLED`), only installs not confirmed yet (`APP_INSTALL_PENDING`), to be
+   *   reinstalled (`invalid_grant`), or our client refused (`invalid_client`).
    */
-  async callable(memberId: string, method: string, pendingToo = false): Promise<Callable> {
+  async callable(memberId: string, method: string): Promise<Callable> {
     if (this.#clientRefused) throw new BitrixError(method, this.#clientRefused, null, 'the OAuth server refuses B24_CLIENT_ID or B24_CLIENT_SECRET')
     const row = await this.#options.portals.get(memberId)
+    if (!row && (await this.#options.candidates.of(memberId)).length > 0) throw new BitrixError(method, 'APP_INSTALL_PENDING', null, 'the OAuth server has not confirmed the install yet')
     if (!row || row.status === 'uninstalled' || row.tokens === null) throw new BitrixError(method, 'APP_NOT_INSTALLED', null, 'the application is not installed on this portal')
     if (row.status === 'reinstall') throw new BitrixError(method, 'invalid_grant', null, 'the portal refused the refresh token: install the application there again')
-    if (row.status === 'pending' && !pendingToo) throw new BitrixError(method, 'APP_INSTALL_PENDING', null, 'the OAuth server has not confirmed the install yet')
     return { row, tokens: openTokens(row.tokens, this.#options.sealer) }
   }
 
@@ -85,7 +87,7 @@ export class PortalTokens {
     const lock = `oauth-refresh:${memberId}`
     const deadline = Date.now() + lockTtlMs
     for (;;) {
-      const { tokens } = await this.callable(memberId, method, true)
+      const { tokens } = await this.callable(memberId, method)
       if (tokens.accessToken !== stale) return tokens.accessToken
       if (await meta.lease(lock, owner, lockTtlMs)) break
       if (Date.now() >= deadline) throw new BitrixError(method, 'TIMEOUT', null, 'another replica is refreshing this portal and has not finished')
@@ -93,7 +95,7 @@ export class PortalTokens {
     }
     try {
       // Read again under the lock: another replica may have stored a new pair just before it.
-      const { row, tokens } = await this.callable(memberId, method, true)
+      const { row, tokens } = await this.callable(memberId, method)
       if (tokens.accessToken !== stale) return tokens.accessToken
       return await this.#renew(row, tokens, method)
     } finally {

@@ -1,6 +1,6 @@
 import type { EventCounts, Health } from '../../schemas/health.ts'
 import type { Sealer } from '../seal/sealer.ts'
-import type { Source, Store } from '../store/store.ts'
+import type { NewRecord, Source, Store } from '../store/store.ts'
 import type { Arrival } from './arrival.ts'
 import { arrivalRecord } from './records.ts'
 
@@ -8,10 +8,12 @@ import { arrivalRecord } from './records.ts'
 export interface Ingest {
   /**
    * Stores an authenticated arrival as it came (credentials sealed); resolves once committed.
-   * Decoding and dedup come after, in the worker.
-   * @throws {StoreUnavailableError} when it could not be stored: the door must not acknowledge.
+   * Decoding and dedup come after, in the worker. `put` stores the record elsewhere than the
+   * inbox (under an install not confirmed yet).
+   * @throws {StoreUnavailableError} when it could not be stored: the door must not acknowledge;
+   *   whatever `put` throws.
    */
-  accept(arrival: Arrival): Promise<void>
+  accept(arrival: Arrival, put?: (record: NewRecord) => Promise<void>): Promise<void>
   counts(): IngestCounts
 }
 
@@ -27,8 +29,8 @@ export interface IngestObserver {
 export function createIngest(store: Pick<Store, 'append'>, sealer: Sealer, observe?: IngestObserver): Ingest {
   const counts: IngestCounts = { accepted: 0, lastEventAt: null }
   return {
-    async accept(arrival) {
-      await store.append(arrivalRecord(arrival, sealer))
+    async accept(arrival, put = (record) => store.append(record)) {
+      await put(arrivalRecord(arrival, sealer))
       counts.accepted++
       counts.lastEventAt = new Date().toISOString()
       observe?.stored(arrival.source)

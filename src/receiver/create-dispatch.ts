@@ -9,7 +9,7 @@ import type { HandlerContext } from '../router/handler-context.ts'
 import type { Router } from '../router/router.ts'
 import type { Sealer } from '../seal/sealer.ts'
 import type { Queue, StoredRecord } from '../store/store.ts'
-import { Deferred, Undeliverable, type Dispatch } from '../worker/worker.ts'
+import { Undeliverable, type Dispatch } from '../worker/worker.ts'
 import type { FormLimits } from '../wire/parse-form.ts'
 
 /** A built-in step after the handlers (the log line, `EVENTS_FILE`): it never makes them run again. */
@@ -38,12 +38,9 @@ export interface DispatchOptions {
   formLimits?: Partial<FormLimits>
   /** Whether a dedup key was handled within the window. */
   seen: Queue['seen']
-  /** Application mode: which webhook events to hold or drop, and how to call their portal. */
+  /** Application mode: which webhook events to drop, and how to call their portal. */
   app?: Pick<Application, 'admission' | 'portal'>
 }
-
-/** How long an event of a pending install waits before it is looked at again. */
-export const DEFER_MS = 2000
 
 /**
  * What the worker runs for each stored record: decode its wire (what does not decode is
@@ -58,7 +55,6 @@ export function createDispatch({ router, sinks, logger, handlerTimeoutMs, rest, 
     let portal: AppPortal | undefined
     if (app && record.source === 'webhook') {
       const admission = await app.admission(record.type, inbound.delivery.credentials)
-      if (admission.verdict === 'defer') throw new Deferred('its portal is not confirmed yet', DEFER_MS)
       if (admission.verdict === 'forget') {
         logger.info({ type: record.type, memberId: record.portal.memberId, inboxId: record.id }, 'dropped an event of a portal that was refused or uninstalled')
         return { key: null, forgotten: true }

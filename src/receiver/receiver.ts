@@ -4,18 +4,18 @@ import type { Health, Readiness } from '../../schemas/health.ts'
 import type { AcceptedReply, ErrorReply } from '../../schemas/reply.ts'
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
-import { APP_DEFAULTS } from '../app/app-options.ts'
-import { Application, LIFECYCLE } from '../app/application.ts'
+import { APP_DEFAULTS, APP_LIMITS } from '../app/app-options.ts'
+import { Application } from '../app/application.ts'
 import { isSecureUrl } from '../app/secure-url.ts'
 import { createTokenSet, type TokenSet } from '../auth/token-set.ts'
-import { UnauthorizedError, verifyToken } from '../auth/verify-token.ts'
+import { verifyToken } from '../auth/verify-token.ts'
 import { BitrixError } from '../bitrix/bitrix-error.ts'
 import type { Bitrix, RestSettings } from '../bitrix/bitrix.ts'
 import { webhookTarget } from '../bitrix/rest-target.ts'
 import { BodyTooLargeError, ConfigError } from '../errors.ts'
-import type { Credentials } from '../event/credentials.ts'
 import { mediaOf } from '../event/read-payload.ts'
-import { scanWebhook, type WebhookScan } from '../event/scan-webhook.ts'
+import { scanWebhook } from '../event/scan-webhook.ts'
+import type { Arrival } from '../ingest/arrival.ts'
 import { createIngest, type Ingest } from '../ingest/ingest.ts'
 import { createLogger } from '../log/create-logger.ts'
 import { createReceiverMetrics, type ReceiverMetrics } from '../metrics/receiver-metrics.ts'
@@ -139,9 +139,10 @@ export class Receiver extends Router {
         this.#logger,
       )
     this.#store = store
-    if (options.app && !store.portals) {
+    const missing = !options.app ? null : !store.portals ? 'portals' : !store.candidates ? 'candidates' : null
+    if (missing) {
       await store.close()
-      throw new ConfigError('app: application mode keeps portals in the store, and this store has no `portals`')
+      throw new ConfigError(`app: application mode keeps portals and the installs not confirmed yet in the store, and this store has no \`${missing}\``)
     }
     await this.#unseal(store)
   }
@@ -175,6 +176,7 @@ export class Receiver extends Router {
       this.#application = new Application({
         options: options.app,
         portals,
+        candidates: store.candidates as NonNullable<Store['candidates']>,
         meta: store.meta,
         deadLetters: store.deadLetters,
         sealer,
@@ -216,33 +218,22 @@ export class Receiver extends Router {
       const media = mediaOf(request.contentType)
       if (Buffer.byteLength(request.body) > this.bodyLimit) throw new BodyTooLargeError()
       const { credentials, ...wire } = scanWebhook(typeof request.body === 'string' ? request.body : request.body.toString('utf8'), media)
-      await this.#verify(credentials, wire)
-      await this.#started().accept({ source: 'webhook', portal: credentials.portal, credentials, ...wire })
+      const arrival: Arrival = { source: 'webhook', portal: credentials.portal, credentials, ...wire }
+      // In application mode the application checks the token and stores: an install is confirmed
+      // with the OAuth server (or kept pending), another event passes with its portal's token, a
+      // pending install's (stored under it), or a B24_APP_TOKENS entry.
+      if (this.#options.app) {
+        await this.#startedApp().receive(arrival, this.#started())
+      } else {
+        verifyToken(credentials, this.#tokens)
+        await this.#started().accept(arrival)
+      }
       return { status: 200, body: { ok: true } }
     } catch (error) {
       const reply = errorReply(error, this.#logger)
       this.#metrics.door.refused(reply.status)
       return reply
     }
-  }
-
-  // The token check. In application mode an install is confirmed with the OAuth server before
-  // anything is stored; other events pass with their portal's own token (an update or uninstall
-  // is applied then), else with a B24_APP_TOKENS entry.
-  async #verify(credentials: Credentials, wire: Omit<WebhookScan, 'credentials'>): Promise<void> {
-    if (!this.#options.app) return verifyToken(credentials, this.#tokens)
-    const application = this.#startedApp()
-    if (wire.type === 'ONAPPINSTALL') return application.admit(wire.type, credentials, wire)
-    const ownToken = LIFECYCLE.has(wire.type)
-      ? await application.admit(wire.type, credentials, wire).then(
-          () => true,
-          (error: unknown) => {
-            if (error instanceof UnauthorizedError) return false
-            throw error
-          },
-        )
-      : await application.accepts(credentials)
-    if (!ownToken) verifyToken(credentials, this.#tokens)
   }
 
   /**
@@ -370,6 +361,10 @@ export class Receiver extends Router {
 function checkApp(app: NonNullable<ReceiverOptions['app']>): void {
   if (!app.clientId || !app.clientSecret) throw new ConfigError('app: give clientId and clientSecret (B24_CLIENT_ID and B24_CLIENT_SECRET)')
   if (!isSecureUrl(app.oauthUrl ?? APP_DEFAULTS.oauthUrl)) throw new ConfigError('app.oauthUrl (B24_OAUTH_URL) must be https, or http on a loopback address')
+  for (const name of APP_LIMITS) {
+    const value = app[name]
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1)) throw new ConfigError(`app.${name} must be a whole number of at least 1`)
+  }
 }
 
 /** Makes a receiver (see {@link ReceiverOptions}); it starts when mounted (or on `start()`). Never reads the environment. */

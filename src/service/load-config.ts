@@ -102,5 +102,14 @@ function appOptions(e: Env): AppOptions | undefined {
   if (e.B24_CLIENT_ID === undefined || e.B24_CLIENT_SECRET === undefined) {
     throw new ConfigError(`application mode needs both B24_CLIENT_ID and B24_CLIENT_SECRET; ${e.B24_CLIENT_ID === undefined ? 'B24_CLIENT_ID' : 'B24_CLIENT_SECRET'} is not set`)
   }
-  return { clientId: e.B24_CLIENT_ID, clientSecret: e.B24_CLIENT_SECRET, oauthUrl: e.B24_OAUTH_URL, oauthTimeoutMs: e.B24_OAUTH_TIMEOUT_MS }
+  return {
+    clientId: e.B24_CLIENT_ID,
+    clientSecret: e.B24_CLIENT_SECRET,
+    oauthUrl: e.B24_OAUTH_URL,
+    oauthTimeoutMs: e.B24_OAUTH_TIMEOUT_MS,
+    pendingPerPortal: e.B24_PENDING_PER_PORTAL,
+    pendingInstalls: e.B24_PENDING_INSTALLS,
+    pendingEvents: e.B24_PENDING_EVENTS,
+    oauthConcurrency: e.B24_OAUTH_CONCURRENCY,
+  }
 }

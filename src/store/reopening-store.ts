@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import type { Portals, Queue, Store } from './store.ts'
+import type { Candidates, Portals, Queue, Store } from './store.ts'
 import { StoreUnavailableError } from './store-unavailable-error.ts'
 
 /**
@@ -50,8 +50,9 @@ export function reopeningStore(open: () => Store, logger: Logger, retryMs = 5000
       return () => listeners.delete(listener)
     },
   }
-  // The embedded store it wraps has portals: reached only once it is open.
+  // The embedded store it wraps has portals and candidates: reached only once it is open.
   const portals = () => opened().portals as Portals
+  const candidates = () => opened().candidates as Candidates
   return {
     append: async (record) => opened().append(record),
     portals: {
@@ -60,6 +61,16 @@ export function reopeningStore(open: () => Store, logger: Logger, retryMs = 5000
       put: async (row) => portals().put(row),
       update: async (memberId, patch) => portals().update(memberId, patch),
       delete: async (memberId) => portals().delete(memberId),
+    },
+    candidates: {
+      get: async (id) => candidates().get(id),
+      of: async (memberId) => candidates().of(memberId),
+      list: async () => candidates().list(),
+      add: async (candidate, first, bounds) => candidates().add(candidate, first, bounds),
+      append: async (id, record, maxEvents) => candidates().append(id, record, maxEvents),
+      confirm: async (id, portal) => candidates().confirm(id, portal),
+      drop: async (id) => candidates().drop(id),
+      stats: async () => candidates().stats(),
     },
     queue,
     get deadLetters() {

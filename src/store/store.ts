@@ -1,5 +1,5 @@
 import type { StoreStats } from '../../schemas/health.ts'
-import type { Portal, PortalRow } from '../../schemas/portal.ts'
+import type { CandidateRow, NewCandidate, Portal, PortalRow } from '../../schemas/portal.ts'
 
 /**
  * How far a stored event survives in the embedded store: `process` (default) survives a crash or
@@ -124,6 +124,45 @@ export interface Portals {
   delete(memberId: string): Promise<boolean>
 }
 
+/** How many candidates {@link Candidates.add} keeps: per portal, and in all. */
+export interface CandidateBounds {
+  perPortal: number
+  total: number
+}
+
+/** What {@link Candidates.add} did: the candidate's id, or the bound that kept it out (nothing stored). */
+export type CandidateAdded = { id: number } | { refused: 'perPortal' | 'total' }
+
+/** What {@link Candidates.append} did: `full` (it holds as many events as allowed) and `gone` (settled meanwhile) stored nothing. */
+export type CandidateAppend = 'stored' | 'full' | 'gone'
+
+/**
+ * The installs of application mode the OAuth server has not confirmed yet, each with the events
+ * that came with its token, held apart from the inbox until it is settled: confirmed, its events
+ * join the inbox; refused, they go with it. Each write is whole or nothing.
+ */
+export interface Candidates {
+  get(id: number): Promise<CandidateRow | null>
+  /** The candidates of one portal, oldest first. */
+  of(memberId: string): Promise<CandidateRow[]>
+  /** Every candidate, oldest first. */
+  list(): Promise<CandidateRow[]>
+  /** Stores a candidate and its first event (its `ONAPPINSTALL`) together, unless a bound is reached. */
+  add(candidate: NewCandidate, first: NewRecord, bounds: CandidateBounds): Promise<CandidateAdded>
+  /** Stores an event under a candidate, unless it holds `maxEvents` already or is gone. */
+  append(id: number, record: NewRecord, maxEvents: number): Promise<CandidateAppend>
+  /**
+   * The OAuth server confirmed it: `portal` (unless `null`) replaces the portal's row, its events
+   * join the inbox in the order they came (their arrival times kept), and it goes; `false` when it
+   * was gone already (settled elsewhere).
+   */
+  confirm(id: number, portal: PortalRow | null): Promise<boolean>
+  /** The OAuth server refused it: it goes with its events; `false` when it was gone already. */
+  drop(id: number): Promise<boolean>
+  /** How many candidates are stored, and events under them. */
+  stats(): Promise<{ candidates: number; events: number }>
+}
+
 /**
  * Where events wait between the doors and the handlers. `append` resolves only once the record
  * is durable: a door acknowledges nothing before. Implementations: SQLite (./sqlite/), and any
@@ -141,6 +180,8 @@ export interface Store {
   readonly meta: Meta
   /** The application's portals: both built-in stores have them; application mode needs them. */
   readonly portals?: Portals
+  /** The installs not confirmed yet: both built-in stores have them; application mode needs them. */
+  readonly candidates?: Candidates
   stats(): Promise<StoreStats>
   /** Why records cannot be appended now, or `null` when they can. */
   unavailable(): string | null

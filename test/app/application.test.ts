@@ -5,7 +5,6 @@ import t, { type Test } from 'tap'
 import { createReceiver } from '../../src/receiver/receiver.ts'
 import type { ReceiverOptions } from '../../src/receiver/receiver-options.ts'
 import type { HandlerContext } from '../../src/router/handler-context.ts'
-import { DEFER_MS } from '../../src/receiver/create-dispatch.ts'
 import { FakeOAuth, type FakeInstall } from '../fakes/fake-oauth.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
 import { openPgStore } from '../store/postgres/postgres-fixture.ts'
@@ -22,7 +21,8 @@ async function oauthServer(t: Test, options?: ConstructorParameters<typeof FakeO
 async function appReceiver(t: Test, oauth: FakeOAuth, options: Partial<ReceiverOptions> = {}) {
   const started = await startTestApp({
     tokens: [],
-    app: { clientId: oauth.clientId, clientSecret: oauth.clientSecret, oauthUrl: oauth.url, oauthTimeoutMs: 1000 },
+    // Quick retries of pending installs: the tests wait on conditions, never on the default pauses.
+    app: { clientId: oauth.clientId, clientSecret: oauth.clientSecret, oauthUrl: oauth.url, oauthTimeoutMs: 1000, confirmRetryBaseMs: 50, confirmRetryMaxMs: 200 },
     secretKey: SECRET_KEY,
     rest: { timeoutMs: 2000 },
     ...options,
@@ -210,14 +210,17 @@ t.test('an install the OAuth server cannot confirm now is kept pending: its even
   const portal = oauth.install()
   oauth.fail('503')
   t.equal((await post(oauth.installBody(portal))).status, 200)
-  t.match(await (store as MemoryStore).portals.get(portal.memberId), { status: 'pending' })
+  const memory = store as MemoryStore
+  t.equal(await memory.portals.get(portal.memberId), null, 'no portal yet')
+  t.match([...memory.candidateRows.values()], [{ memberId: portal.memberId, domain: portal.domain }], 'a pending install')
   t.equal((await post(oauth.eventBody(portal))).status, 200, 'its events are stored')
+  t.equal(memory.candidateEvents.length, 2, 'under it, apart from the inbox')
   await eventually(() => logs.text().includes('kept pending'))
   await eventually(() => oauth.calls.filter((call) => call.endpoint === 'app.info').length >= 2, 10000)
   t.same(handled, [], 'not handled, and tried again while the OAuth server still fails')
   oauth.fail('none')
-  await eventually(async () => (await (store as MemoryStore).portals.get(portal.memberId))?.status === 'active', 10000)
-  await eventually(() => handled.length === 2, DEFER_MS * 3)
+  await eventually(async () => (await memory.portals.get(portal.memberId))?.status === 'active', 10000)
+  await eventually(() => handled.length === 2, 10000)
   t.same(
     handled.map((event) => event.type),
     ['ONAPPINSTALL', 'ONIMBOTV2MESSAGEADD'],
@@ -232,28 +235,35 @@ t.test('a pending install the OAuth server then refuses is forgotten, with its e
   const forged = oauth.installBody(portal, { auth: { access_token: 'f0rged0000000000000000000000000000' } })
   t.equal((await post(forged)).status, 200, 'no answer within the timeout: kept pending')
   t.equal((await post(oauth.eventBody(portal))).status, 200)
+  t.equal((store as MemoryStore).candidateEvents.length, 2)
   oauth.fail('none')
-  await eventually(async () => (await (store as MemoryStore).portals.get(portal.memberId)) === null, 10000)
-  await eventually(() => (store as MemoryStore).rows.every((row) => row.status === 'done'), DEFER_MS * 3)
+  await eventually(() => (store as MemoryStore).candidateRows.size === 0, 10000)
+  t.equal((store as MemoryStore).candidateEvents.length, 0, 'its events went with it')
+  t.same((store as MemoryStore).rows, [], 'none ever reached the inbox')
+  t.equal(await (store as MemoryStore).portals.get(portal.memberId), null)
   t.same(handled, [], 'nothing handled')
   t.match(logs.text(), /refused a pending install/)
   t.equal((await post(oauth.eventBody(portal))).status, 401)
 })
 
-t.test('a reinstall of an installed portal that cannot be confirmed answers 503 and keeps the install it has', async (t) => {
+t.test('a reinstall of an installed portal that cannot be confirmed keeps the install it has, and waits beside it', async (t) => {
   const oauth = await oauthServer(t)
   const { post, store } = await appReceiver(t, oauth)
+  const memory = store as MemoryStore
   const portal = oauth.install()
   await post(oauth.installBody(portal))
-  const row = await (store as MemoryStore).portals.get(portal.memberId)
-  oauth.fail('503')
+  const row = await memory.portals.get(portal.memberId)
+  oauth.fail('hang')
   const again = oauth.install({ memberId: portal.memberId, domain: portal.domain })
-  t.equal((await post(oauth.installBody(again))).status, 503)
-  t.same(await (store as MemoryStore).portals.get(portal.memberId), row)
-  // A portal whose refresh token died needs this reinstall: it is kept pending like a first install.
-  await (store as MemoryStore).portals.update(portal.memberId, { status: 'reinstall' })
   t.equal((await post(oauth.installBody(again))).status, 200)
-  t.match(await (store as MemoryStore).portals.get(portal.memberId), { status: 'pending' })
+  t.same(await memory.portals.get(portal.memberId), row, 'the install it has, untouched')
+  t.equal(memory.candidateRows.size, 1, 'the reinstall waits as a candidate')
+  // A portal whose refresh token died keeps its row the same way until a reinstall is confirmed.
+  await memory.portals.update(portal.memberId, { status: 'reinstall' })
+  t.equal((await post(oauth.installBody(oauth.install({ memberId: portal.memberId, domain: portal.domain })))).status, 200)
+  t.match(await memory.portals.get(portal.memberId), { status: 'reinstall' })
+  t.equal(memory.candidateRows.size, 2)
+  oauth.fail('none')
 })
 
 t.test('invalid_grant marks the portal for reinstall: one log line, /health lists it, its calls fail with that code', async (t) => {
@@ -348,17 +358,18 @@ t.test('an update with a new token the OAuth server cannot confirm now answers 5
   t.same(await (store as MemoryStore).portals.get(portal.memberId), row)
 })
 
-t.test('a pending install settled elsewhere (confirmed by another replica, or forgotten by `portals forget`) is not confirmed again', async (t) => {
+t.test('a pending install settled elsewhere (confirmed or refused by another replica) is not asked about again', async (t) => {
   const oauth = await oauthServer(t)
   const { post, store, logs } = await appReceiver(t, oauth)
   const memory = store as MemoryStore
   const confirmed = oauth.install()
-  const forgotten = oauth.install()
+  const refused = oauth.install()
   oauth.fail('503')
   await post(oauth.installBody(confirmed))
-  await post(oauth.installBody(forgotten))
-  await memory.portals.update(confirmed.memberId, { status: 'active' })
-  await memory.portals.delete(forgotten.memberId)
+  await post(oauth.installBody(refused))
+  const [first, second] = [...memory.candidateRows.keys()] as [number, number]
+  await memory.candidates.confirm(first, null)
+  await memory.candidates.drop(second)
   const before = oauth.calls.length
   oauth.fail('none')
   await eventually(() => logs.lines.filter((line) => line.includes('settled elsewhere')).length === 2, 10000)
@@ -396,9 +407,11 @@ t.test('lifecycle bodies with fields left out, and JSON ones, are read as far as
   t.match(await memory.portals.get(bare.memberId), { status: 'active', scope: 'imbot,im', version: null }, 'the scope app.info confirms')
   oauth.fail('503')
   const pending = oauth.install()
-  t.equal((await post(oauth.installBody(pending, { auth: { client_endpoint: null, scope: null } }))).status, 200)
-  t.match(await memory.portals.get(pending.memberId), { status: 'pending', clientEndpoint: '', scope: null })
+  t.equal((await post(oauth.installBody(pending, { auth: { client_endpoint: null, scope: null, refresh_token: null } }))).status, 200)
+  t.match([...memory.candidateRows.values()], [{ memberId: pending.memberId, clientEndpoint: '', scope: null }])
   oauth.fail('none')
+  // Asked again, the OAuth server answers: it is asked freely again.
+  await eventually(() => memory.candidateRows.size === 0, 10000)
 
   const json = (payload: unknown) => post(JSON.stringify(payload), 'application/json')
   const auth = { member_id: bare.memberId, domain: bare.domain, application_token: bare.applicationToken }

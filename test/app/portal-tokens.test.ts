@@ -8,7 +8,8 @@ import { createSealer } from '../../src/seal/sealer.ts'
 import type { Store } from '../../src/store/store.ts'
 import { FakeOAuth, type FakeInstall } from '../fakes/fake-oauth.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
-import { openPgStore } from '../store/postgres/postgres-fixture.ts'
+import { newCandidate } from '../store/candidates-contract.ts'
+import { newRecord, openPgStore } from '../store/postgres/postgres-fixture.ts'
 import { captureLogs } from '../helpers.ts'
 
 const sealer = createSealer(Buffer.alloc(32, 9))
@@ -20,13 +21,13 @@ async function fakeOAuth(t: Test) {
 }
 
 /** Stores `portal` as an install would, in `store`. */
-async function stored(store: Store, portal: FakeInstall, status: 'active' | 'pending' = 'active') {
+async function stored(store: Store, portal: FakeInstall) {
   const now = Date.now()
   await store.portals!.put({
     memberId: portal.memberId,
     domain: portal.domain,
     clientEndpoint: portal.clientEndpoint,
-    status,
+    status: 'active',
     scope: portal.scope,
     version: String(portal.version),
     applicationToken: sealer.digest(portal.applicationToken),
@@ -40,7 +41,7 @@ async function stored(store: Store, portal: FakeInstall, status: 'active' | 'pen
 /** A replica's tokens over `store`, with its own OAuth client. */
 function replica(store: Store, oauth: FakeOAuth, owner: string, onClientRefused = (_code: string) => undefined, lockTtlMs?: number) {
   const client = new OAuthServer({ url: oauth.url, clientId: oauth.clientId, clientSecret: oauth.clientSecret, timeoutMs: 5000 })
-  return new PortalTokens({ portals: store.portals!, meta: store.meta, sealer, oauth: client, logger: pino({ level: 'silent' }), owner, onClientRefused, lockTtlMs })
+  return new PortalTokens({ portals: store.portals!, candidates: store.candidates!, meta: store.meta, sealer, oauth: client, logger: pino({ level: 'silent' }), owner, onClientRefused, lockTtlMs })
 }
 
 t.test('callers of one portal in one process share one refresh; a caller with a stale token after it gets the stored one', async (t) => {
@@ -94,9 +95,10 @@ t.test('what cannot be called says why, with a BitrixError code', async (t) => {
   const tokens = replica(store, oauth, 'one')
   await t.rejects(tokens.callable('nobody', 'profile'), { code: 'APP_NOT_INSTALLED' })
   const pending = oauth.install()
-  await stored(store, pending, 'pending')
-  await t.rejects(tokens.callable(pending.memberId, 'profile'), { code: 'APP_INSTALL_PENDING', transient: true })
-  t.ok(await tokens.callable(pending.memberId, 'app.info', true), 'a confirmation may read a pending one')
+  await store.candidates.add(newCandidate(pending.memberId), newRecord(1, 'install'), { perPortal: 3, total: 10 })
+  await t.rejects(tokens.callable(pending.memberId, 'profile'), { code: 'APP_INSTALL_PENDING', transient: true }, 'only an install not confirmed yet')
+  await stored(store, pending)
+  t.ok(await tokens.callable(pending.memberId, 'profile'), 'one confirmed beside it is called')
   await store.portals.update(pending.memberId, { status: 'reinstall' })
   await t.rejects(tokens.callable(pending.memberId, 'profile'), { code: 'invalid_grant', fatal: true })
 })
@@ -114,6 +116,7 @@ t.test('an OAuth failure that is not a refusal leaves the portal as it was; clie
   oauth.fail('none')
   const wrong = new PortalTokens({
     portals: store.portals,
+    candidates: store.candidates,
     meta: store.meta,
     sealer,
     oauth: new OAuthServer({ url: oauth.url, clientId: oauth.clientId, clientSecret: 'wrong', timeoutMs: 5000 }),
@@ -125,7 +128,7 @@ t.test('an OAuth failure that is not a refusal leaves the portal as it was; clie
   await t.rejects(wrong.callable(portal.memberId, 'profile'), { code: 'invalid_client' })
   t.same(refused, ['invalid_client'])
   const thrown = { refresh: async () => Promise.reject(new Error('not a BitrixError')) }
-  const odd = new PortalTokens({ portals: store.portals, meta: store.meta, sealer, oauth: thrown, logger: pino({ level: 'silent' }), owner: 'three', onClientRefused: () => undefined })
+  const odd = new PortalTokens({ portals: store.portals, candidates: store.candidates, meta: store.meta, sealer, oauth: thrown, logger: pino({ level: 'silent' }), owner: 'three', onClientRefused: () => undefined })
   await t.rejects(odd.refresh(portal.memberId, portal.accessToken, 'profile'), { message: 'not a BitrixError' })
   t.ok(new BitrixError('x', 'y', null, '') instanceof Error)
 })
@@ -142,7 +145,7 @@ t.test('a pair another replica stores between the first look and the lock is tak
       return store.meta.lease(name, owner, ttlMs)
     },
   }
-  const tokens = new PortalTokens({ portals: store.portals, meta, sealer, oauth: { refresh: async () => t.fail('no refresh') as never }, logger: pino({ level: 'silent' }), owner: 'one', onClientRefused: () => undefined })
+  const tokens = new PortalTokens({ portals: store.portals, candidates: store.candidates, meta, sealer, oauth: { refresh: async () => t.fail('no refresh') as never }, logger: pino({ level: 'silent' }), owner: 'one', onClientRefused: () => undefined })
   t.equal(await tokens.refresh(portal.memberId, portal.accessToken, 'profile'), 'stored-by-another')
   t.ok(await store.meta.lease(`oauth-refresh:${portal.memberId}`, 'another', 1000), 'the lock is given back')
 })
@@ -153,7 +156,7 @@ t.test('a refresh that names no scope keeps the stored one', async (t) => {
   const portal = oauth.install()
   await stored(store, portal)
   const grant = { accessToken: 'a2', refreshToken: 'r2', expiresAt: Date.now() + 3600000, scope: null, memberId: null, clientEndpoint: null }
-  const tokens = new PortalTokens({ portals: store.portals, meta: store.meta, sealer, oauth: { refresh: async () => grant }, logger: pino({ level: 'silent' }), owner: 'one', onClientRefused: () => undefined })
+  const tokens = new PortalTokens({ portals: store.portals, candidates: store.candidates, meta: store.meta, sealer, oauth: { refresh: async () => grant }, logger: pino({ level: 'silent' }), owner: 'one', onClientRefused: () => undefined })
   t.equal(await tokens.refresh(portal.memberId, portal.accessToken, 'profile'), 'a2')
   t.match(await store.portals.get(portal.memberId), { scope: portal.scope, expiresAt: grant.expiresAt })
 })

@@ -1,7 +1,8 @@
 import type { StoreStats } from '../../schemas/health.ts'
-import type { PortalRow } from '../../schemas/portal.ts'
+import type { CandidateRow, NewCandidate, PortalRow } from '../../schemas/portal.ts'
+import { assertNewCandidate } from '../../src/store/candidate-rows.ts'
 import { assertPortalPatch, assertPortalRow, patchedFields, type PortalPatch } from '../../src/store/portal-rows.ts'
-import type { DeadLetter, NewRecord, Portals, Store, StoredRecord } from '../../src/store/store.ts'
+import type { CandidateAdded, CandidateAppend, CandidateBounds, Candidates, DeadLetter, NewRecord, Portals, Store, StoredRecord } from '../../src/store/store.ts'
 import { StoreUnavailableError } from '../../src/store/store-unavailable-error.ts'
 
 interface Row extends StoredRecord {
@@ -12,7 +13,8 @@ interface Row extends StoredRecord {
 
 /**
  * A store in memory, for tests where storage is not the subject: the Store contract (one record
- * of a chat at a time in order, dedup keys, dead letter, meta, leases, portals) without a database.
+ * of a chat at a time in order, dedup keys, dead letter, meta, leases, portals, candidate installs)
+ * without a database.
  * `failing = true` makes every write fail as an unwritable store would.
  */
 export class MemoryStore implements Store {
@@ -130,6 +132,54 @@ export class MemoryStore implements Store {
     },
   }
 
+  /** The candidate installs by id, and the events held under each, as a database would hold them. */
+  readonly candidateRows = new Map<number, CandidateRow>()
+  readonly candidateEvents: Array<{ candidateId: number; record: NewRecord; receivedAt: number }> = []
+  #candidateIds = 0
+
+  readonly candidates: Candidates = {
+    get: async (id: number) => {
+      const row = this.candidateRows.get(id)
+      return row ? { ...row } : null
+    },
+    of: async (memberId: string) => [...this.candidateRows.values()].filter((row) => row.memberId === memberId).map((row) => ({ ...row })),
+    list: async () => [...this.candidateRows.values()].map((row) => ({ ...row })),
+    add: async (candidate: NewCandidate, first: NewRecord, bounds: CandidateBounds): Promise<CandidateAdded> => {
+      this.#write()
+      assertNewCandidate(candidate)
+      const rows = [...this.candidateRows.values()]
+      if (rows.filter((row) => row.memberId === candidate.memberId).length >= bounds.perPortal) return { refused: 'perPortal' }
+      if (rows.length >= bounds.total) return { refused: 'total' }
+      const id = ++this.#candidateIds
+      this.candidateRows.set(id, { ...candidate, id })
+      this.candidateEvents.push({ candidateId: id, record: { ...first }, receivedAt: Date.now() })
+      return { id }
+    },
+    append: async (id: number, record: NewRecord, maxEvents: number): Promise<CandidateAppend> => {
+      this.#write()
+      if (!this.candidateRows.has(id)) return 'gone'
+      if (this.candidateEvents.filter((event) => event.candidateId === id).length >= maxEvents) return 'full'
+      this.candidateEvents.push({ candidateId: id, record: { ...record }, receivedAt: Date.now() })
+      return 'stored'
+    },
+    confirm: async (id: number, portal: PortalRow | null) => {
+      this.#write()
+      if (portal) assertPortalRow(portal)
+      if (!this.candidateRows.delete(id)) return false
+      if (portal) this.portalRows.set(portal.memberId, { ...portal })
+      const now = Date.now()
+      for (const { record, receivedAt } of this.#takeEvents(id)) this.rows.push({ ...record, id: this.rows.length + 1, attempts: 0, receivedAt, nextAt: now, status: 'pending', error: null })
+      this.#notify()
+      return true
+    },
+    drop: async (id: number) => {
+      this.#write()
+      this.#takeEvents(id)
+      return this.candidateRows.delete(id)
+    },
+    stats: async () => ({ candidates: this.candidateRows.size, events: this.candidateEvents.length }),
+  }
+
   async stats(): Promise<StoreStats> {
     const pending = this.rows.filter((row) => row.status === 'pending')
     const oldest = Math.min(...pending.map((row) => row.receivedAt))
@@ -152,6 +202,13 @@ export class MemoryStore implements Store {
   /** The records in a status, oldest first. */
   inStatus(status: Row['status']): Row[] {
     return this.rows.filter((row) => row.status === status)
+  }
+
+  /** Takes a candidate's events out, in the order they came. */
+  #takeEvents(id: number): Array<{ record: NewRecord; receivedAt: number }> {
+    const taken = this.candidateEvents.filter((event) => event.candidateId === id)
+    this.candidateEvents.splice(0, this.candidateEvents.length, ...this.candidateEvents.filter((event) => event.candidateId !== id))
+    return taken
   }
 
   #write(): void {

@@ -105,10 +105,23 @@ t.test('application mode: on with B24_CLIENT_ID and B24_CLIENT_SECRET, the OAuth
     clientSecret: 's3cr3t-cl13nt',
     oauthUrl: undefined,
     oauthTimeoutMs: undefined,
+    pendingPerPortal: undefined,
+    pendingInstalls: undefined,
+    pendingEvents: undefined,
+    oauthConcurrency: undefined,
   })
   t.same(
-    loadConfig({ B24_CLIENT_ID: 'app.1', B24_CLIENT_SECRET: 's', B24_OAUTH_URL: 'https://oauth.bitrix24.tech', B24_OAUTH_TIMEOUT_MS: '2500' }).receiver.app,
-    { clientId: 'app.1', clientSecret: 's', oauthUrl: 'https://oauth.bitrix24.tech', oauthTimeoutMs: 2500 },
+    loadConfig({
+      B24_CLIENT_ID: 'app.1',
+      B24_CLIENT_SECRET: 's',
+      B24_OAUTH_URL: 'https://oauth.bitrix24.tech',
+      B24_OAUTH_TIMEOUT_MS: '2500',
+      B24_PENDING_PER_PORTAL: '2',
+      B24_PENDING_INSTALLS: '50',
+      B24_PENDING_EVENTS: '20',
+      B24_OAUTH_CONCURRENCY: '1',
+    }).receiver.app,
+    { clientId: 'app.1', clientSecret: 's', oauthUrl: 'https://oauth.bitrix24.tech', oauthTimeoutMs: 2500, pendingPerPortal: 2, pendingInstalls: 50, pendingEvents: 20, oauthConcurrency: 1 },
   )
   t.equal(loadConfig({ B24_CLIENT_ID: 'app.1', B24_CLIENT_SECRET: 's', B24_OAUTH_URL: 'http://127.0.0.1:8080/' }).receiver.app?.oauthUrl, 'http://127.0.0.1:8080/', 'http on a loopback address (a fake OAuth server)')
   t.equal(loadConfig({ B24_OAUTH_URL: 'https://oauth.bitrix24.tech', B24_OAUTH_TIMEOUT_MS: '10' }).receiver.app, undefined, 'off without the credentials')
@@ -128,6 +141,9 @@ t.test('application mode: one credential without the other, or an OAuth URL that
   t.throws(() => loadConfig({ B24_OAUTH_URL: 'http://oauth.bitrix.info' }), /^B24_OAUTH_URL must be an https URL/, 'checked even before the mode is on')
   t.throws(() => loadConfig({ ...app, B24_OAUTH_TIMEOUT_MS: '0' }), { name: 'ConfigError', message: /B24_OAUTH_TIMEOUT_MS must be >= 1/ })
   t.throws(() => loadConfig({ ...app, B24_OAUTH_TIMEOUT_MS: 'soon' }), /B24_OAUTH_TIMEOUT_MS must be integer/)
+  for (const name of ['B24_PENDING_PER_PORTAL', 'B24_PENDING_INSTALLS', 'B24_PENDING_EVENTS', 'B24_OAUTH_CONCURRENCY']) {
+    t.throws(() => loadConfig({ ...app, [name]: '0' }), { name: 'ConfigError', message: new RegExp(`${name} must be >= 1`) })
+  }
 })
 
 t.test('.env.example documents every variable, and nothing else', async (t) => {

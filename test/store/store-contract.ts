@@ -418,7 +418,7 @@ export function storeContract(t: Test, subject: ContractSubject): void {
     const portals = portalsOf(await open(t))
     await portals.put(portalRow('m1', { status: 'uninstalled', applicationToken: null, tokens: null, expiresAt: null }))
     await portals.put(portalRow('m2'))
-    const again = portalRow('m1', { domain: 'moved.bitrix24.com', clientEndpoint: 'https://moved.bitrix24.com/rest/', status: 'pending', scope: null, version: '4', applicationToken: 'hash-2', tokens: 'v1.sealed-2', expiresAt: 1767300000000, installedAt: 1767290000000, updatedAt: 1767290000000 })
+    const again = portalRow('m1', { domain: 'moved.bitrix24.com', clientEndpoint: 'https://moved.bitrix24.com/rest/', status: 'reinstall', scope: null, version: '4', applicationToken: 'hash-2', tokens: 'v1.sealed-2', expiresAt: 1767300000000, installedAt: 1767290000000, updatedAt: 1767290000000 })
     await portals.put(again)
     t.strictSame(await portals.get('m1'), again)
     t.strictSame(await portals.list(), [again, portalRow('m2')], 'one row per member; the other untouched')

@@ -50,6 +50,49 @@ export const MIGRATIONS: readonly string[] = [
      installed_at bigint NOT NULL,
      updated_at bigint NOT NULL
    );`,
+  // Installs the OAuth server has not confirmed yet: candidates, several per portal, each with its
+  // own application token (a keyed hash) and its own events, held here apart from the inbox until
+  // it is settled (see schemas/portal.ts). An install an earlier release kept `pending` in
+  // `b24_portals` becomes a candidate, with the events of its portal that were waiting in the
+  // inbox (in their order); then `b24_portals` holds confirmed installs only, and its CHECK says so.
+  `CREATE TABLE b24_candidates (
+     id bigserial PRIMARY KEY,
+     member_id text NOT NULL,
+     domain text NOT NULL,
+     client_endpoint text NOT NULL,
+     scope text,
+     version text,
+     application_token text NOT NULL,
+     tokens text NOT NULL,
+     expires_at bigint,
+     received_at bigint NOT NULL
+   );
+   CREATE INDEX b24_candidates_member ON b24_candidates (member_id);
+   CREATE TABLE b24_candidate_events (
+     id bigserial PRIMARY KEY,
+     candidate_id bigint NOT NULL,
+     chat_key text NOT NULL,
+     type text NOT NULL,
+     source text NOT NULL,
+     received_at bigint NOT NULL,
+     portal_json text NOT NULL,
+     body_kind text NOT NULL,
+     body text NOT NULL,
+     credentials text
+   );
+   CREATE INDEX b24_candidate_events_line ON b24_candidate_events (candidate_id, id);
+   INSERT INTO b24_candidates (member_id, domain, client_endpoint, scope, version, application_token, tokens, expires_at, received_at)
+     SELECT member_id, domain, client_endpoint, scope, version, application_token, tokens, expires_at, installed_at
+     FROM b24_portals WHERE status = 'pending' AND application_token IS NOT NULL AND tokens IS NOT NULL ORDER BY member_id COLLATE "C";
+   INSERT INTO b24_candidate_events (candidate_id, chat_key, type, source, received_at, portal_json, body_kind, body, credentials)
+     SELECT c.id, i.chat_key, i.type, i.source, i.received_at, i.portal_json, i.body_kind, i.body, i.credentials
+     FROM b24_inbox i JOIN b24_candidates c ON c.member_id = i.portal_json::jsonb ->> 'memberId'
+     WHERE i.status = 'pending' AND i.source = 'webhook' ORDER BY i.id;
+   DELETE FROM b24_inbox i USING b24_candidates c
+     WHERE c.member_id = i.portal_json::jsonb ->> 'memberId' AND i.status = 'pending' AND i.source = 'webhook';
+   DELETE FROM b24_portals WHERE status = 'pending';
+   ALTER TABLE b24_portals DROP CONSTRAINT b24_portals_status_check;
+   ALTER TABLE b24_portals ADD CONSTRAINT b24_portals_status_check CHECK (status IN ('active', 'reinstall', 'uninstalled'));`,
 ]
 
 /** Brings the schema up to date, each version in its own transaction, under an advisory lock. */

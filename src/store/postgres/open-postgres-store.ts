@@ -5,6 +5,7 @@ import type { Store } from '../store.ts'
 import { AppendBatcher } from './append-batcher.ts'
 import { InboxListener } from './inbox-listener.ts'
 import { NOW_MS, PostgresDatabase, type PostgresConnection } from './postgres-database.ts'
+import { PostgresCandidates } from './postgres-candidates.ts'
 import { PostgresDeadLetters } from './postgres-dead-letters.ts'
 import { PostgresMeta } from './postgres-meta.ts'
 import { PostgresPortals } from './postgres-portals.ts'
@@ -60,6 +61,7 @@ export function openPostgresStore(options: PostgresStoreOptions): Store {
     deadLetters: new PostgresDeadLetters(db),
     meta: new PostgresMeta(db),
     portals: new PostgresPortals(db),
+    candidates: new PostgresCandidates(db),
     async stats(): Promise<StoreStats> {
       const [row] = (await db.query<{ depth: number; oldest: number | null; retrying: number; dead: number }>(STATS)) as [{ depth: number; oldest: number | null; retrying: number; dead: number }]
       return { depth: row.depth, oldestPendingAgeMs: row.oldest, retrying: row.retrying, deadLetters: row.dead }

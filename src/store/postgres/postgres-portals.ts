@@ -5,11 +5,17 @@ import type { PostgresDatabase } from './postgres-database.ts'
 
 const COLUMNS = Object.values(PORTAL_COLUMNS)
 const SELECT = `SELECT ${COLUMNS.join(', ')} FROM b24_portals`
-// Replaces every column but the key: a reinstall leaves nothing of the row before.
-const PUT = `INSERT INTO b24_portals (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
+/** Stores a portal whole (its columns' values in {@link PORTAL_COLUMNS} order): a reinstall leaves nothing of the row before. */
+export const PUT_PORTAL = `INSERT INTO b24_portals (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
   ON CONFLICT (member_id) DO UPDATE SET ${COLUMNS.filter((column) => column !== 'member_id')
     .map((column) => `${column} = excluded.${column}`)
     .join(', ')}`
+
+/** A portal's values for {@link PUT_PORTAL}. */
+export const portalValues = (row: PortalRow): unknown[] => {
+  const columns = toPortalColumns(row)
+  return COLUMNS.map((column) => columns[column])
+}
 
 /** The PostgreSQL store's portals (table `b24_portals`), every write committed durably. */
 export class PostgresPortals implements Portals {
@@ -31,8 +37,7 @@ export class PostgresPortals implements Portals {
 
   async put(row: PortalRow): Promise<void> {
     assertPortalRow(row)
-    const columns = toPortalColumns(row)
-    await this.#db.query(PUT, COLUMNS.map((column) => columns[column]))
+    await this.#db.query(PUT_PORTAL, portalValues(row))
   }
 
   async update(memberId: string, patch: PortalPatch): Promise<boolean> {

@@ -2,7 +2,7 @@ import type { Database } from 'better-sqlite3'
 
 // The inbox schema, one entry per version; `PRAGMA user_version` says how many have run.
 // Append, never edit: a database made by an older release upgrades on open.
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: readonly string[] = [
   // One row per event: `pending` until handled, then a `done` tombstone holding only its key
   // for the dedup window, or `dead` (the dead letter). Credentials have their own column, apart
   // from the event, and go with it.
@@ -76,6 +76,61 @@ const MIGRATIONS: string[] = [
      installed_at INTEGER NOT NULL,
      updated_at INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  // Installs the OAuth server has not confirmed yet: candidates, several per portal, each with its
+  // own application token (a keyed hash) and its own events, held here apart from the inbox until
+  // it is settled (see schemas/portal.ts). An install an earlier release kept `pending` in
+  // `portals` becomes a candidate, with the events of its portal that were waiting in the inbox
+  // (in their order); then `portals` holds confirmed installs only, and its CHECK says so.
+  `CREATE TABLE candidates (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     member_id TEXT NOT NULL,
+     domain TEXT NOT NULL,
+     client_endpoint TEXT NOT NULL,
+     scope TEXT,
+     version TEXT,
+     application_token TEXT NOT NULL,
+     tokens TEXT NOT NULL,
+     expires_at INTEGER,
+     received_at INTEGER NOT NULL
+   );
+   CREATE INDEX candidates_member ON candidates (member_id);
+   CREATE TABLE candidate_events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     candidate_id INTEGER NOT NULL,
+     chat_key TEXT NOT NULL,
+     type TEXT NOT NULL,
+     source TEXT NOT NULL,
+     received_at INTEGER NOT NULL,
+     portal_json TEXT NOT NULL,
+     body_kind TEXT NOT NULL,
+     body TEXT NOT NULL,
+     credentials TEXT
+   );
+   CREATE INDEX candidate_events_line ON candidate_events (candidate_id, id);
+   INSERT INTO candidates (member_id, domain, client_endpoint, scope, version, application_token, tokens, expires_at, received_at)
+     SELECT member_id, domain, client_endpoint, scope, version, application_token, tokens, expires_at, installed_at
+     FROM portals WHERE status = 'pending' AND application_token IS NOT NULL AND tokens IS NOT NULL ORDER BY member_id;
+   INSERT INTO candidate_events (candidate_id, chat_key, type, source, received_at, portal_json, body_kind, body, credentials)
+     SELECT c.id, i.chat_key, i.type, i.source, i.received_at, i.portal_json, i.body_kind, i.body, i.credentials
+     FROM inbox i JOIN candidates c ON c.member_id = i.portal_json ->> '$.memberId'
+     WHERE i.status = 'pending' AND i.source = 'webhook' ORDER BY i.id;
+   DELETE FROM inbox WHERE status = 'pending' AND source = 'webhook' AND portal_json ->> '$.memberId' IN (SELECT member_id FROM candidates);
+   CREATE TABLE confirmed_portals (
+     member_id TEXT PRIMARY KEY,
+     domain TEXT NOT NULL,
+     client_endpoint TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('active', 'reinstall', 'uninstalled')),
+     scope TEXT,
+     version TEXT,
+     application_token TEXT,
+     tokens TEXT,
+     expires_at INTEGER,
+     installed_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   INSERT INTO confirmed_portals SELECT * FROM portals WHERE status <> 'pending';
+   DROP TABLE portals;
+   ALTER TABLE confirmed_portals RENAME TO portals;`,
 ]
 
 /** Brings a database to the current schema, in one transaction per step. */

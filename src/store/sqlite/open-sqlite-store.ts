@@ -6,6 +6,7 @@ import { GroupCommit } from './group-commit.ts'
 import { startCheckpointer } from './checkpointer.ts'
 import { BUSY_TIMEOUT_MS, INBOX_FILE, openDatabase, type Durability } from './open-database.ts'
 import { recordColumns } from '../rows.ts'
+import { SqliteCandidates } from './sqlite-candidates.ts'
 import { SqliteDeadLetters } from './sqlite-dead-letters.ts'
 import { SqliteMeta } from './sqlite-meta.ts'
 import { SqlitePortals } from './sqlite-portals.ts'
@@ -68,6 +69,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     deadLetters,
     meta: new SqliteMeta(db, writer),
     portals: new SqlitePortals(db, writer),
+    candidates: new SqliteCandidates(db, writer, (refs) => queue.enqueue(refs)),
     async stats(): Promise<StoreStats> {
       const { depth, oldestReceivedAt, retrying } = queue.stats()
       return { depth, oldestPendingAgeMs: oldestReceivedAt === null ? null : Date.now() - oldestReceivedAt, retrying, deadLetters: sql.dead.get() as number }

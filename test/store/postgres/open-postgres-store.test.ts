@@ -30,7 +30,7 @@ t.test('connects nothing before its first call, and creates its schema then', as
   t.equal(await connections(), 0)
   t.same(await sql(url, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'b24_%'"), [], 'no schema yet')
   t.same(await store.stats(), { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0 })
-  t.same((await sql<{ tablename: string }>(url, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'b24_%' ORDER BY 1")).map((row) => row.tablename), ['b24_inbox', 'b24_leases', 'b24_meta', 'b24_migrations', 'b24_portals', 'b24_seen'])
+  t.same((await sql<{ tablename: string }>(url, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'b24_%' ORDER BY 1")).map((row) => row.tablename), ['b24_candidate_events', 'b24_candidates', 'b24_inbox', 'b24_leases', 'b24_meta', 'b24_migrations', 'b24_portals', 'b24_seen'])
 })
 
 t.test('forgets handled keys past their dedup window: the purge deletes them, and keeps the others', async (t) => {
