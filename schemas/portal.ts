@@ -54,6 +54,16 @@ export const InstalledPortalSchema = Type.Object({
 })
 export type InstalledPortal = Static<typeof InstalledPortalSchema>
 
+/** A line of `portals list`: a stored portal, or an install the OAuth server has not confirmed yet (`pending`, as it names itself). */
+export const ListedPortalSchema = Type.Object({
+  memberId: InstalledPortalSchema.properties.memberId,
+  domain: InstalledPortalSchema.properties.domain,
+  status: Type.Union([...PortalStatusSchema.anyOf, Type.Literal('pending')]),
+  version: InstalledPortalSchema.properties.version,
+  expiresAt: InstalledPortalSchema.properties.expiresAt,
+})
+export type ListedPortal = Static<typeof ListedPortalSchema>
+
 const { memberId, domain, clientEndpoint, scope, version, expiresAt } = PortalRowSchema.properties
 
 /**

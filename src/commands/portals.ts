@@ -1,8 +1,9 @@
+import type { ListedPortal } from '../../schemas/portal.ts'
 import { installedPortal } from '../app/installed-portal.ts'
 import { ReceiverError } from '../errors.ts'
 import { loadConfig } from '../service/load-config.ts'
 import { openStore } from '../service/open-store.ts'
-import type { Portals, Store } from '../store/store.ts'
+import type { Candidates, Portals, Store } from '../store/store.ts'
 import type { CommandIo } from './io.ts'
 
 class PortalsUsageError extends ReceiverError {
@@ -19,8 +20,10 @@ const MEMBER_ID = /^[A-Za-z0-9_.-]{1,100}$/
 /**
  * `b24-receiver portals`: the portals of the application (application mode) stored under
  * `DATA_DIR`, or in the shared store at `DATABASE_URL`; the service may be running. Prints what
- * `installedPortal` shows, never a token or its hash. `forget` deletes a portal's row and tokens:
- * its events are refused until it installs the application again.
+ * `installedPortal` shows, never a token or its hash; `list` adds the installs the OAuth server
+ * has not confirmed yet (`pending`, as they name themselves). `forget` deletes a portal's row and
+ * tokens, and its pending installs with their events: its events are refused until it installs
+ * the application again.
  */
 export async function portals(args: string[], io: CommandIo): Promise<number> {
   const [action, target, ...rest] = args
@@ -31,7 +34,7 @@ export async function portals(args: string[], io: CommandIo): Promise<number> {
     switch (action) {
       case 'list':
         if (target !== undefined && target !== '--json') throw new PortalsUsageError(USAGE)
-        return await list(storedPortals(store), io, target === '--json')
+        return await list(storedPortals(store), store.candidates as Candidates, io, target === '--json')
       case 'show': {
         const memberId = memberIdOf(target)
         const row = await storedPortals(store).get(memberId)
@@ -41,7 +44,10 @@ export async function portals(args: string[], io: CommandIo): Promise<number> {
       }
       case 'forget': {
         const memberId = memberIdOf(target)
-        if (!(await storedPortals(store).delete(memberId))) throw new PortalsUsageError(`no portal ${memberId} is stored`)
+        const candidates = store.candidates as Candidates
+        const pending = await candidates.of(memberId)
+        for (const candidate of pending) await candidates.drop(candidate.id)
+        if (!(await storedPortals(store).delete(memberId)) && pending.length === 0) throw new PortalsUsageError(`no portal ${memberId} is stored`)
         io.stdout.write(`forgot ${memberId}\n`)
         return 0
       }
@@ -67,8 +73,12 @@ function memberIdOf(text: string | undefined): string {
   return text
 }
 
-async function list(portals: Portals, io: CommandIo, json: boolean): Promise<number> {
-  const shown = (await portals.list()).map(installedPortal)
+// The confirmed portals by member id, then the installs waiting for the OAuth server, oldest first.
+async function list(portals: Portals, candidates: Candidates, io: CommandIo, json: boolean): Promise<number> {
+  const shown: ListedPortal[] = [
+    ...(await portals.list()).map(installedPortal),
+    ...(await candidates.list()).map(({ memberId, domain, version, expiresAt }) => ({ memberId, domain, status: 'pending' as const, version, expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString() })),
+  ]
   if (json) {
     for (const { memberId, domain, status, expiresAt } of shown) io.stdout.write(JSON.stringify({ memberId, domain, status, expiresAt }) + '\n')
     return 0
