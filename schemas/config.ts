@@ -41,6 +41,8 @@ export const EnvSchema = Type.Object({
   RETRY_MAX_MS: Milliseconds(),
   B24_POLL: Type.Optional(Type.Union([Type.Literal('im'), Type.Literal('imbot')])),
   B24_REST_URL: Type.Optional(Type.String()),
+  // Host patterns ctx.bitrix may send an event's tokens to; unset, Bitrix24's cloud (src/bitrix/portal-hosts.ts).
+  B24_PORTAL_HOSTS: Type.Optional(Type.String()),
   B24_BOT_ID: Type.Optional(Type.Integer({ minimum: 1 })),
   B24_BOT_TOKEN: Type.Optional(Type.String()),
   B24_POLL_WITH_USER_EVENTS: Type.Optional(Type.Boolean()),

@@ -10,6 +10,7 @@ export { Router, HandlerTimeoutError, type Handler, type ErrorHandler, type Disp
 export type { HandlerContext } from './router/handler-context.ts'
 export type { Bitrix } from './bitrix/bitrix.ts'
 export { BitrixError } from './bitrix/bitrix-error.ts'
+export { BITRIX24_CLOUD_HOSTS } from './bitrix/portal-hosts.ts'
 export { Credentials, type AuthBlock } from './event/credentials.ts'
 export type { Portal, NormalizedEvent } from './event/inbound-event.ts'
 export { ReceiverError, EventValidationError, ConfigError } from './errors.ts'

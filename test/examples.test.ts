@@ -97,7 +97,7 @@ const servers = [
 ]
 for (const { name, script } of servers) {
   t.test(`${name} echoes a real Bitrix24 body and a simulated event, then stops on SIGTERM`, async (t) => {
-    const env = userEnv({ B24_APP_TOKENS: TOKEN, DATA_DIR: mkdtempSync(join(work, 'data-')), PORT: '0', NODE_EXTRA_CA_CERTS: certificate })
+    const env = userEnv({ B24_APP_TOKENS: TOKEN, DATA_DIR: mkdtempSync(join(work, 'data-')), PORT: '0', NODE_EXTRA_CA_CERTS: certificate, B24_PORTAL_HOSTS: '127.0.0.1' })
     // The script's own command, run without npm in between: npm does not pass SIGTERM on to it.
     const [, main] = /^node (\S+)$/.exec(scripts[script] ?? '') ?? []
     if (!main) throw new Error(`the example's ${script} script is not \`node FILE\`: ${scripts[script]}`)
@@ -106,8 +106,8 @@ for (const { name, script } of servers) {
     const [, url] = await bot.waitFor(/echo bot listening on (http:\/\/\S+)/, 60_000)
     const seen = calls.length
 
-    // The captured body, with its portal moved to the stand-in: the bot answers as the bot, with the bot's token.
-    const body = fixture.replaceAll(encodeURIComponent('https://some-domain.bitrix24.com/rest/'), encodeURIComponent(`https://${portal}/rest/`))
+    // The captured body, with its portal (domain and endpoint) moved to the stand-in: the bot answers as the bot, with the bot's token.
+    const body = fixture.replaceAll('some-domain.bitrix24.com', encodeURIComponent(portal))
     const response = await fetch(url as string, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body })
     t.same({ status: response.status, body: await response.json() }, { status: 200, body: { ok: true } }, 'the webhook is stored')
     t.same(

@@ -3,7 +3,8 @@
 // APP_INSTALL_PENDING is ours: the OAuth server has not confirmed the portal's install yet.
 const TRANSIENT = new Set(['QUERY_LIMIT_EXCEEDED', 'OPERATION_TIME_LIMIT', 'INTERNAL_SERVER_ERROR', 'ERROR_UNEXPECTED_ANSWER', 'NETWORK_ERROR', 'TIMEOUT', 'APP_INSTALL_PENDING'])
 // Retrying never helps with these: the credentials, the bot or the method are wrong until someone fixes them.
-// The OAuth server's (settings/oauth/error-codes.md) and APP_NOT_INSTALLED (ours) are among them.
+// The OAuth server's (settings/oauth/error-codes.md), APP_NOT_INSTALLED and UNTRUSTED_ENDPOINT (ours:
+// an event pointed ctx.bitrix at a host it may not call) are among them.
 const FATAL = new Set([
   'invalid_grant',
   'invalid_client',
@@ -27,6 +28,7 @@ const FATAL = new Set([
   'SCOPE_ERROR',
   'AUTH_ERROR',
   'NO_REST_CREDENTIALS',
+  'UNTRUSTED_ENDPOINT',
 ])
 const DESCRIPTION_CHARS = 300
 

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino'
 import type { Credentials } from '../event/credentials.ts'
 import { BitrixError } from './bitrix-error.ts'
+import { checkEventTarget, type ConfirmedPortal } from './check-event-target.ts'
+import { DEFAULT_PORTAL_TRUST, type PortalTrust } from './portal-trust.ts'
 import { RestClient, type RestParams } from './rest-client.ts'
 import { oauthTarget, type RestTarget } from './rest-target.ts'
 
@@ -20,6 +22,16 @@ export interface RestSettings {
   botId: number | null
   botToken: string | null
   timeoutMs: number
+  /** Which portals an event's own tokens may be sent to; Bitrix24's cloud only when not given. */
+  portals?: PortalTrust
+}
+
+const WITHOUT_SETTINGS: RestSettings = { webhook: null, botId: null, botToken: null, timeoutMs: 30000 }
+
+/** Application mode: the client that calls the event's stored portal as the application, and that portal as `app.info` confirmed it. */
+export interface AppCaller {
+  bitrix: Bitrix
+  confirmed: ConfirmedPortal
 }
 
 /**
@@ -28,19 +40,21 @@ export interface RestSettings {
  * application mode), else with the event's `auth` tokens, else through `B24_REST_URL`.
  * `imbot.v2.*` methods get `botId` (the event's bot, else `B24_BOT_ID`) when not given and,
  * through the inbound webhook, `botToken` too: the docs require it there and only there.
+ * An event's own tokens go only where {@link checkEventTarget} allows: its portal, trusted.
  */
-export function createBitrix(credentials: Credentials, eventBotId: number | null, settings: RestSettings | undefined, logger?: Logger, app?: Bitrix): Bitrix {
+export function createBitrix(credentials: Credentials, eventBotId: number | null, settings: RestSettings | undefined, logger?: Logger, app?: AppCaller): Bitrix {
   return {
-    call<T>(method: string, params: RestParams = {}) {
+    async call<T>(method: string, params: RestParams = {}) {
+      const { webhook, botId, botToken, timeoutMs, portals = DEFAULT_PORTAL_TRUST } = settings ?? WITHOUT_SETTINGS
       const bot = oauthTarget(credentials.bot)
-      if (!bot && app) return app.call<T>(method, withBotId(method, params, eventBotId ?? settings?.botId))
-      const target = bot ?? oauthTarget(credentials.auth) ?? settings?.webhook ?? null
-      if (!target) {
-        return Promise.reject(new BitrixError(method, 'NO_REST_CREDENTIALS', null, 'the event brought no OAuth tokens and B24_REST_URL is not set'))
-      }
-      const full = withBotId(method, params, eventBotId ?? settings?.botId)
-      if (method.startsWith('imbot.v2.') && full.botToken === undefined && target.kind === 'webhook' && settings?.botToken) full.botToken = settings.botToken
-      return new RestClient(target, { timeoutMs: settings?.timeoutMs ?? 30000, logger }).call<T>(method, full)
+      if (!bot && app) return app.bitrix.call<T>(method, withBotId(method, params, eventBotId ?? botId))
+      const event = bot ?? oauthTarget(credentials.auth)
+      const target = event ?? webhook
+      if (!target) throw new BitrixError(method, 'NO_REST_CREDENTIALS', null, 'the event brought no OAuth tokens and B24_REST_URL is not set')
+      if (event) await checkEventTarget(method, event, credentials.portal.domain, portals, app?.confirmed ?? null)
+      const full = withBotId(method, params, eventBotId ?? botId)
+      if (method.startsWith('imbot.v2.') && full.botToken === undefined && target.kind === 'webhook' && botToken) full.botToken = botToken
+      return new RestClient(target, { timeoutMs, logger }).call<T>(method, full)
     },
   }
 }

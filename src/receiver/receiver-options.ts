@@ -7,8 +7,9 @@ import type { FormLimits } from '../wire/parse-form.ts'
 /** What {@link createReceiver} takes. Only `tokens` is required; the defaults are those of `b24-receiver serve`. */
 export interface ReceiverOptions {
   /**
-   * Accepted application tokens (`auth[application_token]`): `token` from any portal, or
-   * `memberId:token` from that portal only. Compared in constant time. With `app`, the tokens of
+   * Accepted application tokens (`auth[application_token]`): `token` from any portal,
+   * `memberId:token` from that portal only (`auth[member_id]`), `memberId@domain:token` from
+   * that portal at that domain only (`auth[domain]`; `ctx.bitrix` may call it). Compared in constant time. With `app`, the tokens of
    * the portals that installed the application are accepted too, and this may be empty.
    */
   tokens: readonly string[]
@@ -64,6 +65,19 @@ export interface ReceiverOptions {
     /** How long one REST call may take; 30 s. */
     timeoutMs?: number
   }
+  /**
+   * Host patterns `ctx.bitrix` may send an event's own tokens to (`B24_PORTAL_HOSTS`):
+   * `*.example.com` any host under it, else a host exactly (`portal.example.com`, `127.0.0.1`).
+   * Given, it replaces the default, Bitrix24's cloud (`BITRIX24_CLOUD_HOSTS`: spread it in to
+   * keep it). An event's REST endpoint is used only when it is `https://DOMAIN/rest/` for the
+   * event's own domain and that domain is trusted: matched here, pinned in `tokens`
+   * (`memberId@domain:token`), or confirmed by `app.info` (`app`). A host that resolves to a
+   * loopback, private or link-local address only when matched here (plain `http` too, on this
+   * machine only: a test's stand-in portal).
+   */
+  portalHosts?: readonly string[]
+  /** How that check resolves a host name to its addresses; the system resolver (`dns.lookup`) by default. */
+  lookupHost?: (hostname: string) => Promise<string[]>
   /** Poll Bitrix24 for events (needs `rest.url`; `imbot` also `rest.botId` and `rest.botToken`). */
   poll?: Partial<PollSettings> & Pick<PollSettings, 'mode'>
   /** Append one JSON line per handled event to this file (once per event, across retries and restarts). */

@@ -11,6 +11,8 @@ import { createTokenSet, type TokenSet } from '../auth/token-set.ts'
 import { verifyToken } from '../auth/verify-token.ts'
 import { BitrixError } from '../bitrix/bitrix-error.ts'
 import type { Bitrix, RestSettings } from '../bitrix/bitrix.ts'
+import { BITRIX24_CLOUD_HOSTS } from '../bitrix/portal-hosts.ts'
+import { systemLookup } from '../bitrix/portal-trust.ts'
 import { webhookTarget } from '../bitrix/rest-target.ts'
 import { BodyTooLargeError, ConfigError } from '../errors.ts'
 import { mediaOf } from '../event/read-payload.ts'
@@ -84,11 +86,13 @@ export class Receiver extends Router {
     if (options.tokens.length === 0 && !options.app) throw new ConfigError('tokens: give at least one application token (B24_APP_TOKENS), or the app option (application mode)')
     if (options.app) checkApp(options.app)
     const { rest = {}, poll } = options
+    this.#tokens = createTokenSet(options.tokens)
     this.#rest = {
       webhook: rest.url ? webhookTarget(rest.url) : null,
       botId: rest.botId ?? null,
       botToken: rest.botToken ?? null,
       timeoutMs: rest.timeoutMs ?? RECEIVER_DEFAULTS.restTimeoutMs,
+      portals: { hosts: options.portalHosts ?? BITRIX24_CLOUD_HOSTS, pinnedDomains: this.#tokens.domains, lookup: options.lookupHost ?? systemLookup },
     }
     if (poll && !this.#rest.webhook) throw new ConfigError(`polling ${poll.mode} needs rest.url (B24_REST_URL), the inbound webhook to poll through`)
     // imbot.v2.Event.get: botId always, botToken with inbound-webhook auth (the method's doc page).
@@ -99,7 +103,6 @@ export class Receiver extends Router {
     if (typeof options.secretKey === 'string') parseSecretKey(options.secretKey, 'secretKey')
     this.#options = { ...options, worker }
     this.#logger = options.logger ?? createLogger({ level: 'info' })
-    this.#tokens = createTokenSet(options.tokens)
     this.bodyLimit = options.bodyLimit ?? RECEIVER_DEFAULTS.bodyLimit
     this.#formLimits = withDefaults(DEFAULT_FORM_LIMITS, options.formLimits)
     this.#sinks = [...(options.logEvents === false ? [] : [logEvent]), ...(options.eventsFile ? [eventsFile(options.eventsFile)] : [])]

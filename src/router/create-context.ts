@@ -21,7 +21,7 @@ export function createContext(inbound: InboundEvent, logger: Logger, attempt = 1
     portal: app ? { ...delivery.portal, ...installedPortal(app.row) } : delivery.portal,
     log,
     credentials: delivery.credentials,
-    bitrix: createBitrix(delivery.credentials, typeof botId === 'number' ? botId : null, rest, log, app?.bitrix),
+    bitrix: createBitrix(delivery.credentials, typeof botId === 'number' ? botId : null, rest, log, app && { bitrix: app.bitrix, confirmed: app.row }),
     source: delivery.source,
     attempt,
     key,

@@ -3,6 +3,7 @@ import { EnvSchema, type Env } from '../../schemas/config.ts'
 import type { AppOptions } from '../app/app-options.ts'
 import { isSecureUrl } from '../app/secure-url.ts'
 import { parseTokenList } from '../auth/token-set.ts'
+import { parseHostList } from '../bitrix/portal-hosts.ts'
 import { ConfigError } from '../errors.ts'
 import { parseSecretKey } from '../seal/secret-key.ts'
 import type { ReceiverOptions } from '../receiver/receiver-options.ts'
@@ -75,6 +76,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
         retryBaseMs: e.RETRY_BASE_MS,
         retryMaxMs: e.RETRY_MAX_MS,
       },
+      portalHosts: e.B24_PORTAL_HOSTS === undefined ? undefined : parseHostList(e.B24_PORTAL_HOSTS),
       rest: { url: e.B24_REST_URL, botId: e.B24_BOT_ID, botToken: e.B24_BOT_TOKEN, timeoutMs: e.B24_REST_TIMEOUT_MS },
       app: appOptions(e),
       poll: e.B24_POLL && {

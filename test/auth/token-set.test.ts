@@ -31,3 +31,29 @@ t.test('reads the token from the top-level auth only', async (t) => {
   t.throws(() => verifyToken(webhookCredentials({ auth: { application_token: 'secret', member_id: 'm2' } }), pinned), { code: 'INVALID_TOKEN' })
   t.throws(() => verifyToken(webhookCredentials({ auth: { application_token: 'secret' } }), pinned), { code: 'INVALID_TOKEN' })
 })
+
+t.test('a pin that names a domain binds the member and the domain', async (t) => {
+  const tokens = createTokenSet(parseTokenList('m1@Portal.Example.com:beta, m2@box.example:8443:gamma, m3:delta'))
+  t.same([...tokens.domains], ['portal.example.com', 'box.example:8443'], 'the pinned domains, as URL hosts')
+  t.ok(tokens.accepts('beta', 'm1', 'portal.example.com'))
+  t.ok(tokens.accepts('beta', 'm1', 'PORTAL.example.com:443'), 'compared as hosts')
+  t.notOk(tokens.accepts('beta', 'm1', 'other.example.com'), 'another domain')
+  t.notOk(tokens.accepts('beta', 'm1', null), 'no domain')
+  t.notOk(tokens.accepts('beta', 'm1', 'portal.example.com/x'), 'not a host')
+  t.notOk(tokens.accepts('beta', 'm9', 'portal.example.com'), 'another member')
+  t.ok(tokens.accepts('beta', 'm1'), 'the domain not judged: the door has judged it (application mode admission)')
+  t.ok(tokens.accepts('gamma', 'm2', 'box.example:8443'), 'a port is part of the domain')
+  t.notOk(tokens.accepts('gamma', 'm2', 'box.example'))
+  t.ok(tokens.accepts('delta', 'm3', 'anything.example'), 'a member pin says nothing of the domain')
+  t.notOk(tokens.accepts('8443:gamma', 'm2', 'box.example'), 'the port is not read as part of the token')
+
+  const pinned = createTokenSet(['m1@portal.example.com:secret'])
+  t.doesNotThrow(() => verifyToken(webhookCredentials({ auth: { application_token: 'secret', member_id: 'm1', domain: 'portal.example.com' } }), pinned))
+  t.throws(() => verifyToken(webhookCredentials({ auth: { application_token: 'secret', member_id: 'm1', domain: 'evil.example' } }), pinned), { code: 'INVALID_TOKEN' })
+  t.throws(() => verifyToken(webhookCredentials({ auth: { application_token: 'secret', member_id: 'm1' } }), pinned), { code: 'INVALID_TOKEN' })
+})
+
+t.test('a pinned domain that is not a host stops the start, without the token', async (t) => {
+  t.throws(() => createTokenSet(['ok', 'm1@user@host:s3cr3t']), { name: 'ConfigError', message: 'tokens: entry 2 pins a domain that is not a host name (MEMBER_ID@DOMAIN:TOKEN)' })
+  t.throws(() => createTokenSet(['m1@bad host:s3cr3t']), /entry 1/)
+})

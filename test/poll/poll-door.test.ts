@@ -21,6 +21,8 @@ async function serve(t: Test, fake: FakeBitrix, options: Partial<ReceiverOptions
   const app = await startTestApp({
     poll: { mode: 'imbot', withUserEvents: true, busyMs: 10, idleMs: 20 },
     rest: { url: fake.webhookUrl, botId: BOT.id, botToken: BOT.token },
+    // The fake portal: on this machine, over http.
+    portalHosts: ['127.0.0.1'],
     ...options,
   })
   t.teardown(() => app.close())
@@ -41,6 +43,9 @@ function payloadFor(name: string, fake?: FakeBitrix): Map<string, PhpValue> {
   if (auth && fake) {
     auth.set('client_endpoint', fake.restEndpoint)
     auth.set('access_token', fake.accessToken)
+    // The portal moved to the fake as a whole: its domain is the endpoint's host (ctx.bitrix calls nowhere else).
+    auth.set('domain', new URL(fake.url).host)
+    ;(payload.get('auth') as Map<string, PhpValue>).set('domain', new URL(fake.url).host)
   }
   return payload
 }

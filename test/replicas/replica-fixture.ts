@@ -53,6 +53,8 @@ export async function replicaSet(t: Test, env: Record<string, string> = {}): Pro
   const base = {
     PORT: '0', B24_APP_TOKENS: APP_TOKEN, B24_SECRET_KEY: SECRET_KEY, DATABASE_URL: databaseUrl, EVENTS_FILE: eventsFile,
     LEASE_TIMEOUT_MS: String(LEASE_TIMEOUT_MS), LOG_LEVEL: 'info', WORKER_CONCURRENCY: '4', MAX_ATTEMPTS: '100', RETRY_BASE_MS: '20', RETRY_MAX_MS: '200',
+    // A fake portal (messageBody's) is on this machine, over http: ctx.bitrix calls it only when named.
+    B24_PORTAL_HOSTS: '127.0.0.1',
   }
   return {
     databaseUrl,
@@ -120,6 +122,8 @@ export function messageBody(chat: number, seq: number, portal?: BotPortal): stri
     for (const auth of [payload.auth, payload.data.bot.auth]) {
       auth.client_endpoint = portal.restEndpoint
       auth.access_token = portal.accessToken
+      // The portal as a whole: ctx.bitrix calls an endpoint only on the event's own domain.
+      auth.domain = new URL(portal.restEndpoint).host
     }
   }
   return encodeForm(payload as unknown as PhpValue)

@@ -7,6 +7,9 @@ import { echo } from './echo.ts'
 const receiver = createReceiver({
   tokens: (process.env.B24_APP_TOKENS ?? '').split(',').filter(Boolean),
   dataDir: process.env.DATA_DIR ?? './data',
+  // The hosts ctx.bitrix may answer to, when not Bitrix24's cloud (the default): a portal on a
+  // domain of its own, or a stand-in portal on this machine (test/examples.test.ts names 127.0.0.1).
+  portalHosts: process.env.B24_PORTAL_HOSTS?.split(','),
 })
 receiver.on('ONIMBOTV2MESSAGEADD', echo)
 
