@@ -155,6 +155,19 @@ export function storeContract(t: Test, subject: ContractSubject): void {
     t.same(await claimTexts(store, 1), ['B'])
   })
 
+  t.test('a dead letter revived into a held chat waits until the chat is free', async (t) => {
+    const store = await open(t)
+    await store.append(newRecord(1, 'A'))
+    const [a] = (await store.queue.claim(10)) as [StoredRecord]
+    await store.queue.bury(a.id, 1, 'Error: down')
+    await store.append(newRecord(1, 'B'))
+    const [b] = (await store.queue.claim(10)) as [StoredRecord]
+    await store.deadLetters.revive(a.id)
+    t.same(await claimTexts(store), [], 'the chat is held: its revived head waits')
+    await store.queue.complete(b.id, null)
+    t.same(await claimTexts(store), ['A'], 'then it goes')
+  })
+
   t.test("a chat is handed its next record once the one held is complete, retried, buried or released", async (t) => {
     const store = await open(t)
     for (const [chat, text] of [[1, 'a1'], [1, 'a2'], [2, 'b1'], [2, 'b2'], [3, 'c1'], [3, 'c2'], [4, 'd1'], [4, 'd2']] as const) await store.append(newRecord(chat, text))
