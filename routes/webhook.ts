@@ -27,7 +27,8 @@ export const webhookRoute: FastifyPluginAsync<WebhookRouteOptions> = async (app,
 
   const refusals = new WeakMap<object, string>()
   app.addHook('onResponse', async (request, reply) => {
-    const line = { method: request.method, url: request.url, statusCode: reply.statusCode, error: refusals.get(request), ms: Math.round(reply.elapsedTime * 10) / 10 }
+    // The path only: a sender may put its token in the query string (auth[application_token]=…).
+    const line = { method: request.method, url: request.url.split('?', 1)[0], statusCode: reply.statusCode, error: refusals.get(request), ms: Math.round(reply.elapsedTime * 10) / 10 }
     request.log.info(line, 'request')
   })
   app.setErrorHandler((error: FastifyError, request, reply) => {
