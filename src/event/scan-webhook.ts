@@ -1,6 +1,6 @@
 import { EnvelopeError, MalformedBodyError } from '../errors.ts'
-import { isSecretKey } from '../wire/is-secret-key.ts'
 import { scanForm } from '../wire/scan-form.ts'
+import { stringifyWithoutSecrets } from '../wire/stringify-without-secrets.ts'
 import type { Credentials } from './credentials.ts'
 import { webhookCredentials } from './normalize-webhook.ts'
 import { readPayload, type Media } from './read-payload.ts'
@@ -34,7 +34,7 @@ export function scanWebhook(body: string, media: Media): WebhookScan {
     kept = scan.stripped
   } else {
     head = readPayload(body, 'json')
-    kept = JSON.stringify(head, (key, value: unknown) => (isSecretKey(key) ? undefined : value))
+    kept = stringifyWithoutSecrets(head)
   }
   const { event, auth, data } = head as { event?: unknown; auth?: unknown; data?: { chat?: { id?: unknown }; dialogId?: unknown } }
   if (typeof event !== 'string' || event.trim() === '') throw new EnvelopeError('not a Bitrix24 event: the event type cannot be read')

@@ -5,7 +5,8 @@ import { normalizeWebhook } from '../event/normalize-webhook.ts'
 import { readPayload } from '../event/read-payload.ts'
 import type { Sealer } from '../seal/sealer.ts'
 import type { StoredRecord } from '../store/store.ts'
-import { parseForm, type FormLimits } from '../wire/parse-form.ts'
+import { checkJsonDepth } from '../wire/check-json-depth.ts'
+import { DEFAULT_FORM_LIMITS, parseForm, type FormLimits } from '../wire/parse-form.ts'
 
 /**
  * The credentials a record was stored with, opened.
@@ -27,6 +28,8 @@ export function decodeRecord(record: StoredRecord, credentials = new Credentials
     return { event: readPayload(body, 'json') as InboundEvent['event'], delivery: { source, portal, handlerId: null, credentials } }
   }
   const payload = bodyKind === 'form' ? parseForm(body, formLimits) : readPayload(body, 'json')
+  // The door stores JSON of any depth (it must answer before decoding); decoding stops here.
+  if (bodyKind === 'payload') checkJsonDepth(payload, formLimits?.maxDepth ?? DEFAULT_FORM_LIMITS.maxDepth)
   const inbound = source === 'poll' ? normalizePolled(payload, portal) : normalizeWebhook(payload, credentials)
   return { event: inbound.event, delivery: { ...inbound.delivery, portal } }
 }

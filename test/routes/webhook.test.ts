@@ -221,3 +221,23 @@ t.test("errors of the app's own hooks on the webhook route answer in the receive
   const empty = await app.inject({ method: 'POST', url: '/hook' })
   t.equal(empty.statusCode, 415, 'no body and no content type')
 })
+
+t.test('a JSON body nested past any depth: 200, stored and dead-lettered with a valid token, 401 with a wrong one, never 500', async (t) => {
+  const server = await startTestApp({ bodyLimit: 2_000_000 })
+  t.teardown(server.close)
+  const nested = (depth: number, token: string) =>
+    `{"event":"ONIMV2MESSAGEADD","ts":"1","auth":{"application_token":"${token}","domain":"x.bitrix24.com","member_id":"m"},"data":{"n":null,"list":[1,2],"deep":${'['.repeat(depth)}${']'.repeat(depth)}}}`
+  const valid = await server.post(nested(10_000, APP_TOKEN), 'application/json')
+  t.equal(valid.status, 200, 'Bitrix24 never resends: an authenticated body is kept')
+  await eventually(() => server.store!.inStatus('dead').length === 1)
+  const [kept] = await server.store!.deadLetters.list()
+  t.match(kept, { type: 'ONIMV2MESSAGEADD', bodyKind: 'payload', error: /nests deeper than 64 levels/ })
+  const stored = server.store!.inStatus('dead')[0]!.body
+  t.notOk(stored.includes(APP_TOKEN), 'stored minus its credentials')
+  t.ok(stored.includes(`"list":[1,2],"deep":${'['.repeat(10_000)}`), 'the wire as it came')
+  const wrong = await server.post(nested(500_000, 'f'.repeat(32)), 'application/json')
+  t.equal(wrong.status, 401)
+  t.match(await wrong.json(), { error: 'INVALID_TOKEN', message: String })
+  t.notOk(server.logs.parsed().some((line) => (line.level as number) >= 50), 'nothing logged as an error')
+  t.same(server.handled, [])
+})
