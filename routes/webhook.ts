@@ -31,8 +31,16 @@ export const webhookRoute: FastifyPluginAsync<WebhookRouteOptions> = async (app,
     const line = { method: request.method, url: request.url.split('?', 1)[0], statusCode: reply.statusCode, error: refusals.get(request), ms: Math.round(reply.elapsedTime * 10) / 10 }
     request.log.info(line, 'request')
   })
+  // Bitrix24 never compresses; a compressed body would otherwise reach the parsers as bytes and
+  // be refused as NOT_AN_EVENT, which hides what to change. Refused before the body is read.
+  app.addHook('preParsing', async (request) => {
+    const encoding = request.headers['content-encoding']
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      throw new UnsupportedMediaTypeError('a compressed body (Content-Encoding) is not accepted: send it uncompressed')
+    }
+  })
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const known = FASTIFY_ERRORS[error.code]?.()
+    const known = error instanceof ReceiverError ? error : FASTIFY_ERRORS[error.code]?.()
     const mapped = known ?? (error.statusCode && error.statusCode < 500 ? new ReceiverError('BAD_REQUEST', error.statusCode, 'the request is not valid') : error)
     const { status, body } = errorReply(mapped, request.log)
     refusals.set(request, body.error)

@@ -58,8 +58,8 @@ export class ConfigError extends Error {
 
 /** The body is neither a form nor JSON (415). */
 export class UnsupportedMediaTypeError extends ReceiverError {
-  constructor() {
-    super('UNSUPPORTED_MEDIA_TYPE', 415, 'send application/x-www-form-urlencoded or application/json')
+  constructor(message = 'send application/x-www-form-urlencoded or application/json') {
+    super('UNSUPPORTED_MEDIA_TYPE', 415, message)
   }
 }
 

@@ -241,3 +241,17 @@ t.test('a JSON body nested past any depth: 200, stored and dead-lettered with a 
   t.notOk(server.logs.parsed().some((line) => (line.level as number) >= 50), 'nothing logged as an error')
   t.same(server.handled, [])
 })
+
+t.test('a compressed body (Content-Encoding gzip, deflate) is a 415 that says so, counted as refused', async (t) => {
+  const server = await startTestApp()
+  t.teardown(server.close)
+  for (const encoding of ['gzip', 'deflate', 'GZIP, identity']) {
+    const response = await server.inject({ method: 'POST', url: '/webhook', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': encoding }, payload: withToken('im_v2_message_add', APP_TOKEN) })
+    t.equal(response.status, 415, encoding)
+    t.same(await response.json(), { error: 'UNSUPPORTED_MEDIA_TYPE', message: 'a compressed body (Content-Encoding) is not accepted: send it uncompressed' })
+  }
+  const plain = await server.inject({ method: 'POST', url: '/webhook', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'identity' }, payload: withToken('im_v2_message_add', APP_TOKEN) })
+  t.equal(plain.status, 200, 'identity is no compression')
+  t.match(await server.receiver.health(), { events: { accepted: 1 } })
+  t.match(await server.receiver.metrics(), /b24_events_accepted_total\{door="webhook",status="415"\} 3/)
+})
