@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { ensureDataDir } from '../store/ensure-data-dir.ts'
 
 /** Where the generated token lives under `DATA_DIR`. */
 export const LOCAL_TOKEN_FILE = 'local-app-token'
@@ -14,7 +15,7 @@ export async function ensureLocalToken(dataDir: string): Promise<{ token: string
   const path = join(dataDir, LOCAL_TOKEN_FILE)
   const existing = await readLocalToken(dataDir)
   if (existing) return { token: existing, path, created: false }
-  await mkdir(dataDir, { recursive: true })
+  ensureDataDir(dataDir)
   const token = randomBytes(16).toString('hex')
   await writeFile(path, token + '\n', { mode: 0o600 })
   return { token, path, created: true }

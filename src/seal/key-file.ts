@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, open, readFile, stat } from 'node:fs/promises'
+import { chmod, open, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { ensureDataDir } from '../store/ensure-data-dir.ts'
 import { parseSecretKey } from './secret-key.ts'
 
 /** Where the generated key lives under `DATA_DIR`. */
@@ -18,7 +19,7 @@ const WRITE_POLL_MS = 25
  * it loses what was sealed with it, hence the `sync` before it is used.
  */
 export async function ensureKeyFile(dataDir: string): Promise<{ key: Buffer; path: string; created: boolean }> {
-  await mkdir(dataDir, { recursive: true })
+  ensureDataDir(dataDir)
   const path = join(dataDir, KEY_FILE)
   const key = randomBytes(32)
   const created = await createExclusive(path, key.toString('hex') + '\n')

@@ -1,6 +1,7 @@
-import { mkdirSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs'
 import { join } from 'node:path'
 import BetterSqlite3, { type Database } from 'better-sqlite3'
+import { ensureDataDir } from '../ensure-data-dir.ts'
 import type { Durability } from '../store.ts'
 import { StoreUnavailableError } from '../store-unavailable-error.ts'
 import { migrate } from './migrations.ts'
@@ -21,7 +22,8 @@ export function openDatabase(dataDir: string, durability: Durability = 'process'
   const path = join(dataDir, INBOX_FILE)
   let db: Database | undefined
   try {
-    mkdirSync(dataDir, { recursive: true })
+    ensureDataDir(dataDir)
+    ownerOnly(path)
     db = new BetterSqlite3(path)
     // A new database gets 16 KiB pages: a 5 KB wire and its sealed credentials fit in one, with no
     // overflow chain to write on append or to overwrite on delete. (An existing one keeps its own.)
@@ -45,9 +47,20 @@ export function openDatabase(dataDir: string, durability: Durability = 'process'
     const why =
       code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT'
         ? `${path} is not a readable SQLite database (corrupt?): move it away to start afresh`
-        : code === 'EACCES' || code === 'EPERM' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'EROFS'
+        : code === 'EACCES' || code === 'EPERM' || code === 'EISDIR' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'EROFS'
           ? `DATA_DIR ${dataDir} is not writable (cannot open ${path})`
           : `cannot open the inbox in DATA_DIR ${dataDir}: ${(error as Error).message}`
     throw new StoreUnavailableError(why, { cause: error })
   }
+}
+
+/**
+ * Makes the database file, and its -wal and -shm if they exist, readable by its owner only: the
+ * inbox holds message text. SQLite would create it 0644 less the umask; it gives -wal and -shm
+ * the database file's mode, so creating that one 0600 first is enough for new files, and files
+ * an earlier release left 0644 are tightened.
+ */
+function ownerOnly(path: string): void {
+  closeSync(openSync(path, 'a', 0o600))
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600)
 }
