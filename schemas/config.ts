@@ -32,6 +32,11 @@ export const EnvSchema = Type.Object({
   FORM_MAX_PAIRS: Type.Optional(Type.Integer({ minimum: 1 })),
   FORM_MAX_DEPTH: Type.Optional(Type.Integer({ minimum: 1 })),
   SHUTDOWN_TIMEOUT_MS: Milliseconds(),
+  // How long a connection may take to send its headers, its whole request, and sit idle between
+  // requests: Bitrix24 posts a small body at once, so anything slower only holds a socket.
+  HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10000 }),
+  HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 30000 }),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5000 }),
   INBOX_DURABILITY: Type.Optional(Type.Union([Type.Literal('process'), Type.Literal('power')])),
   DEDUP_WINDOW_MS: Milliseconds(),
   WORKER_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),

@@ -28,8 +28,17 @@ export interface ServiceConfig {
   leaseTimeoutMs: number | undefined
   /** `EXAMPLE_BOT`: the example bot (src/example-bot.ts) answers messages and commands. */
   exampleBot: boolean
+  /** `HTTP_*_TIMEOUT_MS`: how long a connection may take over its headers, its request, and idle between requests. */
+  http: HttpTimeouts
   /** The receiver's options but its tokens and logger; unset variables are left to its defaults. */
   receiver: Omit<ReceiverOptions, 'tokens' | 'logger'>
+}
+
+/** The HTTP server's limits on slow or idle connections, in ms. */
+export interface HttpTimeouts {
+  headersTimeoutMs: number
+  requestTimeoutMs: number
+  keepAliveTimeoutMs: number
 }
 
 const decodeEnv = compileDecoder(EnvSchema)
@@ -50,6 +59,8 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   if (!decoded.ok) throw new ConfigError(`invalid environment: ${decoded.issues.map((issue) => `${issue.path.slice(1)} ${issue.message}`).join('; ')}`)
   const e = decoded.value
   const dataDir = resolve(cwd, e.DATA_DIR)
+  // Node refuses a headers timeout past the request's: the request includes its headers.
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS')
   return {
     port: e.PORT,
     host: e.HOST,
@@ -60,6 +71,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     databaseUrl: e.DATABASE_URL ?? null,
     leaseTimeoutMs: e.LEASE_TIMEOUT_MS,
     exampleBot: e.EXAMPLE_BOT,
+    http: { headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS, keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS },
     receiver: {
       dataDir,
       secretKey: e.B24_SECRET_KEY === undefined ? undefined : parseSecretKey(e.B24_SECRET_KEY),

@@ -60,7 +60,14 @@ export async function startServer(env: Record<string, string | undefined>, optio
   if (config.exampleBot) receiver.use(exampleBot())
   options.setup?.(receiver)
 
+  const { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs } = config.http
   const app = Fastify({
+    // A webhook sender posts a small body at once: a connection slower than these only holds a
+    // socket (Node's defaults: 60 s for headers, 300 s for a request, which Fastify turns off).
+    // Node checks them on an interval (30 s by default): checked often enough to keep them.
+    http: { headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.min(1000, headersTimeoutMs) },
+    requestTimeout: requestTimeoutMs,
+    keepAliveTimeout: keepAliveTimeoutMs,
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     // While closing, /ready must say so itself (503, reason `closing`), and requests already on a

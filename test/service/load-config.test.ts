@@ -19,6 +19,7 @@ t.test('runs on a fresh clone with no environment at all, leaving the receiver t
     databaseUrl: null,
     leaseTimeoutMs: undefined,
     exampleBot: false,
+    http: { headersTimeoutMs: 10000, requestTimeoutMs: 30000, keepAliveTimeoutMs: 5000 },
     receiver: {
       dataDir: '/srv/app/data',
       durability: undefined,
@@ -74,6 +75,7 @@ t.test('stops the start on a bad value, naming each variable', async (t) => {
     message: /PORT must be <= 65535; LOG_LEVEL must be "fatal" or .*; B24_POLL must be "im" or "imbot"; B24_POLL_WITH_USER_EVENTS must be boolean; B24_POLL_LIMIT must be <= 1000/,
   })
   t.throws(() => loadConfig({ B24_BOT_ID: 'bot' }), /B24_BOT_ID must be integer/)
+  t.throws(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '40000' }), new ConfigError('HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS'))
   t.throws(() => loadConfig({ B24_SECRET_KEY: 'not-a-key' }), { name: 'ConfigError', message: /^B24_SECRET_KEY must be/ })
   t.throws(() => loadConfig({ DATABASE_URL: 'mysql://u:hunter2@db/x' }), { name: 'ConfigError', message: /^invalid environment: DATABASE_URL must match pattern/ })
   t.notOk(String((() => { try { loadConfig({ DATABASE_URL: 'mysql://u:hunter2@db/x' }) } catch (error) { return (error as Error).message } })()).includes('hunter2'), 'a password in the URL is never echoed')

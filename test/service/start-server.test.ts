@@ -246,3 +246,32 @@ t.test('application mode over HTTP: an install posted to /webhook is confirmed, 
     t.notOk((await readFile(eventsFile, 'utf8')).includes(secret), 'no secret in EVENTS_FILE')
   }
 })
+
+t.test('closes connections that stall over their headers or their body, or sit idle after a response (HTTP_*_TIMEOUT_MS)', async (t) => {
+  const env = { PORT: '0', DATA_DIR: join(t.testdir(), 'data'), LOG_LEVEL: 'silent', HTTP_HEADERS_TIMEOUT_MS: '200', HTTP_REQUEST_TIMEOUT_MS: '400', HTTP_KEEP_ALIVE_TIMEOUT_MS: '200' }
+  const server = await startServer(env)
+  t.teardown(server.close)
+  const { hostname, port } = new URL(server.url)
+  // What a socket received until the server closed it; a failure well past the timeouts set
+  // (Node's own are 60 s, 300 s and Fastify's 72 s).
+  const untilClosed = async (text: string) => {
+    const socket = connect(Number(port), hostname)
+    socket.setEncoding('utf8')
+    let received = ''
+    socket.on('data', (chunk: string) => (received += chunk))
+    socket.write(text)
+    const timer = setTimeout(() => socket.destroy(new Error('still open after 10 s')), 10_000)
+    await once(socket, 'close')
+    clearTimeout(timer)
+    t.ok(socket.errored === null, 'closed by the server')
+    return received
+  }
+  const [headers, body, idle] = await Promise.all([
+    untilClosed('POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'),
+    untilClosed('POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"event":'),
+    untilClosed('GET /health HTTP/1.1\r\nHost: x\r\n\r\n'),
+  ])
+  t.match(headers, /^HTTP\/1\.1 408/, 'headers never finished')
+  t.match(body, /^HTTP\/1\.1 408/, 'a body never finished')
+  t.match(idle, /^HTTP\/1\.1 200/, 'answered, then closed when idle')
+})
