@@ -275,3 +275,19 @@ t.test('closes connections that stall over their headers or their body, or sit i
   t.match(body, /^HTTP\/1\.1 408/, 'a body never finished')
   t.match(idle, /^HTTP\/1\.1 200/, 'answered, then closed when idle')
 })
+
+t.test('DATABASE_URL: a database dropped and created again is migrated afresh, without a restart', async (t) => {
+  const databaseUrl = await testDatabase(t)
+  const name = new URL(databaseUrl).pathname.slice(1)
+  const env = { PORT: '0', DATA_DIR: join(t.testdir(), 'data'), DATABASE_URL: databaseUrl, B24_APP_TOKENS: 'tok', B24_SECRET_KEY: 'ab'.repeat(32), LOG_LEVEL: 'silent' }
+  const server = await startServer(env)
+  t.teardown(() => server.close())
+  t.equal((await post(server.url, 'tok')).status, 200)
+  await adminQuery(`DROP DATABASE ${name} WITH (FORCE)`)
+  await adminQuery(`CREATE DATABASE ${name}`)
+  // The first call to find no schema fails (503) and says so; the next one migrates.
+  await eventually(async () => (await post(server.url, 'tok')).status === 200, 10_000)
+  t.equal((await fetch(`${server.url}/ready`)).status, 200)
+  const tables = await adminQuery<{ count: number }>("SELECT count(*)::int AS count FROM information_schema.tables WHERE table_name = 'b24_inbox'", [], databaseUrl)
+  t.equal(tables[0]?.count, 1, 'the schema is back')
+})

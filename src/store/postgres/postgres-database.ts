@@ -106,6 +106,9 @@ export class PostgresDatabase {
       this.#failure = null
       return result
     } catch (error) {
+      // A table is missing (undefined_table): the database was dropped and made again, or
+      // restored without the schema; the next call migrates (under the migration lock) again.
+      if ((error as { code?: string }).code === '42P01') this.#migrated = null
       this.#failure = `PostgreSQL cannot be used: ${(error as Error).message}`
       throw error
     }
