@@ -83,8 +83,11 @@ export async function startTestApp(options: Partial<ReceiverOptions> = {}) {
   }
 }
 
-/** Waits until `check` holds, polling; fails after `timeoutMs`. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
+/**
+ * Waits until `check` holds, polling; fails after `timeoutMs`. The timeout only bounds how long a
+ * failing test waits, it checks no speed: 10 s by default, so that a loaded machine is not a failure.
+ */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const start = Date.now()
   while (!(await check())) {
     if (Date.now() - start > timeoutMs) throw new Error('timed out waiting')
