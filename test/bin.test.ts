@@ -29,7 +29,11 @@ t.test('the installed command refuses to serve with a bad variable, naming it', 
 })
 
 t.test("a test's service that cannot start fails at once with its output, not at tap's timeout", async (t) => {
-  const started = Date.now()
-  await t.rejects(serveChild({ PORT: 'abc', DATA_DIR: t.testdir() }), /b24-receiver serve exited with code 1 before printing[\s\S]*--- stderr ---[\s\S]*PORT/)
-  t.ok(Date.now() - started < 10000, 'within seconds')
+  // A minute to listen, however long a busy machine takes to start the child: it fails on the
+  // child's exit, which its error names, not on that wait.
+  await t.rejects(
+    serveChild({ PORT: 'abc', DATA_DIR: t.testdir() }, 60_000),
+    /^b24-receiver serve exited with code 1 before printing[\s\S]*--- stderr ---[\s\S]*PORT/,
+    'on its exit, not after waiting to listen',
+  )
 })
