@@ -12,13 +12,16 @@ const RECONNECT_MS = 1000
 export class InboxListener {
   readonly #db: PostgresDatabase
   readonly #onNotify: () => void
+  readonly #reconnectMs: number
   #client: pg.Client | null = null
   #timer: NodeJS.Timeout | undefined
   #closed = false
 
-  constructor(db: PostgresDatabase, onNotify: () => void) {
+  /** `reconnectMs` (a second) is settable so that a test sees several reconnections without waiting seconds. */
+  constructor(db: PostgresDatabase, onNotify: () => void, reconnectMs = RECONNECT_MS) {
     this.#db = db
     this.#onNotify = onNotify
+    this.#reconnectMs = reconnectMs
     void this.#connect()
   }
 
@@ -36,7 +39,7 @@ export class InboxListener {
       if (lost || this.#closed) return
       lost = true
       void client.end().catch(() => undefined)
-      this.#timer = setTimeout(() => void this.#connect(), RECONNECT_MS).unref()
+      this.#timer = setTimeout(() => void this.#connect(), this.#reconnectMs).unref()
     }
     client.on('error', reconnect)
     client.on('end', reconnect)
