@@ -1,3 +1,4 @@
+import pg from 'pg'
 import t, { type Test } from 'tap'
 import { AppendBatcher } from '../../../src/store/postgres/append-batcher.ts'
 import { PostgresDatabase } from '../../../src/store/postgres/postgres-database.ts'
@@ -19,8 +20,22 @@ const rows = async (url: string) =>
 t.test('the appends of one turn are one insert, committed before any resolves, in the order they came, and one notification', async (t) => {
   const { url, batcher } = await batcherOn(t)
   const listener = await eavesdrop(t, url)
+  // Another session holds the table: the insert waits for it, and none of the appends may resolve meanwhile.
+  const locker = new pg.Client({ connectionString: url })
+  await locker.connect()
+  t.teardown(() => locker.end())
+  await locker.query('BEGIN')
+  await locker.query('LOCK TABLE b24_inbox IN EXCLUSIVE MODE')
   const texts = ['a', 'b', 'c', 'd', 'e']
-  await Promise.all(texts.map((text, i) => batcher.append(newRecord(i % 2, text))))
+  const resolved: string[] = []
+  const appends = Promise.all(texts.map((text, i) => batcher.append(newRecord(i % 2, text)).then(() => void resolved.push(text))))
+  await eventually(async () => (await sql<{ n: number }>(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO b24_inbox%'"))[0]?.n === 1)
+  // What was already answered is answered by now: the insert was sent before it waited.
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(resolved, [], 'the insert is under way, not committed: no append has resolved')
+  await locker.query('COMMIT')
+  await appends
+  t.same(resolved, texts, 'each resolves once committed')
   const stored = await rows(url)
   t.same(stored.map((row) => row.text), texts, 'ids ascend with the appends')
   t.equal(new Set(stored.map((row) => row.xmin)).size, 1, 'one transaction')
