@@ -138,6 +138,7 @@ export class Receiver extends Router {
             dataDir: options.dataDir ?? RECEIVER_DEFAULTS.dataDir,
             durability: options.durability ?? RECEIVER_DEFAULTS.durability,
             dedupWindowMs: options.dedupWindowMs ?? RECEIVER_DEFAULTS.dedupWindowMs,
+            logger: this.#logger,
           }),
         this.#logger,
       )

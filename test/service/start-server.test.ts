@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net'
-import { existsSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
@@ -290,4 +290,19 @@ t.test('DATABASE_URL: a database dropped and created again is migrated afresh, w
   t.equal((await fetch(`${server.url}/ready`)).status, 200)
   const tables = await adminQuery<{ count: number }>("SELECT count(*)::int AS count FROM information_schema.tables WHERE table_name = 'b24_inbox'", [], databaseUrl)
   t.equal(tables[0]?.count, 1, 'the schema is back')
+})
+
+t.test('DATA_DIR removed while running: noticed, events get 503, /ready says why, and the log says so', async (t) => {
+  const dataDir = join(t.testdir(), 'data')
+  const logs = captureLogs()
+  const server = await startServer({ PORT: '0', DATA_DIR: dataDir, B24_APP_TOKENS: 'tok' }, { destination: logs.stream })
+  t.teardown(server.close)
+  t.equal((await post(server.url, 'tok')).status, 200)
+  rmSync(dataDir, { recursive: true })
+  await eventually(async () => (await fetch(`${server.url}/ready`)).status === 503, 10_000)
+  t.match(await (await fetch(`${server.url}/ready`)).json(), { ready: false, reason: /DATA_DIR .* was removed/ })
+  const response = await post(server.url, 'tok')
+  t.equal(response.status, 503, 'nothing is acknowledged into a removed file')
+  t.match(await response.json(), { error: 'INBOX_UNAVAILABLE', message: /DATA_DIR .* was removed/ })
+  t.match(logs.parsed().filter((line) => line.level === 50 && /was removed/.test(String(line.msg))), [{ msg: /restart/ }], 'said once')
 })

@@ -1,7 +1,10 @@
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Database, Statement } from 'better-sqlite3'
+import type { Logger } from 'pino'
 import type { StoreStats } from '../../../schemas/health.ts'
 import type { NewRecord, Store } from '../store.ts'
+import { StoreUnavailableError } from '../store-unavailable-error.ts'
 import { GroupCommit } from './group-commit.ts'
 import { startCheckpointer } from './checkpointer.ts'
 import { BUSY_TIMEOUT_MS, INBOX_FILE, openDatabase, type Durability } from './open-database.ts'
@@ -21,8 +24,13 @@ export interface SqliteStoreOptions {
   durability: Durability
   /** How long a handled record's key recognises a double delivery. */
   dedupWindowMs: number
-  /** How often an idle queue looks for what another process (`dlq replay`) changed; 1 s by default. */
+  /**
+   * How often an idle queue looks for what another process (`dlq replay`) changed, and the store
+   * whether `inbox.db` is still the file it opened; 1 s by default.
+   */
   pollIntervalMs?: number
+  /** Told once when `DATA_DIR` is removed (or `inbox.db` replaced) under the running store. */
+  logger?: Pick<Logger, 'error'>
   /** How often dedup keys past their window are forgotten; a minute by default. */
   purgeIntervalMs?: number
 }
@@ -33,7 +41,17 @@ export interface SqliteStoreOptions {
  */
 export function openSqliteStore(options: SqliteStoreOptions): Store {
   const db = openDatabase(options.dataDir, options.durability)
-  const checkpointer = startCheckpointer(join(options.dataDir, INBOX_FILE), CHECKPOINT_INTERVAL_MS)
+  const path = join(options.dataDir, INBOX_FILE)
+  const checkpointer = startCheckpointer(path, CHECKPOINT_INTERVAL_MS)
+  // SQLite keeps writing to an unlinked file: with DATA_DIR removed, a 200 would acknowledge an
+  // event lost at the next start (and a new secret.key made silently). Watched, then refused.
+  const opened = statSync(path).ino
+  let removed: string | null = null
+  const watch = setInterval(() => {
+    if (removed !== null || statSync(path, { throwIfNoEntry: false })?.ino === opened) return
+    removed = `DATA_DIR ${options.dataDir} was removed (or ${INBOX_FILE} replaced) while running`
+    options.logger?.error(`${removed}: events are refused with 503; restart once DATA_DIR is back (what was pending in the removed inbox is lost)`)
+  }, options.pollIntervalMs ?? 1000).unref()
   const writer = new GroupCommit(db)
   const queue = new SqliteQueue(db, writer, { dedupWindowMs: options.dedupWindowMs, pollIntervalMs: options.pollIntervalMs ?? 1000 })
   const deadLetters = new SqliteDeadLetters(db, writer, (ref) => queue.enqueue([ref]))
@@ -57,6 +75,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
   let closing: Promise<void> | undefined
   return {
     async append(record: NewRecord) {
+      if (removed !== null) throw new StoreUnavailableError(removed)
       const columns = recordColumns(record)
       const stored = await writer.write(() => {
         const now = Date.now()
@@ -74,10 +93,11 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
       const { depth, oldestReceivedAt, retrying } = queue.stats()
       return { depth, oldestPendingAgeMs: oldestReceivedAt === null ? null : Date.now() - oldestReceivedAt, retrying, deadLetters: sql.dead.get() as number }
     },
-    unavailable: () => (writer.failure ? 'the inbox cannot be written' : null),
+    unavailable: () => removed ?? (writer.failure ? 'the inbox cannot be written' : null),
     close: () =>
       (closing ??= (async () => {
         clearInterval(purge)
+        clearInterval(watch)
         queue.close()
         writer.flush()
         await checkpointer.stop()
