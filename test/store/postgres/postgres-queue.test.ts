@@ -158,8 +158,8 @@ t.test('a record released goes back at once; one released while the database can
 t.test('renewals that fail while the database is away are tried again, and a claim outlives a short outage', async (t) => {
   const url = await testDatabase(t)
   const { proxy, url: through } = await proxied(t, url)
-  // Renewed every second: after a renewal failed, the claim has two seconds left to be renewed.
-  const a = await openPgStore(t, { connectionString: through, claimTimeoutMs: 3000 })
+  // Renewed every 500 ms: after a renewal failed, the claim has a second left to be renewed.
+  const a = await openPgStore(t, { connectionString: through, claimTimeoutMs: 1500 })
   const b = await openPgStore(t, { connectionString: url })
   await a.append(newRecord(1, 'held'))
   const [held] = (await a.queue.claim(10)) as [StoredRecord]
