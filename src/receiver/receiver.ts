@@ -6,6 +6,7 @@ import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import { APP_DEFAULTS, APP_LIMITS } from '../app/app-options.ts'
 import { Application } from '../app/application.ts'
+import { systemClock, type Clock } from '../app/clock.ts'
 import { isSecureUrl } from '../app/secure-url.ts'
 import { createTokenSet, type TokenSet } from '../auth/token-set.ts'
 import { verifyToken } from '../auth/verify-token.ts'
@@ -44,6 +45,9 @@ import { RECEIVER_DEFAULTS, withDefaults, type ReceiverOptions } from './receive
 /** How often a key file that cannot be read or made yet is tried again (as the store is). */
 const RETRY_MS = 5000
 
+/** What the key check's retries wait on: a test sets its own clock here, to run them without waiting seconds (not in the package's API). */
+export const keyCheck: { clock: Clock } = { clock: systemClock }
+
 /** A webhook request as any HTTP server has it. */
 export interface WebhookRequest {
   /** The raw body, as received. */
@@ -76,7 +80,7 @@ export class Receiver extends Router {
   #application: Application | null = null
   #startedAt = Date.now()
   #starting: Promise<void> | null = null
-  #retry: NodeJS.Timeout | undefined
+  #cancelRetry = (): void => {}
   #closing: Promise<void> | null = null
 
   /** @throws {ConfigError} for options that cannot work, naming the option. */
@@ -165,7 +169,7 @@ export class Receiver extends Router {
         throw error
       }
       // A retry that was under way when the receiver closed starts nothing more.
-      if (this.#phase === 'running') this.#retry = setTimeout(() => void this.#unseal(store).catch((error: unknown) => this.#logger.error({ err: error }, 'cannot start')), RETRY_MS).unref()
+      if (this.#phase === 'running') this.#cancelRetry = keyCheck.clock.setTimeout(() => void this.#unseal(store).catch((error: unknown) => this.#logger.error({ err: error }, 'cannot start')), RETRY_MS)
       return
     }
     if (this.#phase === 'running') this.#run(store, sealer)
@@ -339,7 +343,7 @@ export class Receiver extends Router {
       () => false,
     )
     await this.beginClose()
-    clearTimeout(this.#retry)
+    this.#cancelRetry()
     this.#application?.stop()
     if (!started) return
     if (!this.#worker) return (this.#store as Store).close()

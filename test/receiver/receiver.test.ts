@@ -1,9 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs'
 import t from 'tap'
 import { pino } from 'pino'
-import { createReceiver } from '../../src/receiver/receiver.ts'
+import { systemClock } from '../../src/app/clock.ts'
+import { createReceiver, keyCheck } from '../../src/receiver/receiver.ts'
 import { exampleBot } from '../../src/example-bot.ts'
 import { Router } from '../../src/router/router.ts'
+import { ManualClock } from '../fakes/manual-clock.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
 import { APP_TOKEN, eventually, readFixture, SECRET_KEY, TEST_WORKER } from '../helpers.ts'
 
@@ -148,22 +150,29 @@ t.test('a pinned token holder cannot store an event as another portal', async (t
 })
 
 t.test('a key that cannot be checked yet is tried again; a retry under way when the receiver closes starts nothing', async (t) => {
-  // Both receivers fail their first check (the store's meta cannot be read), and their retry, five
-  // seconds on, is held until they are closed: one's then succeeds, the other's fails again.
+  // The retries wait on a clock of the test's: their five seconds pass when it says so.
+  const clock = new ManualClock()
+  keyCheck.clock = clock
+  t.teardown(() => void (keyCheck.clock = systemClock))
+  // Both receivers fail their first check (the store's meta cannot be read), and their retry is
+  // held until they are closed: one's then succeeds, the other's fails again.
   const setup = (retryFails: boolean) => {
     const store = new MemoryStore()
     let release = () => {}
     const held = new Promise<void>((resolve) => (release = resolve))
-    const state = { checks: 0, subscribed: 0, release }
+    const state = { checks: 0, subscribed: 0, settled: false, release }
     const get = store.meta.get
     store.meta.get = async (key) => {
       if (++state.checks === 1) throw new Error('not readable yet')
       await held
-      if (retryFails) throw new Error('still not readable')
+      if (retryFails) {
+        state.settled = true
+        throw new Error('still not readable')
+      }
       return get(key)
     }
     // The check it then leaves would go to a closed store: taken as written.
-    store.meta.set = async () => {}
+    store.meta.set = async () => void (state.settled = true)
     const onAvailable = store.queue.onAvailable
     store.queue.onAvailable = (listener) => (state.subscribed++, onAvailable(listener))
     return { receiver: createReceiver({ tokens: [APP_TOKEN], store, secretKey, logger, worker: TEST_WORKER }), state }
@@ -174,15 +183,41 @@ t.test('a key that cannot be checked yet is tried again; a retry under way when 
     await receiver.start()
     t.same(receiver.ready(), { ready: false, reason: 'starting' })
   }
-  await eventually(() => succeeds.state.checks === 2 && fails.state.checks === 2, 10000)
+  t.equal(clock.timers, 2, 'each waits to try again')
+  clock.advance(4999)
+  t.same([succeeds.state.checks, fails.state.checks], [1, 1], 'not before five seconds')
+  clock.advance(1)
+  await eventually(() => succeeds.state.checks === 2 && fails.state.checks === 2)
   for (const { receiver, state } of [succeeds, fails]) {
     await receiver.close()
     state.release()
   }
-  // Long enough for a retry that should not have been scheduled.
-  await new Promise((resolve) => setTimeout(resolve, 5500))
+  // Both retries have come to their last step, and a turn of the event loop later to its end:
+  // whatever they were to start or schedule, they have.
+  await eventually(() => succeeds.state.settled && fails.state.settled)
+  await new Promise((resolve) => setImmediate(resolve))
   t.equal(succeeds.state.subscribed, 0, 'no worker started after the close')
-  t.equal(fails.state.checks, 2, 'no retry after the close')
+  t.equal(clock.timers, 0, 'no retry after the close')
+  t.equal(fails.state.checks, 2)
+})
+
+t.test('closing a receiver whose key check waits to be tried again cancels the retry', async (t) => {
+  const clock = new ManualClock()
+  keyCheck.clock = clock
+  t.teardown(() => void (keyCheck.clock = systemClock))
+  const store = new MemoryStore()
+  let checks = 0
+  store.meta.get = async () => {
+    checks++
+    throw new Error('not readable yet')
+  }
+  const receiver = createReceiver({ tokens: [APP_TOKEN], store, secretKey, logger, worker: TEST_WORKER })
+  await receiver.start()
+  t.equal(clock.timers, 1, 'a retry waits')
+  await receiver.close()
+  t.equal(clock.timers, 0, 'cancelled')
+  clock.advance(60_000)
+  t.equal(checks, 1, 'never tried again')
 })
 
 t.test('metrics() gives the framework-free users what /metrics serves: every answer of the door counted', async (t) => {
