@@ -41,6 +41,8 @@ export async function dlq(args: string[], io: CommandIo): Promise<number> {
         const results = []
         for (const id of ids) results.push(await replayDeadLetter(store, id, withDefaults(DEFAULT_FORM_LIMITS, receiver.formLimits)))
         for (const result of results) io.stdout.write(describe(result) + '\n')
+        // Silence would leave the user wondering whether anything ran.
+        if (results.length === 0) io.stdout.write('the dead letter is empty: nothing to replay\n')
         return results.every((result) => result.replayed) ? 0 : 1
       }
       case 'drop': {

@@ -113,6 +113,7 @@ t.test('says how to use it', async (t) => {
   t.match(await dlq(['drop', 'x1'], dataDir), { code: 1, err: /give a dead letter id/ })
   t.same(await dlq(['list'], dataDir), { code: 0, out: 'the dead letter is empty\n', err: '' })
   t.same(await dlq(['list', '--json'], dataDir), { code: 0, out: '', err: '' }, 'nothing for an empty list')
+  t.same(await dlq(['replay', '--all'], dataDir), { code: 0, out: 'the dead letter is empty: nothing to replay\n', err: '' }, 'replaying all of none says so')
   const file = t.testdir({ f: 'x' }) + '/f'
   t.match(await dlq(['list'], file), { code: 1, err: /b24-receiver dlq: cannot open the inbox in DATA_DIR/ })
 })
