@@ -8,6 +8,7 @@ import { createLogger } from '../log/create-logger.ts'
 import { b24Receiver } from '../plugin.ts'
 import { createReceiver, type Receiver } from '../receiver/receiver.ts'
 import { loadConfig } from './load-config.ts'
+import { unknownSettings } from './unknown-settings.ts'
 import { checkReplicaConfig, sharedStore } from './shared-store.ts'
 
 export interface ServerOptions {
@@ -41,6 +42,10 @@ export async function startServer(env: Record<string, string | undefined>, optio
   checkReplicaConfig(config)
   const store = sharedStore(config) ?? undefined
   const logger = createLogger({ level: config.logLevel, pretty: config.logPretty }, options.destination)
+  // Never the value: a misspelled B24_APP_TOKENS holds a token.
+  for (const { name, likely } of unknownSettings(env)) {
+    logger.warn({ variable: name, likely }, `${name} is not a setting of b24-receiver and is ignored${likely ? `: did you mean ${likely}?` : ''}`)
+  }
   let tokens = config.appTokens
   if (tokens.length === 0 && config.receiver.app !== undefined) {
     // No local token: each portal's own application token, stored at install, proves its events; a

@@ -49,6 +49,20 @@ t.test('uses the configured tokens and makes no local one', async (t) => {
   t.notOk(logs.text().includes('B24_APP_TOKENS is not set'))
 })
 
+t.test('warns at start of each misspelled or unknown setting, naming what it likely means, never its value', async (t) => {
+  const logs = captureLogs()
+  const server = await startServer({ PORT: '0', DATA_DIR: join(t.testdir(), 'data'), B24_APP_TOKENS: 'portal-token', B24_APP_TOKEN: 'typo-token-value', B24_WHATEVER_ELSE_ENTIRELY: 'x', PORTT: '8080' }, { destination: logs.stream })
+  t.teardown(server.close)
+  const warnings = logs.parsed().filter((line) => line.level === 40)
+  t.match(warnings, [
+    { variable: 'B24_APP_TOKEN', likely: 'B24_APP_TOKENS', msg: 'B24_APP_TOKEN is not a setting of b24-receiver and is ignored: did you mean B24_APP_TOKENS?' },
+    { variable: 'B24_WHATEVER_ELSE_ENTIRELY', likely: null, msg: 'B24_WHATEVER_ELSE_ENTIRELY is not a setting of b24-receiver and is ignored' },
+    { variable: 'PORTT', likely: 'PORT', msg: /did you mean PORT\?$/ },
+  ])
+  t.equal(warnings.length, 3)
+  t.notOk(logs.text().includes('typo-token-value'), 'the value is never logged')
+})
+
 t.test('application mode without B24_APP_TOKENS: no local token is made or accepted, and it says whose events it accepts', async (t) => {
   const dataDir = join(t.testdir(), 'data')
   const logs = captureLogs()
