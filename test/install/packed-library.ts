@@ -7,13 +7,13 @@ const root = fileURLToPath(new URL('../..', import.meta.url))
 
 /**
  * The library's tarball, in `dir` as `b24-receiver.tgz` (the name the examples depend on). CI
- * packs it once per run from the build of its `npm ci` and names it in `B24_TARBALL` for every
+ * packs it once per run from the build of its `npm ci` and names it in `B24_TEST_TARBALL` for every
  * Node it tests; without it, it is packed here from the build `npm test` has just made (scripts
  * off: building again through `prepare` would cost a minute and prove nothing `npm ci` does not).
  */
 export async function packedLibrary(dir: string): Promise<string> {
   const tarball = join(dir, 'b24-receiver.tgz')
-  const given = process.env.B24_TARBALL
+  const given = process.env.B24_TEST_TARBALL
   if (given) {
     copyFileSync(given, tarball)
     return tarball
