@@ -22,6 +22,17 @@ t.test('refusals Fastify makes before the receiver sees the body count as the do
   t.match(await server.receiver.metrics(), 'b24_events_accepted_total{door="webhook",status="200"} 0', 'other requests are not counted')
 })
 
+t.test("takes the Fastify app's own logger: one log stream for the app and the receiver", async (t) => {
+  const lines: Array<Record<string, unknown>> = []
+  const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } } })
+  const receiver = createReceiver({ tokens: [APP_TOKEN], store: new MemoryStore(), secretKey: SECRET_KEY, logger: app.log })
+  await app.register(b24Receiver, { receiver })
+  const response = await app.inject({ method: 'POST', url: '/webhook', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: body })
+  t.equal(response.statusCode, 200)
+  await app.close()
+  t.ok(lines.some((line) => line.msg === 'closed'), "the receiver's lines are in the app's stream")
+})
+
 t.test('/metrics follows `health` unless `metrics` says otherwise', async (t) => {
   const routes = async (options: Partial<B24ReceiverPluginOptions>) => {
     const receiver = createReceiver({ tokens: [APP_TOKEN], store: new MemoryStore(), secretKey: SECRET_KEY, logger: pino({ level: 'silent' }) })

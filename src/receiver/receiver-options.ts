@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify'
 import type { Logger } from 'pino'
 import type { AppOptions } from '../app/app-options.ts'
 import type { PollSettings } from '../poll/open-poller.ts'
@@ -33,8 +34,11 @@ export interface ReceiverOptions {
   durability?: Durability
   /** How long a handled event's key recognises a double delivery; 24 hours. */
   dedupWindowMs?: number
-  /** A pino logger; by default JSON lines on stdout at `info`, tokens redacted. */
-  logger?: Logger
+  /**
+   * A pino logger, or your Fastify app's own (`app.log`, pino too) for one log stream; by default
+   * JSON lines on stdout at `info`, tokens redacted.
+   */
+  logger?: Logger | FastifyBaseLogger
   /** The largest body accepted, in bytes; 1 MiB. */
   bodyLimit?: number
   /**

@@ -106,7 +106,8 @@ export class Receiver extends Router {
     if (options.store && options.secretKey === undefined) throw new ConfigError('secretKey: a store of your own needs the key that seals credentials in it (B24_SECRET_KEY)')
     if (typeof options.secretKey === 'string') parseSecretKey(options.secretKey, 'secretKey')
     this.#options = { ...options, worker }
-    this.#logger = options.logger ?? createLogger({ level: 'info' })
+    // Fastify's logger is pino (its type names fewer of pino's methods than handlers may use).
+    this.#logger = (options.logger as Logger | undefined) ?? createLogger({ level: 'info' })
     this.bodyLimit = options.bodyLimit ?? RECEIVER_DEFAULTS.bodyLimit
     this.#formLimits = withDefaults(DEFAULT_FORM_LIMITS, options.formLimits)
     this.#sinks = [...(options.logEvents === false ? [] : [logEvent]), ...(options.eventsFile ? [eventsFile(options.eventsFile)] : [])]
