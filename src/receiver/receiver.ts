@@ -9,7 +9,8 @@ import { Application } from '../app/application.ts'
 import { systemClock, type Clock } from '../app/clock.ts'
 import { isSecureUrl } from '../app/secure-url.ts'
 import { createTokenSet, type TokenSet } from '../auth/token-set.ts'
-import { verifyToken } from '../auth/verify-token.ts'
+import { createRefusalLog, type RefusalLog } from '../auth/refusal-log.ts'
+import { UnauthorizedError, verifyToken } from '../auth/verify-token.ts'
 import { BitrixError } from '../bitrix/bitrix-error.ts'
 import type { Bitrix, RestSettings } from '../bitrix/bitrix.ts'
 import { BITRIX24_CLOUD_HOSTS } from '../bitrix/portal-hosts.ts'
@@ -67,6 +68,7 @@ export class Receiver extends Router {
   readonly bodyLimit: number
   readonly #options: ReceiverOptions
   readonly #logger: Logger
+  readonly #refused: RefusalLog
   readonly #tokens: TokenSet
   readonly #rest: RestSettings
   readonly #sinks: Sink[]
@@ -108,6 +110,7 @@ export class Receiver extends Router {
     this.#options = { ...options, worker }
     // Fastify's logger is pino (its type names fewer of pino's methods than handlers may use).
     this.#logger = (options.logger as Logger | undefined) ?? createLogger({ level: 'info' })
+    this.#refused = createRefusalLog(this.#logger)
     this.bodyLimit = options.bodyLimit ?? RECEIVER_DEFAULTS.bodyLimit
     this.#formLimits = withDefaults(DEFAULT_FORM_LIMITS, options.formLimits)
     this.#sinks = [...(options.logEvents === false ? [] : [logEvent]), ...(options.eventsFile ? [eventsFile(options.eventsFile)] : [])]
@@ -223,10 +226,12 @@ export class Receiver extends Router {
    * worker, which keeps what does not decode in the dead letter. Replies never echo the input.
    */
   async handle(request: WebhookRequest): Promise<DoorReply<AcceptedReply | ErrorReply>> {
+    let portal: Arrival['portal'] | undefined
     try {
       const media = mediaOf(request.contentType)
       if (Buffer.byteLength(request.body) > this.bodyLimit) throw new BodyTooLargeError()
       const { credentials, ...wire } = scanWebhook(typeof request.body === 'string' ? request.body : request.body.toString('utf8'), media)
+      portal = credentials.portal
       const arrival: Arrival = { source: 'webhook', portal: credentials.portal, credentials, ...wire }
       // In application mode the application checks the token and stores: an install is confirmed
       // with the OAuth server (or kept pending), another event passes with its portal's token, a
@@ -239,6 +244,7 @@ export class Receiver extends Router {
       }
       return { status: 200, body: { ok: true } }
     } catch (error) {
+      if (error instanceof UnauthorizedError && portal) this.#refused(portal, error.code)
       const reply = errorReply(error, this.#logger)
       this.#metrics.door.refused(reply.status)
       return reply

@@ -56,6 +56,9 @@ t.test('refuses missing, empty and wrong tokens with 401, and a token hidden in 
   t.match(await (await server.post('event=ONIMV2MESSAGEADD&ts=1&auth=' + APP_TOKEN)).json(), { error: 'MALFORMED_BODY', message: 'auth[application_token] cannot be read' })
   t.match(await (await server.post('')).json(), { error: 'NOT_AN_EVENT', message: 'not a Bitrix24 event: the event type cannot be read' })
   t.same(server.store?.rows, [], 'nothing stored')
+  const refusals = server.logs.parsed().filter((line) => line.level === 40 && String(line.msg).startsWith('refused an event'))
+  t.match(refusals, [{ code: 'INVALID_TOKEN', portal: { domain: 'some-domain.bitrix24.com' }, msg: /with 401 \(INVALID_TOKEN\): B24_APP_TOKENS/ }], 'an operator is told which portal was refused, once a minute')
+  t.notOk(server.logs.text().includes('f'.repeat(32)), 'never the token it was sent')
 })
 
 t.test('pins a token to its portal', async (t) => {
