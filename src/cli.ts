@@ -33,6 +33,11 @@ export async function runCli(argv: string[], io: CommandIo): Promise<number> {
     io.stderr.write(`${name === undefined ? '' : `b24-receiver: unknown command '${name}'\n`}${USAGE}\n`)
     return 2
   }
+  // A reader that went away (`… | head -1`) is no error of ours: the rest of the output is
+  // dropped, as Unix tools do; any other failure to write is one line, never a stack trace.
+  io.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') io.stderr.write(`b24-receiver ${name}: cannot write the output: ${error.message}\n`)
+  })
   try {
     return await command(args, io)
   } catch (error) {

@@ -1,4 +1,4 @@
-import { PassThrough, Readable } from 'node:stream'
+import { PassThrough, Readable, Writable } from 'node:stream'
 import t from 'tap'
 import { runCli } from '../src/cli.ts'
 import { expectedEvent } from './fixtures/expected-event.ts'
@@ -79,4 +79,23 @@ t.test('a bad environment stops serve with one line naming the variable', async 
   const { code, stderr } = await run(['serve'], '', false, { PORT: 'abc' })
   t.equal(code, 1)
   t.equal(stderr, 'b24-receiver serve: invalid environment: PORT must be integer\n')
+})
+
+t.test('a reader that went away (… | head -1) ends the output quietly; another write failure is one line', async (t) => {
+  const failing = (code: string) =>
+    new Writable({
+      write(_chunk, _encoding, done) {
+        done(Object.assign(new Error(`write ${code}`), { code }))
+      },
+    })
+  const stderr = new PassThrough()
+  let err = ''
+  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()))
+  const input = () => Readable.from([Buffer.from(readFixture(`bitrix/${capture}.body.txt`))])
+  t.equal(await runCli(['decode'], { stdin: input(), stdout: failing('EPIPE'), stderr, env: {} }), 0)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(err, '', 'nothing said of a closed pipe')
+  await runCli(['decode'], { stdin: input(), stdout: failing('EIO'), stderr, env: {} })
+  await eventually(() => err !== '')
+  t.equal(err, 'b24-receiver decode: cannot write the output: write EIO\n')
 })

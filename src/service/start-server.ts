@@ -7,6 +7,7 @@ import { exampleBot } from '../example-bot.ts'
 import { createLogger } from '../log/create-logger.ts'
 import { b24Receiver } from '../plugin.ts'
 import { createReceiver, type Receiver } from '../receiver/receiver.ts'
+import { ConfigError } from '../errors.ts'
 import { loadConfig } from './load-config.ts'
 import { unknownSettings } from './unknown-settings.ts'
 import { checkReplicaConfig, sharedStore } from './shared-store.ts'
@@ -84,7 +85,12 @@ export async function startServer(env: Record<string, string | undefined>, optio
     },
   })
   await app.register(b24Receiver, { receiver, path: '/webhook', health: true })
-  await app.listen({ port: config.port, host: config.host })
+  try {
+    await app.listen({ port: config.port, host: config.host })
+  } catch (error) {
+    await app.close()
+    throw listenError(error, config.host, config.port)
+  }
   const { address, family, port } = app.server.address() as AddressInfo
   const url = `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`
   logger.info({ url, tokens: tokens.length }, 'b24-receiver is listening: POST /webhook, GET /health, GET /ready, GET /metrics')
@@ -100,4 +106,15 @@ export async function startServer(env: Record<string, string | undefined>, optio
         logger.flush()
       })()),
   }
+}
+
+// What an operator can act on, in one line: the usual reasons a port cannot be had.
+const LISTEN_REASONS: Record<string, string> = {
+  EADDRINUSE: 'another process is listening there: stop it, or set PORT',
+  EACCES: 'this user may not listen there (ports below 1024 need privileges): set PORT',
+}
+
+function listenError(error: unknown, host: string, port: number): ConfigError {
+  const { code, message } = error as NodeJS.ErrnoException
+  return new ConfigError(`cannot listen on ${host}:${port}: ${LISTEN_REASONS[String(code)] ?? message}`)
 }
