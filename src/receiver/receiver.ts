@@ -2,7 +2,9 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { Health, Readiness } from '../../schemas/health.ts'
 import type { AcceptedReply, ErrorReply } from '../../schemas/reply.ts'
+import { existsSync } from 'node:fs'
 import { hostname } from 'node:os'
+import { resolve } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { APP_DEFAULTS, APP_LIMITS } from '../app/app-options.ts'
 import { Application } from '../app/application.ts'
@@ -27,6 +29,7 @@ import { openPoller } from '../poll/open-poller.ts'
 import type { Poller } from '../poll/poller.ts'
 import { Router } from '../router/router.ts'
 import { checkSealKey } from '../seal/check-seal-key.ts'
+import { ensureKeyFile, KEY_FILE } from '../seal/key-file.ts'
 import { loadSecretKey } from '../seal/load-secret-key.ts'
 import { createSealer, type Sealer } from '../seal/sealer.ts'
 import { parseSecretKey } from '../seal/secret-key.ts'
@@ -165,8 +168,13 @@ export class Receiver extends Router {
   async #unseal(store: Store): Promise<void> {
     let sealer
     try {
-      sealer = createSealer(await loadSecretKey(this.#options.secretKey, this.#options.dataDir ?? RECEIVER_DEFAULTS.dataDir))
-      await checkSealKey(store, sealer)
+      const dataDir = this.#options.dataDir ?? RECEIVER_DEFAULTS.dataDir
+      sealer = createSealer(await loadSecretKey(this.#options.secretKey, dataDir))
+      // A given key that fails may be because the embedded store was sealed under its key file.
+      const keyFile = resolve(dataDir, KEY_FILE)
+      const given = this.#options.secretKey !== undefined
+      const other = given && !this.#options.store && existsSync(keyFile) ? createSealer((await ensureKeyFile(dataDir)).key) : undefined
+      await checkSealKey(store, sealer, { given, keyFile: given && !other ? null : keyFile }, other)
     } catch (error) {
       if (error instanceof ConfigError) {
         await store.close()

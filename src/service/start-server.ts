@@ -8,6 +8,7 @@ import { createLogger } from '../log/create-logger.ts'
 import { b24Receiver } from '../plugin.ts'
 import { createReceiver, type Receiver } from '../receiver/receiver.ts'
 import { ConfigError } from '../errors.ts'
+import { inServiceWords } from '../seal/check-seal-key.ts'
 import { loadConfig } from './load-config.ts'
 import { unknownSettings } from './unknown-settings.ts'
 import { checkReplicaConfig, sharedStore } from './shared-store.ts'
@@ -53,7 +54,9 @@ export async function startServer(env: Record<string, string | undefined>, optio
     // token accepted from any portal would only weaken that (and would differ per replica).
     logger.info('application mode without B24_APP_TOKENS: events are accepted from the portals that installed the application, with the application token each one was given')
   } else if (tokens.length === 0) {
-    const local = await ensureLocalToken(config.dataDir)
+    const local = await ensureLocalToken(config.dataDir).catch((error: NodeJS.ErrnoException) => {
+      throw new ConfigError(`B24_APP_TOKENS is not set and no local token can be kept in DATA_DIR ${config.dataDir} (${error.code}): make it writable for this user, or set B24_APP_TOKENS`)
+    })
     tokens = [local.token]
     logger.warn(
       { tokenFile: local.path },
@@ -84,7 +87,11 @@ export async function startServer(env: Record<string, string | undefined>, optio
       return typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : randomUUID()
     },
   })
-  await app.register(b24Receiver, { receiver, path: '/webhook', health: true })
+  try {
+    await app.register(b24Receiver, { receiver, path: '/webhook', health: true })
+  } catch (error) {
+    throw inServiceWords(error)
+  }
   try {
     await app.listen({ port: config.port, host: config.host })
   } catch (error) {

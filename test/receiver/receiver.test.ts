@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import { existsSync, readFileSync } from 'node:fs'
 import t from 'tap'
 import { pino } from 'pino'
@@ -116,6 +117,19 @@ t.test('appends one line per handled event to eventsFile', async (t) => {
   t.match(JSON.parse(readFileSync(path, 'utf8')), { event: { type: 'ONIMBOTV2MESSAGEADD' }, delivery: { source: 'webhook' }, key: /^hook:/ })
 })
 
+t.test('a key given for an inbox sealed under its key file says so, naming the file', async (t) => {
+  const dataDir = t.testdir()
+  const first = createReceiver({ tokens: [APP_TOKEN], dataDir, logger, worker: TEST_WORKER })
+  await first.start()
+  await first.close()
+  const given = createReceiver({ tokens: [APP_TOKEN], dataDir, secretKey: Buffer.alloc(32, 1), logger, worker: TEST_WORKER })
+  await t.rejects(given.start(), {
+    name: 'ConfigError',
+    message: `secretKey is not the key that sealed the credentials in this store: give the key they were sealed with; the key file ${resolve(dataDir, 'secret.key')} opens them: leave secretKey unset, or set it to that file's key`,
+  })
+  await given.close()
+})
+
 t.test('a store of its own needs the key; a key that cannot open what is stored stops the start', async (t) => {
   t.throws(() => createReceiver({ tokens: [APP_TOKEN], store: new MemoryStore(), logger }), { name: 'ConfigError', message: /^secretKey: / })
   t.throws(() => createReceiver({ tokens: [APP_TOKEN], secretKey: 'short', logger }), { name: 'ConfigError', message: /secretKey/ })
@@ -126,7 +140,7 @@ t.test('a store of its own needs the key; a key that cannot open what is stored 
   t.equal((await first.handle({ body, contentType: FORM })).status, 200)
   await first.close()
   const wrong = createReceiver({ tokens: [APP_TOKEN], dataDir, secretKey: Buffer.alloc(32, 1), logger, worker: TEST_WORKER })
-  await t.rejects(wrong.start(), { name: 'ConfigError', message: /B24_SECRET_KEY \(secretKey\) is not the key that sealed/ })
+  await t.rejects(wrong.start(), { name: 'ConfigError', message: /^secretKey is not the key that sealed the credentials in this store: give the key they were sealed with$/ })
   t.same(wrong.ready(), { ready: false, reason: 'starting' })
   await wrong.close()
   const right = createReceiver({ tokens: [APP_TOKEN], dataDir, secretKey: Buffer.from('ab'.repeat(32), 'hex'), logger, worker: TEST_WORKER })

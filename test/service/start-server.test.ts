@@ -39,6 +39,14 @@ t.test('starts on a fresh clone with a local token it names, and refuses other t
   t.match(lines.at(-1), { msg: 'closed' })
 })
 
+t.test('with no token and a DATA_DIR it cannot write, it stops with one line naming both', async (t) => {
+  const file = join(t.testdir({ taken: 'a file, not a directory' }), 'taken')
+  await t.rejects(startServer({ PORT: '0', DATA_DIR: file }, { destination: captureLogs().stream }), {
+    name: 'ConfigError',
+    message: `B24_APP_TOKENS is not set and no local token can be kept in DATA_DIR ${file} (EEXIST): make it writable for this user, or set B24_APP_TOKENS`,
+  })
+})
+
 t.test('uses the configured tokens and makes no local one', async (t) => {
   const dataDir = join(t.testdir(), 'data')
   const logs = captureLogs()
@@ -200,8 +208,15 @@ t.test('B24_SECRET_KEY: another key, or none, for what a key sealed stops the st
   t.equal((await post(first.url, 'tok')).status, 200)
   await first.close()
   // Unset, the service would take the key it generates under DATA_DIR: not the one that sealed.
-  await t.rejects(startServer(env, { destination: captureLogs().stream }), { name: 'ConfigError', message: /^B24_SECRET_KEY \(secretKey\) is not the key that sealed the credentials in this store/ })
-  await t.rejects(startServer({ ...env, B24_SECRET_KEY: 'cd'.repeat(32) }, { destination: captureLogs().stream }), { name: 'ConfigError' })
+  const keyFile = join(dataDir, 'secret.key')
+  await t.rejects(startServer(env, { destination: captureLogs().stream }), {
+    name: 'ConfigError',
+    message: `the key file ${keyFile} is not the key that sealed the credentials in this store: they were sealed under a key given in B24_SECRET_KEY, give it again`,
+  })
+  await t.rejects(startServer({ ...env, B24_SECRET_KEY: 'cd'.repeat(32) }, { destination: captureLogs().stream }), {
+    name: 'ConfigError',
+    message: 'B24_SECRET_KEY is not the key that sealed the credentials in this store: give the key they were sealed with',
+  })
   const again = await startServer({ ...env, B24_SECRET_KEY: Buffer.from(key, 'hex').toString('base64') }, { destination: captureLogs().stream })
   t.equal((await post(again.url, 'tok')).status, 200, 'the same key, written in base64')
   await again.close()
