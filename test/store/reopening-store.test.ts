@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { pino } from 'pino'
 import { reopeningStore } from '../../src/store/reopening-store.ts'
 import { openSqliteStore } from '../../src/store/sqlite/open-sqlite-store.ts'
@@ -8,6 +8,8 @@ import type { NewRecord, Store } from '../../src/store/store.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
 import { newRecord } from '../fakes/new-record.ts'
 import { captureLogs, eventually } from '../helpers.ts'
+import { newCandidate } from './candidates-contract.ts'
+import { portalRow } from './store-contract.ts'
 
 const record = (text: string): NewRecord => newRecord(1, text)
 
@@ -140,7 +142,8 @@ t.test('closing before it ever opened stops trying', async (t) => {
   t.equal(opens, 1)
 })
 
-t.test("portals: refused until the store opens, then the opened store's", async (t) => {
+/** A store that fails its first open and opens a memory store at the second, 10 ms later. */
+function opensOnSecondTry(t: Test) {
   let inner: MemoryStore | null = null
   let attempts = 0
   const store = reopeningStore(
@@ -152,14 +155,38 @@ t.test("portals: refused until the store opens, then the opened store's", async 
     10,
   )
   t.teardown(() => store.close())
+  return { store, opened: async () => (await eventually(() => inner !== null), inner as MemoryStore) }
+}
+
+t.test("portals: refused until the store opens, then the opened store's", async (t) => {
+  const { store, opened } = opensOnSecondTry(t)
   const portals = store.portals!
   await t.rejects(portals.get('m'), unavailable)
-  await eventually(() => inner !== null)
+  const inner = await opened()
   const row = { memberId: 'm', domain: 'd.bitrix24.com', clientEndpoint: 'https://d.bitrix24.com/rest/', status: 'active' as const, scope: null, version: null, applicationToken: null, tokens: null, expiresAt: null, installedAt: 1, updatedAt: 1 }
   await portals.put(row)
   t.same(await portals.get('m'), row)
   t.ok(await portals.update('m', { version: '2' }))
   t.same(await portals.list(), [{ ...row, version: '2' }])
-  t.same(await inner!.portals.get('m'), { ...row, version: '2' }, 'in the opened store')
+  t.same(await inner.portals.get('m'), { ...row, version: '2' }, 'in the opened store')
   t.ok(await portals.delete('m'))
+})
+
+t.test("candidate installs: refused until the store opens, then the opened store's", async (t) => {
+  const { store, opened } = opensOnSecondTry(t)
+  const candidates = store.candidates!
+  await t.rejects(candidates.list(), unavailable)
+  const inner = await opened()
+  const bounds = { perPortal: 3, total: 10 }
+  t.same(await candidates.add(newCandidate('m'), newRecord(1, 'install'), bounds), { id: 1 })
+  t.same(await candidates.add(newCandidate('n'), newRecord(2, 'install'), bounds), { id: 2 })
+  t.equal(await candidates.append(1, newRecord(1, 'event'), 10), 'stored')
+  t.match(await candidates.get(1), { memberId: 'm' })
+  t.match(await candidates.of('m'), [{ id: 1 }])
+  t.equal((await candidates.list()).length, 2)
+  t.same(await candidates.stats(), { candidates: 2, events: 3 })
+  t.ok(await candidates.drop(2))
+  t.ok(await candidates.confirm(1, portalRow('m')))
+  t.equal(inner.rows.length, 2, 'in the opened store')
+  t.match(await inner.portals.get('m'), { status: 'active' })
 })
