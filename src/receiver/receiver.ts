@@ -170,11 +170,12 @@ export class Receiver extends Router {
     try {
       const dataDir = this.#options.dataDir ?? RECEIVER_DEFAULTS.dataDir
       sealer = createSealer(await loadSecretKey(this.#options.secretKey, dataDir))
-      // A given key that fails may be because the embedded store was sealed under its key file.
+      // A given key that fails may be because the embedded store was sealed under its key file:
+      // read only then, to say so.
       const keyFile = resolve(dataDir, KEY_FILE)
       const given = this.#options.secretKey !== undefined
-      const other = given && !this.#options.store && existsSync(keyFile) ? createSealer((await ensureKeyFile(dataDir)).key) : undefined
-      await checkSealKey(store, sealer, { given, keyFile: given && !other ? null : keyFile }, other)
+      const keyFileSealer = given && !this.#options.store && existsSync(keyFile) ? async () => createSealer((await ensureKeyFile(dataDir)).key) : undefined
+      await checkSealKey(store, sealer, { given, keyFile: given && !keyFileSealer ? null : keyFile }, keyFileSealer)
     } catch (error) {
       if (error instanceof ConfigError) {
         await store.close()

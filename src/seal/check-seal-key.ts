@@ -41,15 +41,16 @@ export function inServiceWords(error: unknown): unknown {
  * store's meta; every later start opens it. A different key would leave every stored event's
  * credentials unreadable, so it stops the start instead. A store that cannot be read yet is
  * not checked (its events' credentials then fail to open one by one, and are retried).
- * `keyFileSealer`: the key file's, when a key was given and there is one, to say whether it is the right one.
+ * `keyFileSealer`: reads the key file's, when a key was given and there is one, to say whether it is
+ * the right one; called only when the key fails.
  * @throws {WrongSealKeyError} when the key is not the one the store was sealed with.
  */
-export async function checkSealKey(store: Pick<Store, 'meta' | 'unavailable'>, sealer: Sealer, source: KeySource = { given: true, keyFile: null }, keyFileSealer?: Sealer): Promise<void> {
+export async function checkSealKey(store: Pick<Store, 'meta' | 'unavailable'>, sealer: Sealer, source: KeySource = { given: true, keyFile: null }, keyFileSealer?: () => Promise<Sealer>): Promise<void> {
   if (store.unavailable() !== null) return
   const check = await store.meta.get(CHECK_KEY)
   if (check === null) return store.meta.set(CHECK_KEY, sealer.seal(CHECK_TEXT))
   if (opens(sealer, check)) return
-  throw new WrongSealKeyError({ ...source, keyFileOpens: keyFileSealer !== undefined && opens(keyFileSealer, check) })
+  throw new WrongSealKeyError({ ...source, keyFileOpens: keyFileSealer !== undefined && opens(await keyFileSealer(), check) })
 }
 
 function opens(sealer: Sealer, check: string): boolean {

@@ -33,10 +33,10 @@ t.test('says where the right key likely is: the key file that opens the store, o
   const store = new MemoryStore()
   await checkSealKey(store, sealer)
   const keyFile = '/srv/data/secret.key'
-  await t.rejects(checkSealKey(store, createSealer(Buffer.alloc(32, 2)), { given: true, keyFile }, sealer), {
+  await t.rejects(checkSealKey(store, createSealer(Buffer.alloc(32, 2)), { given: true, keyFile }, async () => sealer), {
     message: `secretKey is not the key that sealed the credentials in this store: give the key they were sealed with; the key file ${keyFile} opens them: leave secretKey unset, or set it to that file's key`,
   })
-  await t.rejects(checkSealKey(store, createSealer(Buffer.alloc(32, 2)), { given: true, keyFile }, createSealer(Buffer.alloc(32, 3))), {
+  await t.rejects(checkSealKey(store, createSealer(Buffer.alloc(32, 2)), { given: true, keyFile }, async () => createSealer(Buffer.alloc(32, 3))), {
     message: 'secretKey is not the key that sealed the credentials in this store: give the key they were sealed with',
   })
   await t.rejects(checkSealKey(store, createSealer(Buffer.alloc(32, 2)), { given: false, keyFile }), {
