@@ -48,7 +48,8 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
   const opened = statSync(path).ino
   let removed: string | null = null
   const watch = setInterval(() => {
-    if (removed !== null || statSync(path, { throwIfNoEntry: false })?.ino === opened) return
+    if (statSync(path, { throwIfNoEntry: false })?.ino === opened) return
+    clearInterval(watch) // told once: what is removed stays removed for this process
     removed = `DATA_DIR ${options.dataDir} was removed (or ${INBOX_FILE} replaced) while running`
     options.logger?.error(`${removed}: events are refused with 503; restart once DATA_DIR is back (what was pending in the removed inbox is lost)`)
   }, options.pollIntervalMs ?? 1000).unref()
