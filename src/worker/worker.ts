@@ -93,6 +93,8 @@ export class Worker {
   #stopped = true
   #scheduled = false
   #pumping: Promise<void> | null = null
+  /** The last claim failed: told once, until one goes through. */
+  #unreadable = false
   #unsubscribe: (() => void) | undefined
 
   constructor(queue: Queue, dispatch: Dispatch, logger: Logger, options: WorkerOptions) {
@@ -154,13 +156,19 @@ export class Worker {
     const free = this.#options.concurrency - this.#running.size
     if (free <= 0 || this.#stopped) return
     try {
-      for (const record of await this.#queue.claim(free)) {
+      const claimed = await this.#queue.claim(free)
+      if (this.#unreadable) this.#logger.info('the inbox can be read again')
+      this.#unreadable = false
+      for (const record of claimed) {
         // A claim that answered after the stop: given back untouched, for the next start.
         if (this.#stopped) this.#queue.release(record.id)
         else this.#running.set(record.id, this.#handle(record))
       }
     } catch (error) {
-      this.#logger.error({ err: error }, 'cannot read the inbox')
+      // A store that is away fails every poll (PostgreSQL's, each second): told when it goes and
+      // when it is back, with no stack (the store's `unavailable()` keeps the reason for /ready).
+      if (!this.#unreadable) this.#logger.error({ reason: reasonOf(error) }, 'cannot read the inbox')
+      this.#unreadable = true
     }
   }
 
@@ -216,7 +224,7 @@ export class Worker {
       return 'rejected'
     }
     const line = { err: failure, type: record.type, inboxId: record.id, attempt }
-    const reason = failure instanceof Error ? `${failure.name}: ${failure.message}` : String(failure)
+    const reason = reasonOf(failure)
     this.#counts.failedAttempts++
     if (attempt >= this.#options.maxAttempts) {
       await this.#queue.bury(record.id, attempt, reason)
@@ -230,3 +238,5 @@ export class Worker {
     return 'retried'
   }
 }
+
+const reasonOf = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error))

@@ -7,6 +7,7 @@ import { Deferred, Undeliverable, Worker, type Dispatch, type Outcome, type Sett
 import { MemoryStore } from '../fakes/memory-store.ts'
 import { newRecord, textOf } from '../fakes/new-record.ts'
 import { captureLogs, eventually } from '../helpers.ts'
+import { openPgStore, proxied, testDatabase } from '../store/postgres/postgres-fixture.ts'
 
 const OPTIONS: WorkerOptions = { concurrency: 4, maxAttempts: 3, retryBaseMs: 5, retryMaxMs: 20, random: () => 0.5 }
 
@@ -496,9 +497,9 @@ t.test('an observer is told of each attempt, and of each outcome once it is writ
   t.ok(settled.every(([, , ms]) => ms >= 0))
 })
 
-t.test('a claim that fails is logged, and the next notice claims again', async (t) => {
+t.test('claims that keep failing are told once, with the reason and no stack, and once when one goes through; the next notice claims again', async (t) => {
   const seen: string[] = []
-  let failures = 1
+  let claims = 0
   const { worker, add, logs } = setup(
     t,
     async (stored) => {
@@ -509,19 +510,74 @@ t.test('a claim that fails is logged, and the next notice claims again', async (
     (base) => ({
       ...base,
       claim: async (limit) => {
-        if (failures-- > 0) throw new Error('database is locked')
+        if (++claims <= 3) throw new Error('database is locked')
         return base.claim(limit)
       },
     }),
   )
-  await add(1, 'a')
   worker.start()
-  await eventually(() => logs.lines.length === 1)
-  t.match(logs.parsed(), [{ level: 50, msg: 'cannot read the inbox', err: { message: 'database is locked' } }])
-  t.same(seen, [])
+  await eventually(() => claims === 1)
+  await add(1, 'a')
+  await eventually(() => claims === 2)
   await add(2, 'b')
+  await eventually(() => claims === 3)
+  t.same(seen, [], 'three claims failed')
+  await add(3, 'c')
+  await eventually(() => seen.length === 3)
+  t.same(seen, ['a', 'b', 'c'])
+  t.match(logs.parsed(), [
+    { level: 50, msg: 'cannot read the inbox', reason: 'Error: database is locked' },
+    { level: 30, msg: 'the inbox can be read again' },
+  ])
+  t.equal(logs.lines.length, 2, 'one line for three failures, one for the return')
+  t.notMatch(logs.text(), /"err"|"stack"/)
+})
+
+t.test('PostgreSQL unreachable: one error line however many polls fail, without the connection string, one line when it is back', async (t) => {
+  const { proxy, url } = await proxied(t, await testDatabase(t))
+  // Trust authentication ignores a password: one is given, to be looked for in the log.
+  const connection = new URL(url)
+  connection.password ||= 'hunter2'
+  const store = await openPgStore(t, { connectionString: connection.href, pollIntervalMs: 20 })
+  let failed = 0
+  const claim = store.queue.claim.bind(store.queue)
+  store.queue.claim = async (limit) => {
+    try {
+      return await claim(limit)
+    } catch (error) {
+      failed++
+      throw error
+    }
+  }
+  const seen: string[] = []
+  const logs = captureLogs()
+  const worker = new Worker(
+    store.queue,
+    async (stored) => {
+      seen.push(textOf(stored))
+      return handledOutcome(stored)
+    },
+    pino(logs.stream),
+    OPTIONS,
+  )
+  t.teardown(() => worker.stop(0))
+  worker.start()
+  await store.append(record(1, 'before'))
+  await eventually(async () => seen.length === 1 && (await store.stats()).depth === 0)
+
+  proxy.cut()
+  await eventually(() => failed >= 5)
+  t.match(store.unavailable(), /^PostgreSQL cannot be used: /, '/ready keeps the reason')
+  t.match(logs.parsed(), [{ level: 50, msg: 'cannot read the inbox', reason: String }])
+  t.equal(logs.lines.length, 1, `one line for ${failed} failed polls`)
+  proxy.restore()
+  await eventually(() => logs.lines.length === 2)
+  t.match(logs.parsed()[1], { level: 30, msg: 'the inbox can be read again' })
+  await store.append(record(1, 'after'))
   await eventually(() => seen.length === 2)
-  t.same(seen, ['a', 'b'])
+  t.equal(logs.lines.length, 2)
+  t.notMatch(logs.text(), /"err"|"stack"|postgres:\/\//)
+  t.notOk(logs.text().includes(connection.password), 'no password')
 })
 
 t.test('a claim that answers after the stop gives its records back untouched', async (t) => {
