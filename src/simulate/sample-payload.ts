@@ -2,6 +2,12 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { ChatEventType } from '../../schemas/event-data.ts'
 import { isoInstant } from '../event/iso-instant.ts'
 
+/** The portal a simulated event comes from when none is named. */
+export const SAMPLE_PORTAL = 'example.bitrix24.com'
+
+/** A portal's `member_id` in simulated events: one per domain, stable, as a real portal's is. */
+export const sampleMemberId = (domain: string): string => createHash('md5').update(domain).digest('hex')
+
 /** What a simulated event is about; everything else is filled with realistic values. */
 export interface SampleOptions {
   type: ChatEventType
@@ -22,11 +28,11 @@ export interface SampleOptions {
  * `auth`, with `data.bot.auth` for bot events. Tokens other than `token` are random.
  */
 export function samplePayload(options: SampleOptions): Record<string, unknown> {
-  const { type, token, text = 'Hello from b24-receiver simulate', chatId = 5, userId = 1, portal = 'example.bitrix24.com' } = options
+  const { type, token, text = 'Hello from b24-receiver simulate', chatId = 5, userId = 1, portal = SAMPLE_PORTAL } = options
   const ts = options.ts ?? Math.floor(Date.now() / 1000)
   const date = isoInstant(ts)
   // One portal, one member id, as on a real portal (events of one chat share it).
-  const memberId = createHash('md5').update(portal).digest('hex')
+  const memberId = sampleMemberId(portal)
   const auth = {
     access_token: randomBytes(24).toString('hex'),
     expires: String(ts + 3600),
