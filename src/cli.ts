@@ -2,6 +2,7 @@ import { ConfigError, ReceiverError } from './errors.ts'
 import { decode } from './commands/decode.ts'
 import { dlq } from './commands/dlq.ts'
 import { encode } from './commands/encode.ts'
+import { fakePortal } from './commands/fake-portal.ts'
 import { portals } from './commands/portals.ts'
 import { serve } from './commands/serve.ts'
 import { simulate } from './commands/simulate.ts'
@@ -9,18 +10,21 @@ import type { CommandIo } from './commands/io.ts'
 
 type Command = (args: string[], io: CommandIo) => Promise<number>
 
-const COMMANDS: Record<string, Command> = { serve, simulate, decode, encode, dlq, portals }
+const COMMANDS: Record<string, Command> = { serve, simulate, decode, encode, dlq, portals, 'fake-portal': fakePortal }
 
 const USAGE = `usage: b24-receiver <command>
   serve    run the service (PORT, HOST, B24_APP_TOKENS, DATA_DIR… see .env.example)
-  simulate TYPE [--text T] [--chat ID] [--user ID] [--portal DOMAIN] [--url URL] [--token TOKEN]
-           post a realistic event of TYPE, encoded as Bitrix24 does, and print the reply
+  simulate TYPE [--text T] [--chat ID] [--user ID] [--portal DOMAIN] [--url URL] [--token TOKEN | --fake-portal URL]
+           post a realistic event of TYPE, encoded as Bitrix24 does, and print the reply; with --fake-portal,
+           an event of that fake portal (ONAPPINSTALL, ONAPPUPDATE, ONAPPUNINSTALL too)
   decode   stdin: a raw webhook body (form, or JSON); stdout: the normalized event as JSON
   encode   stdin: a JSON webhook payload; stdout: the body Bitrix24 would post for it
   dlq list [--json] | show ID | replay ID|--all | drop ID
            the dead letter of the inbox under DATA_DIR (the service may be running)
   portals list [--json] | show MEMBER_ID | forget MEMBER_ID
-           application mode: the portals in the store (DATA_DIR, or DATABASE_URL), never a token`
+           application mode: the portals in the store (DATA_DIR, or DATABASE_URL), never a token
+  fake-portal [--port N]
+           development tool: stand-in portals and OAuth server on 127.0.0.1 (port 3101), to try application mode`
 
 /**
  * Runs one CLI command and returns its exit code: 0 done, 1 bad input (one line on stderr,

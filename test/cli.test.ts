@@ -50,7 +50,7 @@ t.test('an unknown or missing command prints usage and exits 2', async (t) => {
     const { code, stderr } = await run(argv)
     t.equal(code, 2)
     t.match(stderr, /usage: b24-receiver <command>/)
-    for (const command of ['serve', 'simulate', 'decode', 'encode', 'dlq', 'portals']) t.match(stderr, new RegExp(`\\n  ${command} `), `lists ${command}`)
+    for (const command of ['serve', 'simulate', 'decode', 'encode', 'dlq', 'portals', 'fake-portal']) t.match(stderr, new RegExp(`\\n  ${command} `), `lists ${command}`)
   }
 })
 
