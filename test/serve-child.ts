@@ -1,14 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-// The CLI from the TypeScript sources through tsx, so that a test never runs a stale build
-// (test/bin.test.ts and test/package.test.ts cover the built command).
+// The CLI from the TypeScript sources through the tests' own loader, so that a test never runs a
+// stale build (test/bin.test.ts and test/package.test.ts cover the built command).
 const devBin = fileURLToPath(new URL('../bin/dev.ts', import.meta.url))
-const tsx = import.meta.resolve('tsx')
+const loader = import.meta.resolve('./loader/register.mjs')
 
 /**
  * The environment a user's shell would give a child: without tap's loaders and coverage (whose
- * view of tsx-compiled sources would not line up with the in-process tests' own) and without the
+ * view of the child's sources would not line up with the in-process tests' own) and without the
  * variables of an enclosing `npm test`.
  */
 export function userEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -108,7 +108,7 @@ export interface ServedChild {
  * Rejects with its output, and kills it, when it exits first or does not listen within `timeoutMs`.
  */
 export async function serveChild(env: Record<string, string>, timeoutMs = 15000): Promise<ServedChild> {
-  const child = spawn(process.execPath, ['--import', tsx, devBin, 'serve'], { env: userEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', loader, devBin, 'serve'], { env: userEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
   const watched = watchChild(child, 'b24-receiver serve')
   try {
     const [, url] = await watched.waitFor(/"url":"(http:[^"]+)"/, timeoutMs)
