@@ -1,5 +1,5 @@
 import { Counter, type Registry } from 'prom-client'
-import type { IngestObserver } from '../ingest/ingest.ts'
+import type { IngestObserver } from '../door/ingest.ts'
 import type { Source } from '../store/store.ts'
 
 /** Told of the webhook door's refusals (stored events are the ingest's to tell); it must not throw. */

@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client'
 import type { StoreStats } from '../../schemas/health.ts'
-import type { IngestObserver } from '../ingest/ingest.ts'
+import type { IngestObserver } from '../door/ingest.ts'
 import type { WorkerObserver } from '../worker/worker.ts'
 import { doorMetrics, type DoorObserver } from './door-metrics.ts'
 import { pollerMetrics, type PollerView } from './poller-metrics.ts'

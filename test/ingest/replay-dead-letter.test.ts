@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap'
-import { polledArrival } from '../../src/ingest/arrival.ts'
+import { polledArrival } from '../../src/door/arrival.ts'
 import { decodeRecord, openCredentials } from '../../src/ingest/decode-record.ts'
-import { createIngest } from '../../src/ingest/ingest.ts'
-import { arrivalRecord } from '../../src/ingest/records.ts'
+import { createIngest } from '../../src/door/ingest.ts'
+import { arrivalRecord } from '../../src/door/arrival-record.ts'
 import { replayDeadLetter } from '../../src/ingest/replay-dead-letter.ts'
 import { createLogger } from '../../src/log/create-logger.ts'
 import { createDispatch } from '../../src/receiver/create-dispatch.ts'
@@ -11,7 +11,7 @@ import type { StoredRecord } from '../../src/store/store.ts'
 import type { FormLimits } from '../../src/wire/parse-form.ts'
 import { Undeliverable } from '../../src/worker/worker.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
-import { MESSAGE, POLL_PORTAL, polledEvent, SEALER, TOKEN, webhookArrival, wireOf } from './arrivals.ts'
+import { MESSAGE, POLL_PORTAL, polledEvent, SEALER, TOKEN, webhookArrival, wireOf } from '../door/arrivals.ts'
 
 /** A store, its ingest, and the step the worker takes with the oldest pending record: dispatch it, and bury it when it does not decode. */
 function setup(t: Test, formLimits?: Partial<FormLimits>) {

@@ -1,7 +1,7 @@
 import type { Credentials } from '../../src/event/credentials.ts'
 import type { Portal } from '../../src/event/inbound-event.ts'
 import { scanWebhook } from '../../src/event/scan-webhook.ts'
-import type { Arrival } from '../../src/ingest/arrival.ts'
+import type { Arrival } from '../../src/door/arrival.ts'
 import { createSealer } from '../../src/seal/sealer.ts'
 import { readFixture } from '../helpers.ts'
 

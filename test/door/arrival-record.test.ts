@@ -1,8 +1,8 @@
 import t from 'tap'
 import { Credentials } from '../../src/event/credentials.ts'
 import type { Portal } from '../../src/event/inbound-event.ts'
-import { polledArrival } from '../../src/ingest/arrival.ts'
-import { arrivalRecord } from '../../src/ingest/records.ts'
+import { polledArrival } from '../../src/door/arrival.ts'
+import { arrivalRecord } from '../../src/door/arrival-record.ts'
 import type { Sealer } from '../../src/seal/sealer.ts'
 import { BOT_DELETED, MEMBER_ID, POLL_PORTAL, polledEvent, SEALER, secretsOf, TOKEN, webhookArrival } from './arrivals.ts'
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { polledArrival } from '../../src/ingest/arrival.ts'
+import { polledArrival } from '../../src/door/arrival.ts'
 import { decodeRecord } from '../../src/ingest/decode-record.ts'
 import { POLL_PORTAL, polledData, polledEvent } from './arrivals.ts'
 

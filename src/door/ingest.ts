@@ -2,7 +2,7 @@ import type { EventCounts, Health } from '../../schemas/health.ts'
 import type { Sealer } from '../seal/sealer.ts'
 import type { NewRecord, Source, Store } from '../store/store.ts'
 import type { Arrival } from './arrival.ts'
-import { arrivalRecord } from './records.ts'
+import { arrivalRecord } from './arrival-record.ts'
 
 /** What the doors hand arrivals to. */
 export interface Ingest {
