@@ -37,7 +37,7 @@ export const PollerStateSchema = Type.Object({
   mode: Type.Union([Type.Literal('im'), Type.Literal('imbot')]),
   /** `standby`: another replica reads the queue (one reader per queue); this one takes over if it dies. */
   state: Type.Union([Type.Literal('starting'), Type.Literal('polling'), Type.Literal('standby'), Type.Literal('retrying'), Type.Literal('stopped'), Type.Literal('failed')]),
-  /** How this replica's poller names itself. */
+  /** This replica's name (the health's `replica`), which its poller's lease holds. */
   replica: Type.String(),
   /** Which replica reads the queue (holds its lease), when known. */
   reader: Nullable(Type.String()),
@@ -83,6 +83,8 @@ export const HealthSchema = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
   version: Type.String(),
   node: Type.String(),
+  /** This receiver's name (`host:pid:random`), as the queue's claims and the leases name it. */
+  replica: Type.String(),
   uptimeSeconds: Type.Integer(),
   ...ReadinessSchema.properties,
   events: EventCountsSchema,

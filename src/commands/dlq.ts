@@ -3,7 +3,7 @@ import { replayDeadLetter, type ReplayResult } from '../ingest/replay-dead-lette
 import { withDefaults } from '../receiver/receiver-options.ts'
 import { DEFAULT_FORM_LIMITS } from '../wire/parse-form.ts'
 import { loadConfig } from '../service/load-config.ts'
-import { openStore } from '../service/open-store.ts'
+import { openServiceStore } from '../service/service-store.ts'
 import type { Store } from '../store/store.ts'
 import type { CommandIo } from './io.ts'
 
@@ -25,7 +25,7 @@ export async function dlq(args: string[], io: CommandIo): Promise<number> {
   const [action, target] = args
   const config = loadConfig(io.env)
   const { receiver } = config
-  const store = openStore(config)
+  const store = openServiceStore(config)
   try {
     switch (action) {
       case 'list':

@@ -2,7 +2,7 @@ import type { ListedPortal } from '../../schemas/portal.ts'
 import { installedPortal } from '../app/installed-portal.ts'
 import { ReceiverError } from '../errors.ts'
 import { loadConfig } from '../service/load-config.ts'
-import { openStore } from '../service/open-store.ts'
+import { openServiceStore } from '../service/service-store.ts'
 import type { Candidates, Portals, Store } from '../store/store.ts'
 import type { CommandIo } from './io.ts'
 
@@ -28,7 +28,7 @@ const MEMBER_ID = /^[A-Za-z0-9_.-]{1,100}$/
 export async function portals(args: string[], io: CommandIo): Promise<number> {
   const [action, target, ...rest] = args
   const config = loadConfig(io.env)
-  const store = openStore(config)
+  const store = openServiceStore(config)
   try {
     if (rest.length > 0) throw new PortalsUsageError(USAGE)
     switch (action) {

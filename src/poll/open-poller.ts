@@ -1,8 +1,8 @@
-import type { Logger } from 'pino'
 import type { RestSettings } from '../bitrix/bitrix.ts'
 import { RestClient } from '../bitrix/rest-client.ts'
 import type { RestTarget } from '../bitrix/rest-target.ts'
-import type { Ingest } from '../ingest/ingest.ts'
+import type { Ingest } from '../door/ingest.ts'
+import type { StoreContext } from '../store/store-factory.ts'
 import type { Store } from '../store/store.ts'
 import { Poller, type PollerOptions } from './poller.ts'
 
@@ -12,8 +12,8 @@ export type PollSettings = Pick<PollerOptions, 'mode' | 'withUserEvents' | 'limi
 // After a failed call: a second, doubling up to a minute (the docs: back off exponentially).
 const RETRY = { retryBaseMs: 1000, retryMaxMs: 60000 }
 
-/** A poller of `poll` through the inbound webhook of `rest`, feeding `ingest`, its offset in `store`; not started. */
-export function openPoller(poll: PollSettings, rest: RestSettings, ingest: Ingest, store: Store, logger: Logger, retry = RETRY): Poller {
+/** A poller of `poll` through the inbound webhook of `rest`, feeding `ingest`, its offset in `store` under the lease of `replica`; not started. */
+export function openPoller(poll: PollSettings, rest: RestSettings, ingest: Ingest, store: Store, { logger, replica }: StoreContext, retry = RETRY): Poller {
   const log = logger.child({ door: 'poll' })
   return new Poller({
     ...poll,
@@ -24,6 +24,7 @@ export function openPoller(poll: PollSettings, rest: RestSettings, ingest: Inges
     botToken: rest.botToken,
     ingest,
     meta: () => store.meta,
+    owner: replica,
     logger: log,
   })
 }

@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto'
-import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { EventGetResultSchema } from '../../schemas/event-get-result.ts'
@@ -9,8 +7,8 @@ import { BitrixError } from '../bitrix/bitrix-error.ts'
 import type { RestClient, RestParams } from '../bitrix/rest-client.ts'
 import { describeTarget } from '../bitrix/rest-target.ts'
 import type { Portal } from '../event/inbound-event.ts'
-import { polledArrival } from '../ingest/arrival.ts'
-import type { Ingest } from '../ingest/ingest.ts'
+import { polledArrival } from '../door/arrival.ts'
+import type { Ingest } from '../door/ingest.ts'
 import type { Meta } from '../store/store.ts'
 import { compileDecoder } from '../wire/compile-decoder.ts'
 
@@ -39,8 +37,8 @@ export interface PollerOptions {
    * replaced within about `leaseMs` and a third. 6 s.
    */
   leaseMs?: number
-  /** How this poller names itself as the queue's reader (`/health`); host, pid and a random part. */
-  owner?: string
+  /** How this poller names itself as the queue's reader (`/health`): its receiver's replica name. */
+  owner: string
   ingest: Pick<Ingest, 'accept'>
   /**
    * Where the offset is kept, and the lease that makes this the queue's one reader; may throw
@@ -82,7 +80,7 @@ export class Poller {
 
   constructor(options: PollerOptions) {
     this.#options = options
-    this.#owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+    this.#owner = options.owner
     this.#leaseMs = options.leaseMs ?? POLL_LEASE_MS
     const target = options.client.target
     this.#queue = `poll:${options.mode}:${target.domain}:${target.kind === 'webhook' ? target.userId : 'oauth'}${options.mode === 'imbot' ? `:bot${options.botId}` : ''}`

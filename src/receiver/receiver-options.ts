@@ -2,7 +2,8 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Logger } from 'pino'
 import type { AppOptions } from '../app/app-options.ts'
 import type { PollSettings } from '../poll/open-poller.ts'
-import type { Durability, Store } from '../store/store.ts'
+import type { StoreFactory } from '../store/store-factory.ts'
+import type { Store } from '../store/store.ts'
 import type { FormLimits } from '../wire/parse-form.ts'
 
 /** What {@link createReceiver} takes. Only `tokens` is required; the defaults are those of `b24-receiver serve`. */
@@ -20,20 +21,24 @@ export interface ReceiverOptions {
    * `ctx.bitrix` / `receiver.portal(memberId)` call a portal as the application (README "Applications").
    */
   app?: AppOptions
-  /** Where the embedded SQLite store keeps `inbox.db`; `./data`. Not used with `store`. */
+  /**
+   * Where the embedded SQLite store keeps `inbox.db` (and `secret.key`); `./data`. Short for
+   * `store: sqliteStore({ dataDir })`: giving both is refused (`ConfigError`).
+   */
   dataDir?: string
-  /** A store of your own instead of the embedded one (see `Store`); it needs `secretKey`. */
-  store?: Store
+  /**
+   * Where events wait for the handlers, chosen here and opened at `start()`: `sqliteStore({ dataDir,
+   * durability, dedupWindowMs })` (the default: one process) or `postgresStore({ connectionString,
+   * … })` (replicas: each needs the same `secretKey` and `tokens`). A `Store` object of your own
+   * is taken as it is, opened already; it needs `secretKey`.
+   */
+  store?: StoreFactory | Store
   /**
    * The key that seals the credentials stored with each event (AES-256-GCM): 32 bytes, or 64 hex
    * digits or base64 of 32 bytes (`B24_SECRET_KEY`). By default a key generated on first start in
    * `dataDir/secret.key` (mode 0600). A key that cannot open what is stored stops `start()`.
    */
   secretKey?: string | Buffer
-  /** How far a stored event survives in the embedded store: `process` (a crash or kill; default) or `power` (also a power loss). */
-  durability?: Durability
-  /** How long a handled event's key recognises a double delivery; 24 hours. */
-  dedupWindowMs?: number
   /**
    * A pino logger, or your Fastify app's own (`app.log`, pino too) for one log stream; by default
    * JSON lines on stdout at `info`, tokens redacted.
@@ -92,9 +97,6 @@ export interface ReceiverOptions {
 
 /** The defaults of {@link ReceiverOptions}. */
 export const RECEIVER_DEFAULTS = {
-  dataDir: './data',
-  durability: 'process' as Durability,
-  dedupWindowMs: 86400000,
   bodyLimit: 1048576,
   worker: { concurrency: 32, handlerTimeoutMs: 30000, maxAttempts: 8, retryBaseMs: 1000, retryMaxMs: 300000 },
   shutdownTimeoutMs: 10000,

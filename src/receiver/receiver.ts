@@ -3,9 +3,7 @@ import type { Registry } from 'prom-client'
 import type { Health, Readiness } from '../../schemas/health.ts'
 import type { AcceptedReply, ErrorReply } from '../../schemas/reply.ts'
 import { existsSync } from 'node:fs'
-import { hostname } from 'node:os'
 import { resolve } from 'node:path'
-import { randomUUID } from 'node:crypto'
 import { APP_DEFAULTS, APP_LIMITS } from '../app/app-options.ts'
 import { Application } from '../app/application.ts'
 import { systemClock, type Clock } from '../app/clock.ts'
@@ -21,8 +19,8 @@ import { webhookTarget } from '../bitrix/rest-target.ts'
 import { BodyTooLargeError, ConfigError } from '../errors.ts'
 import { mediaOf } from '../event/read-payload.ts'
 import { scanWebhook } from '../event/scan-webhook.ts'
-import type { Arrival } from '../ingest/arrival.ts'
-import { createIngest, type Ingest } from '../ingest/ingest.ts'
+import type { Arrival } from '../door/arrival.ts'
+import { createIngest, type Ingest } from '../door/ingest.ts'
 import { createLogger } from '../log/create-logger.ts'
 import { createReceiverMetrics, type ReceiverMetrics } from '../metrics/receiver-metrics.ts'
 import { openPoller } from '../poll/open-poller.ts'
@@ -35,8 +33,9 @@ import { createSealer, type Sealer } from '../seal/sealer.ts'
 import { parseSecretKey } from '../seal/secret-key.ts'
 import { eventsFile } from '../sinks/events-file.ts'
 import { logEvent } from '../sinks/log-event.ts'
-import { reopeningStore } from '../store/reopening-store.ts'
-import { openSqliteStore } from '../store/sqlite/open-sqlite-store.ts'
+import { newReplicaId } from '../replica.ts'
+import { chosenStore } from '../store/chosen-store.ts'
+import type { StoreFactory } from '../store/store-factory.ts'
 import type { Store } from '../store/store.ts'
 import { StoreUnavailableError } from '../store/store-unavailable-error.ts'
 import { version } from '../version.ts'
@@ -77,6 +76,9 @@ export class Receiver extends Router {
   readonly #sinks: Sink[]
   readonly #formLimits: FormLimits
   readonly #metrics: ReceiverMetrics
+  readonly #storeFactory: StoreFactory
+  /** This receiver's one name: its claims, its leases and `/health` say it. */
+  readonly #replica = newReplicaId()
   #phase: 'idle' | 'running' | 'closing' = 'idle'
   #store: Store | null = null
   #ingest: Ingest | null = null
@@ -108,7 +110,10 @@ export class Receiver extends Router {
     if (poll?.mode === 'imbot' && (this.#rest.botId === null || this.#rest.botToken === null)) {
       throw new ConfigError('polling imbot needs rest.botId and rest.botToken (B24_BOT_ID and B24_BOT_TOKEN)')
     }
-    if (options.store && options.secretKey === undefined) throw new ConfigError('secretKey: a store of your own needs the key that seals credentials in it (B24_SECRET_KEY)')
+    this.#storeFactory = chosenStore(options)
+    if (this.#storeFactory.keyDir === null && options.secretKey === undefined) {
+      throw new ConfigError(`secretKey: a ${this.#storeFactory.kind} store keeps no key file: give the key that seals credentials in it (B24_SECRET_KEY), the same on every replica`)
+    }
     if (typeof options.secretKey === 'string') parseSecretKey(options.secretKey, 'secretKey')
     this.#options = { ...options, worker }
     // Fastify's logger is pino (its type names fewer of pino's methods than handlers may use).
@@ -141,18 +146,7 @@ export class Receiver extends Router {
 
   async #start(): Promise<void> {
     const options = this.#options
-    const store =
-      options.store ??
-      reopeningStore(
-        () =>
-          openSqliteStore({
-            dataDir: options.dataDir ?? RECEIVER_DEFAULTS.dataDir,
-            durability: options.durability ?? RECEIVER_DEFAULTS.durability,
-            dedupWindowMs: options.dedupWindowMs ?? RECEIVER_DEFAULTS.dedupWindowMs,
-            logger: this.#logger,
-          }),
-        this.#logger,
-      )
+    const store = this.#storeFactory.open({ logger: this.#logger, replica: this.#replica })
     this.#store = store
     const missing = !options.app ? null : !store.portals ? 'portals' : !store.candidates ? 'candidates' : null
     if (missing) {
@@ -168,13 +162,14 @@ export class Receiver extends Router {
   async #unseal(store: Store): Promise<void> {
     let sealer
     try {
-      const dataDir = this.#options.dataDir ?? RECEIVER_DEFAULTS.dataDir
-      sealer = createSealer(await loadSecretKey(this.#options.secretKey, dataDir))
+      // No key directory: the constructor made sure a key is given.
+      const keyDir = this.#storeFactory.keyDir as string
+      sealer = createSealer(await loadSecretKey(this.#options.secretKey, keyDir))
       // A given key that fails may be because the embedded store was sealed under its key file:
       // read only then, to say so.
-      const keyFile = resolve(dataDir, KEY_FILE)
+      const keyFile = this.#storeFactory.keyDir === null ? null : resolve(keyDir, KEY_FILE)
       const given = this.#options.secretKey !== undefined
-      const keyFileSealer = given && !this.#options.store && existsSync(keyFile) ? async () => createSealer((await ensureKeyFile(dataDir)).key) : undefined
+      const keyFileSealer = given && keyFile !== null && existsSync(keyFile) ? async () => createSealer((await ensureKeyFile(keyDir)).key) : undefined
       await checkSealKey(store, sealer, { given, keyFile: given && !keyFileSealer ? null : keyFile }, keyFileSealer)
     } catch (error) {
       if (error instanceof ConfigError) {
@@ -203,7 +198,7 @@ export class Receiver extends Router {
         sealer,
         logger: this.#logger,
         restTimeoutMs: this.#rest.timeoutMs,
-        owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+        owner: this.#replica,
         tokens: this.#tokens,
       })
       this.#application.start().catch((error: unknown) => this.#logger.error({ err: error }, 'cannot read the pending installs'))
@@ -222,7 +217,7 @@ export class Receiver extends Router {
     this.#worker = new Worker(store.queue, dispatch, this.#logger, { ...worker, observe: this.#metrics.worker })
     this.#worker.start()
     if (options.poll) {
-      this.#poller = openPoller({ ...withDefaults(RECEIVER_DEFAULTS.poll, options.poll), mode: options.poll.mode }, this.#rest, this.#ingest, store, this.#logger)
+      this.#poller = openPoller({ ...withDefaults(RECEIVER_DEFAULTS.poll, options.poll), mode: options.poll.mode }, this.#rest, this.#ingest, store, { logger: this.#logger, replica: this.#replica })
       this.#poller.start()
     }
   }
@@ -321,6 +316,7 @@ export class Receiver extends Router {
       status: ready ? 'ok' : 'degraded',
       version,
       node: process.version,
+      replica: this.#replica,
       uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
       ready,
       reason,

@@ -7,6 +7,7 @@ import { parseHostList } from '../bitrix/portal-hosts.ts'
 import { ConfigError } from '../errors.ts'
 import { parseSecretKey } from '../seal/secret-key.ts'
 import type { ReceiverOptions } from '../receiver/receiver-options.ts'
+import type { Durability } from '../store/sqlite/sqlite-store.ts'
 import { compileDecoder } from '../wire/compile-decoder.ts'
 
 /** What `b24-receiver serve` runs with, read from the environment once at start. */
@@ -26,12 +27,16 @@ export interface ServiceConfig {
   databaseUrl: string | null
   /** `LEASE_TIMEOUT_MS`: how long a replica's claim on an event lasts unrenewed (the store's default when unset). */
   leaseTimeoutMs: number | undefined
+  /** `INBOX_DURABILITY`: how far an event stored under `DATA_DIR` survives (the store's default when unset). */
+  durability: Durability | undefined
+  /** `DEDUP_WINDOW_MS`: how long a handled event's key recognises a double delivery (the store's default when unset). */
+  dedupWindowMs: number | undefined
   /** `EXAMPLE_BOT`: the example bot (src/example-bot.ts) answers messages and commands. */
   exampleBot: boolean
   /** `HTTP_*_TIMEOUT_MS`: how long a connection may take over its headers, its request, and idle between requests. */
   http: HttpTimeouts
-  /** The receiver's options but its tokens and logger; unset variables are left to its defaults. */
-  receiver: Omit<ReceiverOptions, 'tokens' | 'logger'>
+  /** The receiver's options but its tokens, logger and store (`serviceStore`); unset variables are left to its defaults. */
+  receiver: Omit<ReceiverOptions, 'tokens' | 'logger' | 'store' | 'dataDir'>
 }
 
 /** The HTTP server's limits on slow or idle connections, in ms. */
@@ -70,13 +75,12 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     dataDir,
     databaseUrl: e.DATABASE_URL ?? null,
     leaseTimeoutMs: e.LEASE_TIMEOUT_MS,
+    durability: e.INBOX_DURABILITY,
+    dedupWindowMs: e.DEDUP_WINDOW_MS,
     exampleBot: e.EXAMPLE_BOT,
     http: { headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS, keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS },
     receiver: {
-      dataDir,
       secretKey: e.B24_SECRET_KEY === undefined ? undefined : parseSecretKey(e.B24_SECRET_KEY),
-      durability: e.INBOX_DURABILITY,
-      dedupWindowMs: e.DEDUP_WINDOW_MS,
       bodyLimit: e.BODY_LIMIT,
       formLimits: { maxPairs: e.FORM_MAX_PAIRS, maxDepth: e.FORM_MAX_DEPTH },
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

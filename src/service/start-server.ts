@@ -11,7 +11,8 @@ import { ConfigError } from '../errors.ts'
 import { inServiceWords } from '../seal/check-seal-key.ts'
 import { loadConfig } from './load-config.ts'
 import { unknownSettings } from './unknown-settings.ts'
-import { checkReplicaConfig, sharedStore } from './shared-store.ts'
+import { checkReplicaConfig } from './check-replica-config.ts'
+import { serviceStore } from './service-store.ts'
 
 export interface ServerOptions {
   /** Where log lines go; stdout by default. */
@@ -42,7 +43,6 @@ export interface RunningServer {
 export async function startServer(env: Record<string, string | undefined>, options: ServerOptions = {}): Promise<RunningServer> {
   const config = loadConfig(env)
   checkReplicaConfig(config)
-  const store = sharedStore(config) ?? undefined
   const logger = createLogger({ level: config.logLevel, pretty: config.logPretty }, options.destination)
   // Never the value: a misspelled B24_APP_TOKENS holds a token.
   for (const { name, likely } of unknownSettings(env)) {
@@ -65,7 +65,7 @@ export async function startServer(env: Record<string, string | undefined>, optio
         'the Bitrix24 UI shows it for an outgoing webhook; an application receives it with ONAPPINSTALL.',
     )
   }
-  const receiver = createReceiver({ ...config.receiver, tokens, logger, store })
+  const receiver = createReceiver({ ...config.receiver, tokens, logger, store: serviceStore(config) })
   if (config.exampleBot) receiver.use(exampleBot())
   options.setup?.(receiver)
 

@@ -1,13 +1,6 @@
 import type { StoreStats } from '../../schemas/health.ts'
 import type { CandidateRow, NewCandidate, Portal, PortalRow } from '../../schemas/portal.ts'
 
-/**
- * How far a stored event survives in the embedded store: `process` (default) survives a crash or
- * kill of the process (WAL, `synchronous=NORMAL`); `power` also survives a power loss
- * (`synchronous=FULL`, an fsync per group commit).
- */
-export type Durability = 'process' | 'power'
-
 /** Which door an event came through: a replay decodes it again the same way. */
 export type Source = 'webhook' | 'poll'
 

@@ -127,7 +127,7 @@ t.test('says how to use it, never echoing what it was given', async (t) => {
 
 t.test('DATABASE_URL: the portals of the shared store, and nothing under DATA_DIR', async (t) => {
   const databaseUrl = await testDatabase(t)
-  await storeRows(openPostgresStore({ connectionString: databaseUrl }), rows)
+  await storeRows(openPostgresStore({ connectionString: databaseUrl }, 'replica-a'), rows)
   const env = { DATA_DIR: join(t.testdir(), 'data'), DATABASE_URL: databaseUrl }
   const listed = await portals(['list'], env)
   t.same(listed, { code: 0, out: `${GONE}\tgone.bitrix24.de\tuninstalled\t-\t-\n${ACME}\tacme.bitrix24.com\tactive\t2026-12-03T07:30:00.000Z\t3\n`, err: '' })

@@ -4,13 +4,13 @@ import { BitrixError } from '../../src/bitrix/bitrix-error.ts'
 import { RestClient, type RestParams } from '../../src/bitrix/rest-client.ts'
 import { oauthTarget, webhookTarget } from '../../src/bitrix/rest-target.ts'
 import { MalformedBodyError } from '../../src/errors.ts'
-import { polledArrival, type Arrival } from '../../src/ingest/arrival.ts'
-import { createIngest } from '../../src/ingest/ingest.ts'
-import { replayDeadLetter } from '../../src/ingest/replay-dead-letter.ts'
+import { polledArrival, type Arrival } from '../../src/door/arrival.ts'
+import { createIngest } from '../../src/door/ingest.ts'
+import { replayDeadLetter } from '../../src/worker/replay-dead-letter.ts'
 import { createLogger } from '../../src/log/create-logger.ts'
 import { openPoller } from '../../src/poll/open-poller.ts'
 import { Poller, type PollerOptions } from '../../src/poll/poller.ts'
-import { createDispatch } from '../../src/receiver/create-dispatch.ts'
+import { createDispatch } from '../../src/worker/create-dispatch.ts'
 import { Router } from '../../src/router/router.ts'
 import { createSealer } from '../../src/seal/sealer.ts'
 import { reopeningStore } from '../../src/store/reopening-store.ts'
@@ -83,7 +83,7 @@ async function setup(t: Test, options: Setup = {}) {
   const dispatch = createDispatch({ router, sinks: [], logger, handlerTimeoutMs: 5000, rest, sealer, seen: (key) => store.queue.seen(key) })
   const worker = new Worker(store.queue, dispatch, logger, { ...TEST_WORKER, maxAttempts: options.maxAttempts ?? TEST_WORKER.maxAttempts })
   const poll = { mode: 'im' as const, withUserEvents: false, limit: options.limit ?? 10, busyMs: options.busyMs ?? 5, idleMs: options.idleMs ?? 20 }
-  const poller = openPoller(poll, rest, ingest, store, logger, { retryBaseMs: options.retryBaseMs ?? 10, retryMaxMs: options.retryMaxMs ?? 40 })
+  const poller = openPoller(poll, rest, ingest, store, { logger, replica: 'replica-a' }, { retryBaseMs: options.retryBaseMs ?? 10, retryMaxMs: options.retryMaxMs ?? 40 })
   worker.start()
   let stopped: Promise<void> | undefined
   /** Stops the poller, then the worker (what is due is finished first): nothing is handled after. */
@@ -148,7 +148,7 @@ t.test('never calls Event.get closer than the busy pause, after a failure too; p
   const store = new MemoryStore()
   const busyMs = 100
   const idleMs = 300
-  const poller = new Poller({ mode: 'im', client, limit: 2, busyMs, idleMs, retryBaseMs: 1, retryMaxMs: 1, ingest: createIngest(store, sealer), meta: () => store.meta, logger: silent })
+  const poller = new Poller({ mode: 'im', client, limit: 2, busyMs, idleMs, retryBaseMs: 1, retryMaxMs: 1, ingest: createIngest(store, sealer), meta: () => store.meta, logger: silent, owner: 'replica-a' })
   t.teardown(() => poller.stop())
   poller.start()
   // A failed call, three pages (hasMore, hasMore, the last), then two calls on the empty queue.
@@ -397,7 +397,7 @@ t.test('nothing is confirmed before its batch is stored: a batch the store could
   })
   const logs = captureLogs()
   const ingest = createIngest(store, sealer)
-  const poller = openPoller({ mode: 'im', limit: 10, busyMs: 1, idleMs: 5 }, { webhook: webhookTarget(fake.webhookUrl), botId: null, botToken: null, timeoutMs: 5000 }, ingest, store, createLogger({ level: 'debug' }, logs.stream), { retryBaseMs: 1, retryMaxMs: 2 })
+  const poller = openPoller({ mode: 'im', limit: 10, busyMs: 1, idleMs: 5 }, { webhook: webhookTarget(fake.webhookUrl), botId: null, botToken: null, timeoutMs: 5000 }, ingest, store, { logger: createLogger({ level: 'debug' }, logs.stream), replica: 'replica-a' }, { retryBaseMs: 1, retryMaxMs: 2 })
   t.teardown(() => poller.stop())
   poller.start()
   await eventually(() => committed.length >= 4)
@@ -424,6 +424,8 @@ t.test('nothing is confirmed before its batch is stored: a batch the store could
     'in order: the chat hands out its oldest first',
   )
 })
+
+let replicas = 0
 
 /** A poller over a scripted client: each call gets what `answer` gives (a value, or an error to throw). */
 function scripted<S extends Store = MemoryStore>(t: Test, answer: (method: string, params: RestParams) => unknown, options: Partial<PollerOptions> & { store?: S } = {}) {
@@ -452,6 +454,8 @@ function scripted<S extends Store = MemoryStore>(t: Test, answer: (method: strin
     ingest: createIngest(store, sealer),
     meta: () => store.meta,
     logger: createLogger({ level: 'debug' }, logs.stream),
+    // Each poller a replica of its own, as in a receiver.
+    owner: `replica-${++replicas}`,
     ...options,
   })
   t.teardown(() => poller.stop())
@@ -551,7 +555,7 @@ t.test('imbot without user events does not subscribe; with OAuth it sends no bot
   const oauth = new RestClient(oauthTarget({ client_endpoint: 'https://p.bitrix24.com/rest/', access_token: 'x' })!, { timeoutMs: 1 })
   const store = new MemoryStore()
   const client = { target: oauth.target, call: async (_method: string, params: RestParams) => (seen.push(params), empty(1)) } as unknown as RestClient
-  const poller2 = new Poller({ mode: 'imbot', client, botId: 456, botToken: 'bt', limit: 1, busyMs: 1, idleMs: 60000, retryBaseMs: 1, retryMaxMs: 1, ingest: createIngest(store, sealer), meta: () => store.meta, logger: silent })
+  const poller2 = new Poller({ mode: 'imbot', client, botId: 456, botToken: 'bt', limit: 1, busyMs: 1, idleMs: 60000, retryBaseMs: 1, retryMaxMs: 1, ingest: createIngest(store, sealer), meta: () => store.meta, logger: silent, owner: 'replica-a' })
   t.equal(poller2.queue, 'poll:imbot:p.bitrix24.com:oauth:bot456', 'an OAuth poller reads the queue of its token')
   poller2.start()
   await eventually(() => seen.length === 1)
@@ -563,13 +567,13 @@ t.test('one reader per queue: a second poller of it stands by, and takes over wh
   const store = new MemoryStore()
   let offset = 0
   const answer = () => empty(++offset)
-  const first = scripted(t, answer, { store, leaseMs: 150 })
-  const second = scripted(t, answer, { store, leaseMs: 150 })
+  const first = scripted(t, answer, { store, leaseMs: 150, owner: 'replica-a' })
+  const second = scripted(t, answer, { store, leaseMs: 150, owner: 'replica-b' })
   first.poller.start()
   await eventually(() => first.gets().length >= 2)
   second.poller.start()
   await eventually(() => second.poller.state().state === 'standby')
-  t.match(second.poller.state(), { state: 'standby', replica: /^.+:\d+:[0-9a-f]{8}$/, reader: null, lastError: null }, 'a store that cannot name the holder')
+  t.match(second.poller.state(), { state: 'standby', replica: 'replica-b', reader: null, lastError: null }, 'a store that cannot name the holder')
   const firstGets = first.gets().length
   await eventually(() => first.gets().length > firstGets + 5)
   t.same(second.gets(), [], 'the second never reads while the first holds the lease')

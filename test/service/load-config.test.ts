@@ -18,12 +18,11 @@ t.test('runs on a fresh clone with no environment at all, leaving the receiver t
     dataDir: '/srv/app/data',
     databaseUrl: null,
     leaseTimeoutMs: undefined,
+    durability: undefined,
+    dedupWindowMs: undefined,
     exampleBot: false,
     http: { headersTimeoutMs: 10000, requestTimeoutMs: 30000, keepAliveTimeoutMs: 5000 },
     receiver: {
-      dataDir: '/srv/app/data',
-      durability: undefined,
-      dedupWindowMs: undefined,
       bodyLimit: undefined,
       formLimits: { maxPairs: undefined, maxDepth: undefined },
       shutdownTimeoutMs: undefined,
@@ -48,12 +47,9 @@ t.test('reads every pinned variable', async (t) => {
     },
     '/srv/app',
   )
-  t.match(config, { port: 8080, host: '0.0.0.0', appTokens: ['abc', '61fe:def'], dataDir: '/var/b24', logLevel: 'debug', logPretty: true, exampleBot: true, databaseUrl: 'postgres://b24:pw@db:5432/b24', leaseTimeoutMs: 15000 })
+  t.match(config, { port: 8080, host: '0.0.0.0', appTokens: ['abc', '61fe:def'], dataDir: '/var/b24', logLevel: 'debug', logPretty: true, exampleBot: true, databaseUrl: 'postgres://b24:pw@db:5432/b24', leaseTimeoutMs: 15000, durability: 'power', dedupWindowMs: 1000 })
   t.same(config.receiver, {
-    dataDir: '/var/b24',
     secretKey: Buffer.alloc(32, 0xab),
-    durability: 'power',
-    dedupWindowMs: 1000,
     bodyLimit: 2048,
     formLimits: { maxPairs: 50000, maxDepth: 64 },
     shutdownTimeoutMs: 500,

@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto'
-import { hostname } from 'node:os'
 import type { StoreStats } from '../../../schemas/health.ts'
+import { definedOnly } from '../defined-only.ts'
 import type { Store } from '../store.ts'
 import { AppendBatcher } from './append-batcher.ts'
 import { InboxListener } from './inbox-listener.ts'
@@ -21,8 +20,6 @@ export interface PostgresStoreOptions extends PostgresConnection {
   claimTimeoutMs?: number
   /** How often an idle replica looks for retries come due and claims expired; 1 s. */
   pollIntervalMs?: number
-  /** How this replica names itself in its claims and leases; host name, pid and a random part. */
-  replica?: string
   /** How often dedup keys past their window are forgotten; a minute. */
   purgeIntervalMs?: number
 }
@@ -37,15 +34,15 @@ const STATS = `SELECT count(*) FILTER (WHERE status = 'pending') AS depth,
 FROM b24_inbox`
 
 /**
- * The shared store: one PostgreSQL database for every replica. Nothing is connected until the
- * first call, which also brings the schema up to date; a database that cannot be reached makes
- * calls fail (appends with `StoreUnavailableError`: 503) and `unavailable()` say so, until it can.
+ * The shared store: one PostgreSQL database for every replica, this one's claims named
+ * `replica`. Nothing is connected until the first call, which also brings the schema up to date;
+ * a database that cannot be reached makes calls fail (appends with `StoreUnavailableError`: 503) and `unavailable()` say so, until it can.
  */
-export function openPostgresStore(options: PostgresStoreOptions): Store {
+export function openPostgresStore(options: PostgresStoreOptions, replica: string): Store {
   const settings = { ...POSTGRES_DEFAULTS, ...definedOnly(options) }
   const db = new PostgresDatabase(options)
   const queue = new PostgresQueue(db, {
-    owner: options.replica ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    owner: replica,
     dedupWindowMs: settings.dedupWindowMs,
     claimTimeoutMs: settings.claimTimeoutMs,
     pollIntervalMs: settings.pollIntervalMs,
@@ -77,8 +74,4 @@ export function openPostgresStore(options: PostgresStoreOptions): Store {
         await db.end()
       })()),
   }
-}
-
-function definedOnly<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>
 }

@@ -18,7 +18,7 @@ import { SqliteQueue } from './sqlite-queue.ts'
 /** How often the WAL is checkpointed, off the event loop. */
 const CHECKPOINT_INTERVAL_MS = 250
 
-export interface SqliteStoreOptions {
+export interface OpenSqliteOptions {
   /** The directory of `inbox.db`. */
   dataDir: string
   durability: Durability
@@ -39,7 +39,7 @@ export interface SqliteStoreOptions {
  * The embedded store: one SQLite database (WAL) under `dataDir`, written in group commits.
  * @throws {StoreUnavailableError} when it cannot be opened.
  */
-export function openSqliteStore(options: SqliteStoreOptions): Store {
+export function openSqliteStore(options: OpenSqliteOptions): Store {
   const db = openDatabase(options.dataDir, options.durability)
   const path = join(options.dataDir, INBOX_FILE)
   const checkpointer = startCheckpointer(path, CHECKPOINT_INTERVAL_MS)

@@ -10,7 +10,7 @@ t.test('its defaults: a day of dedup, 10 s claims, a poll every second, a purge 
   t.same(POSTGRES_DEFAULTS, { dedupWindowMs: 86400000, claimTimeoutMs: 10000, pollIntervalMs: 1000, purgeIntervalMs: 60000 })
   const url = await testDatabase(t)
   // Options left undefined (as the service passes what the environment does not set) keep the defaults.
-  const store = openPostgresStore({ connectionString: url, dedupWindowMs: undefined, claimTimeoutMs: undefined })
+  const store = openPostgresStore({ connectionString: url, dedupWindowMs: undefined, claimTimeoutMs: undefined }, 'replica-a')
   t.teardown(() => store.close())
   await store.append(newRecord(1, 'x'))
   const before = Date.now()

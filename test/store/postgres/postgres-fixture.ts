@@ -68,12 +68,12 @@ export type PgStore = Store & { connectionString: string }
 
 /**
  * A PostgreSQL store on a fresh database (or `options.connectionString`: another replica on the
- * same database), closed at the end of the test unless the test closed it. Nothing is connected
+ * same database; `replica` names its claims), closed at the end of the test unless the test closed it. Nothing is connected
  * before its first call, as in the service.
  */
-export async function openPgStore(t: Test, options: Partial<PostgresStoreOptions> = {}): Promise<PgStore> {
+export async function openPgStore(t: Test, { replica = 'replica-a', ...options }: Partial<PostgresStoreOptions> & { replica?: string } = {}): Promise<PgStore> {
   const connectionString = options.connectionString ?? (await testDatabase(t))
-  const store = openPostgresStore({ ...options, connectionString })
+  const store = openPostgresStore({ ...options, connectionString }, replica)
   let closed = false
   const close = store.close.bind(store)
   // Every call still reaches the store's own close: only the teardown is spared a second one.

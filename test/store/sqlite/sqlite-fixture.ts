@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { INBOX_FILE } from '../../../src/store/sqlite/open-database.ts'
-import { openSqliteStore, type SqliteStoreOptions } from '../../../src/store/sqlite/open-sqlite-store.ts'
+import { openSqliteStore, type OpenSqliteOptions } from '../../../src/store/sqlite/open-sqlite-store.ts'
 import type { Store, StoredRecord } from '../../../src/store/store.ts'
 
 import { textOf } from '../../fakes/new-record.ts'
@@ -11,7 +11,7 @@ import { textOf } from '../../fakes/new-record.ts'
 export { newRecord, PORTAL, textOf } from '../../fakes/new-record.ts'
 
 /** A SQLite store in a fresh directory (or `dataDir`), closed at the end of the test unless the test closed it. */
-export function openStore(t: Test, options: Partial<SqliteStoreOptions> = {}): Store & { dataDir: string } {
+export function openStore(t: Test, options: Partial<OpenSqliteOptions> = {}): Store & { dataDir: string } {
   const dataDir = options.dataDir ?? t.testdir()
   const store = openSqliteStore({ durability: 'process', dedupWindowMs: 60000, ...options, dataDir })
   let closed = false

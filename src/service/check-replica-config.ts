@@ -1,13 +1,5 @@
 import { ConfigError } from '../errors.ts'
-import { openPostgresStore } from '../store/postgres/open-postgres-store.ts'
-import type { Store } from '../store/store.ts'
 import type { ServiceConfig } from './load-config.ts'
-
-/** The PostgreSQL store that replicas share when `DATABASE_URL` is set, else `null` (the embedded SQLite store under `DATA_DIR`). */
-export function sharedStore(config: Pick<ServiceConfig, 'databaseUrl' | 'leaseTimeoutMs' | 'receiver'>): Store | null {
-  if (config.databaseUrl === null) return null
-  return openPostgresStore({ connectionString: config.databaseUrl, dedupWindowMs: config.receiver.dedupWindowMs, claimTimeoutMs: config.leaseTimeoutMs })
-}
 
 /**
  * Replicas must accept the same tokens and open the same seals, so neither may be made up
