@@ -1,5 +1,5 @@
 import { ReceiverError } from '../errors.ts'
-import { replayDeadLetter, type ReplayResult } from '../ingest/replay-dead-letter.ts'
+import { replayDeadLetter, type ReplayResult } from '../worker/replay-dead-letter.ts'
 import { withDefaults } from '../receiver/receiver-options.ts'
 import { DEFAULT_FORM_LIMITS } from '../wire/parse-form.ts'
 import { loadConfig } from '../service/load-config.ts'

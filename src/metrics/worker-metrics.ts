@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { Source } from '../store/store.ts'
+import type { SkipReason } from '../worker/steps/attempt.ts'
 import type { Settlement, WorkerObserver } from '../worker/worker.ts'
 import { labelledCache } from './labelled-cache.ts'
 
@@ -12,7 +13,13 @@ const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
 
 /** Settlements after which handlers ran: their dispatch time is a handler's duration. */
-const HANDLERS_RAN: Record<Settlement, boolean> = { handled: true, retried: true, 'dead-lettered': true, duplicate: false, rejected: false, deferred: false, forgotten: false }
+const HANDLERS_RAN: Record<Settlement, boolean> = { handled: true, retried: true, 'dead-lettered': true, skipped: false, rejected: false, postponed: false }
+
+/** What each counter counts: a settlement, a record skipped by why its chain stopped, a postponed one as deferred. */
+type Counted = Exclude<Settlement, 'skipped' | 'postponed'> | SkipReason | 'deferred'
+const SKIPPED: Record<SkipReason, Counted> = { duplicate: 'duplicate', forgotten: 'forgotten' }
+const counted = (settlement: Settlement, skipped: string | undefined): Counted =>
+  settlement === 'skipped' ? SKIPPED[skipped as SkipReason] : settlement === 'postponed' ? 'deferred' : settlement
 
 /**
  * The worker's counters by event type (handled, duplicates, rejected, retried, dead-lettered),
@@ -22,7 +29,7 @@ const HANDLERS_RAN: Record<Settlement, boolean> = { handled: true, retried: true
 export function workerMetrics(registry: Registry, inFlight: () => number): WorkerObserver {
   const registers = [registry]
   const counter = (name: string, help: string) => new Counter({ name, help, labelNames: ['type'] as const, registers })
-  const counters: Record<Settlement, Counter<'type'>> = {
+  const counters: Record<Counted, Counter<'type'>> = {
     handled: counter('b24_events_handled_total', 'Events handled (every handler succeeded), by event type'),
     duplicate: counter('b24_events_duplicates_total', 'Double deliveries recognised and not handled again, by event type'),
     rejected: counter('b24_events_rejected_total', 'Events that did not decode, moved to the dead letter, by event type'),
@@ -79,9 +86,9 @@ export function workerMetrics(registry: Registry, inFlight: () => number): Worke
       // with replicas, `receivedAt` may come from another clock.
       if (record.attempts === 0) latencyByDoor[record.source].observe(Math.max(0, Date.now() - record.receivedAt) / 1000)
     },
-    settled(record, settlement, ms) {
+    settled(record, settlement, ms, skipped) {
       const children = byType(record.type)
-      children[settlement].inc()
+      children[counted(settlement, skipped)].inc()
       if (HANDLERS_RAN[settlement]) children.duration.observe(ms / 1000)
     },
   }

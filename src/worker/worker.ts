@@ -17,26 +17,32 @@ export interface WorkerOptions {
 }
 
 /**
- * What became of an attempt, once written: handled, a double delivery, undecodable (dead letter),
- * failed and due again, failed for the last time (dead letter), held back without counting as an
- * attempt, dropped unhandled.
+ * What the worker wrote of an attempt: done after the whole chain (`handled`), done with the
+ * chain stopped by a step (`skipped`: the outcome says why), due again later without spending an
+ * attempt (`postponed`), failed and due again (`retried`), failed for the last time
+ * (`dead-lettered`), undeliverable (`rejected`: to the dead letter at once).
  */
-export type Settlement = 'handled' | 'duplicate' | 'rejected' | 'retried' | 'dead-lettered' | 'deferred' | 'forgotten'
+export type Settlement = 'handled' | 'skipped' | 'postponed' | 'retried' | 'dead-lettered' | 'rejected'
 
 /** Follows the worker's attempts, for whoever measures them; it must not throw. */
 export interface WorkerObserver {
   /** An attempt at `record` begins (`record.attempts` earlier ones failed). */
   attempting(record: StoredRecord): void
-  /** Its outcome is written; `ms`: how long the dispatch (decoding and handlers) took. */
-  settled(record: StoredRecord, settlement: Settlement, ms: number): void
+  /**
+   * Its outcome is written; `ms`: how long the dispatch (decoding and handlers) took; `skipped`:
+   * for a `skipped` one, why (the outcome's).
+   */
+  settled(record: StoredRecord, settlement: Settlement, ms: number, skipped?: string): void
 }
 
-/** How a record was dealt with: its dedup key (kept for the dedup window), and whether it was a double delivery (not handled again). */
+/** A record dealt with: its dedup key (kept for the dedup window), and why, if a step stopped before it was handled. */
 export interface Outcome {
   key: string | null
-  duplicate?: boolean
-  /** Dropped unhandled, on purpose (its portal forgot it): not a handled event. */
-  forgotten?: boolean
+  /**
+   * Done unhandled, on purpose: why, in the words of the step that stopped (`duplicate`, a
+   * double delivery whose key was seen, is counted apart for `/health`).
+   */
+  skipped?: string
 }
 
 /**
@@ -53,13 +59,13 @@ export class Undeliverable extends Error {
   }
 }
 
-/** A record that cannot be handled yet and is no failure: due again after `delayMs`, its attempts unchanged. */
-export class Deferred extends Error {
+/** Thrown by a dispatch for a record that cannot be handled yet and is no failure: due again after `delayMs`, its attempts unchanged. */
+export class Postponed extends Error {
   readonly delayMs: number
 
-  constructor(message: string, delayMs: number) {
-    super(message)
-    this.name = 'Deferred'
+  constructor(reason: string, delayMs: number) {
+    super(reason)
+    this.name = 'Postponed'
     this.delayMs = delayMs
   }
 }
@@ -200,7 +206,7 @@ export class Worker {
       this.#logger.error({ err: error, type: record.type, inboxId: record.id }, 'cannot record the outcome in the inbox')
       setTimeout(() => this.#queue.release(record.id), this.#options.retryBaseMs).unref()
     }
-    if (settlement) observe?.settled(record, settlement, ms)
+    if (settlement) observe?.settled(record, settlement, ms, outcome?.skipped)
     this.#running.delete(record.id)
     this.#schedule()
   }
@@ -208,13 +214,13 @@ export class Worker {
   async #record(record: StoredRecord, attempt: number, outcome: Outcome | null, failure: unknown): Promise<Settlement> {
     if (outcome) {
       await this.#queue.complete(record.id, outcome.key)
-      if (outcome.forgotten) return 'forgotten'
-      this.#counts[outcome.duplicate ? 'duplicates' : 'handled']++
-      return outcome.duplicate ? 'duplicate' : 'handled'
+      if (outcome.skipped === undefined) this.#counts.handled++
+      else if (outcome.skipped === 'duplicate') this.#counts.duplicates++
+      return outcome.skipped === undefined ? 'handled' : 'skipped'
     }
-    if (failure instanceof Deferred) {
+    if (failure instanceof Postponed) {
       await this.#queue.retry(record.id, record.attempts, Date.now() + failure.delayMs, failure.message)
-      return 'deferred'
+      return 'postponed'
     }
     if (failure instanceof Undeliverable) {
       await this.#queue.bury(record.id, attempt, failure.message)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { polledArrival } from '../../src/door/arrival.ts'
-import { decodeRecord } from '../../src/ingest/decode-record.ts'
+import { decodeRecord } from '../../src/worker/decode-record.ts'
 import { POLL_PORTAL, polledData, polledEvent } from './arrivals.ts'
 
 const chatOf = (data: unknown) => polledArrival({ eventId: 1, type: 'ONIMV2MESSAGEADD', date: 'd', data }, POLL_PORTAL).chat

@@ -16,10 +16,10 @@ t.test('counts each settlement by type; handler durations only where handlers ra
   observe.settled(stored('A'), 'handled', 250)
   observe.settled(stored('A'), 'retried', 1500)
   observe.settled(stored('A'), 'dead-lettered', 20)
-  observe.settled(stored('B'), 'duplicate', 1)
+  observe.settled(stored('B'), 'skipped', 1, 'duplicate')
   observe.settled(stored('B'), 'rejected', 1)
-  observe.settled(stored('C'), 'deferred', 1)
-  observe.settled(stored('C'), 'forgotten', 1)
+  observe.settled(stored('C'), 'postponed', 1)
+  observe.settled(stored('C'), 'skipped', 1, 'forgotten')
   inFlight = 0
   const text = await registry.metrics()
   t.match(text, 'b24_worker_in_flight 0')

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { replayDeadLetter } from '../../src/ingest/replay-dead-letter.ts'
+import { replayDeadLetter } from '../../src/worker/replay-dead-letter.ts'
 import { encodeForm, type PhpValue } from '../../src/wire/encode-form.ts'
 import { APP_TOKEN, eventually, readFixture, runCommand, startTestApp } from '../helpers.ts'
 

@@ -1,6 +1,6 @@
 import Fastify from 'fastify'
 import t from 'tap'
-import { replayDeadLetter } from '../../src/ingest/replay-dead-letter.ts'
+import { replayDeadLetter } from '../../src/worker/replay-dead-letter.ts'
 import { b24Receiver } from '../../src/plugin.ts'
 import { encodeForm, type PhpValue } from '../../src/wire/encode-form.ts'
 import { expectedEvent } from '../fixtures/expected-event.ts'

@@ -3,7 +3,7 @@ import { pino } from 'pino'
 import { backoff } from '../../src/backoff.ts'
 import type { NewRecord, Queue, StoredRecord } from '../../src/store/store.ts'
 import { StoreUnavailableError } from '../../src/store/store-unavailable-error.ts'
-import { Deferred, Undeliverable, Worker, type Dispatch, type Outcome, type Settlement, type WorkerOptions } from '../../src/worker/worker.ts'
+import { Postponed, Undeliverable, Worker, type Dispatch, type Outcome, type Settlement, type WorkerOptions } from '../../src/worker/worker.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
 import { newRecord, textOf } from '../fakes/new-record.ts'
 import { captureLogs, eventually } from '../helpers.ts'
@@ -229,7 +229,7 @@ t.test("completes each record with its outcome's key; a double delivery counts a
     t,
     async (stored) => {
       const text = textOf(stored)
-      if (text === 'again') return { key: 'key:first', duplicate: true }
+      if (text === 'again') return { key: 'key:first', skipped: 'duplicate' }
       if (text === 'keyless') return { key: null }
       return handledOutcome(stored)
     },
@@ -460,7 +460,7 @@ t.test('an outcome it cannot write leaves the record pending, handled again afte
 
 t.test('an observer is told of each attempt, and of each outcome once it is written, with the dispatch time', async (t) => {
   const attempts: string[] = []
-  const settled: Array<[string, Settlement, number]> = []
+  const settled: Array<[string, Settlement, number, string | undefined]> = []
   let failures = 1
   const { worker, add, store } = setup(
     t,
@@ -469,13 +469,13 @@ t.test('an observer is told of each attempt, and of each outcome once it is writ
       if (text === 'slow') await new Promise((resolve) => setTimeout(resolve, 30))
       if (text === 'bad') throw new Undeliverable('/event is required')
       if (text === 'flaky') throw new Error(`broken on attempt ${attempt}`)
-      return { key: `key:${text}`, duplicate: text === 'again' }
+      return text === 'again' ? { key: `key:${text}`, skipped: 'duplicate' } : { key: `key:${text}` }
     },
     {
       maxAttempts: 2,
       observe: {
         attempting: (stored) => void attempts.push(`${textOf(stored)}#${stored.attempts}`),
-        settled: (stored, settlement, ms) => void settled.push([textOf(stored), settlement, ms]),
+        settled: (stored, settlement, ms, skipped) => void settled.push([textOf(stored), settlement, ms, skipped]),
       },
     },
     (base) => ({
@@ -490,9 +490,9 @@ t.test('an observer is told of each attempt, and of each outcome once it is writ
   worker.start()
   await eventually(() => store.inStatus('done').length === 3 && store.inStatus('dead').length === 2)
   t.same(attempts.sort(), ['again#0', 'bad#0', 'flaky#0', 'flaky#1', 'slow#0', 'unwritten#0', 'unwritten#0'], 'an outcome that was not written is tried again from the same attempt')
-  const bySettlement = settled.map(([text, settlement]) => `${text}:${settlement}`).sort()
-  t.same(bySettlement, ['again:duplicate', 'bad:rejected', 'flaky:dead-lettered', 'flaky:retried', 'slow:handled', 'unwritten:handled'], 'once per written outcome')
-  const slow = settled.find(([text]) => text === 'slow') as [string, Settlement, number]
+  const bySettlement = settled.map(([text, settlement, , skipped]) => `${text}:${settlement}${skipped ? `:${skipped}` : ''}`).sort()
+  t.same(bySettlement, ['again:skipped:duplicate', 'bad:rejected', 'flaky:dead-lettered', 'flaky:retried', 'slow:handled', 'unwritten:handled'], 'once per written outcome, a skip with its reason')
+  const slow = settled.find(([text]) => text === 'slow') as [string, Settlement, number, undefined]
   t.ok(slow[2] >= 25 && slow[2] < 5000, `the dispatch time, ${slow[2]} ms`)
   t.ok(settled.every(([, , ms]) => ms >= 0))
 })
@@ -643,21 +643,21 @@ t.test('backs off exponentially with jitter, up to a cap', async (t) => {
   }
 })
 
-t.test('a Deferred record waits its delay without spending an attempt, then is handled; a forgotten one completes unhandled', async (t) => {
+t.test('a Postponed record waits its delay without spending an attempt, then is handled; a skipped one completes unhandled, counted as neither', async (t) => {
   const tries: Array<[string, number]> = []
-  const settled: Settlement[] = []
+  const settled: string[] = []
   const { worker, add, texts, store, logs } = setup(
     t,
     async (stored, attempt) => {
       tries.push([textOf(stored), attempt])
-      if (textOf(stored) === 'forgotten') return { key: null, forgotten: true }
-      if (tries.filter(([text]) => text === 'held').length < 3) throw new Deferred('its portal is not confirmed yet', 5)
+      if (textOf(stored) === 'dropped') return { key: null, skipped: 'dropped by a step' }
+      if (tries.filter(([text]) => text === 'held').length < 3) throw new Postponed('not ready yet', 5)
       return handledOutcome(stored)
     },
-    { maxAttempts: 1, observe: { attempting: () => undefined, settled: (_record, settlement) => void settled.push(settlement) } },
+    { maxAttempts: 1, observe: { attempting: () => undefined, settled: (_record, settlement, _ms, skipped) => void settled.push(skipped ? `${settlement}:${skipped}` : settlement) } },
   )
   await add(1, 'held')
-  await add(2, 'forgotten')
+  await add(2, 'dropped')
   worker.start()
   await eventually(() => texts('done').length === 2)
   t.same(
@@ -669,8 +669,8 @@ t.test('a Deferred record waits its delay without spending an attempt, then is h
     ],
     'each try is still the first attempt: with maxAttempts 1 a failure would have buried it',
   )
-  t.same(settled.sort(), ['deferred', 'deferred', 'forgotten', 'handled'])
-  t.same(worker.stats(), { inFlight: 0, handled: 1, duplicates: 0, rejected: 0, failedAttempts: 0, deadLettered: 0 }, 'neither a failure nor a handled event')
+  t.same(settled.sort(), ['handled', 'postponed', 'postponed', 'skipped:dropped by a step'])
+  t.same(worker.stats(), { inFlight: 0, handled: 1, duplicates: 0, rejected: 0, failedAttempts: 0, deadLettered: 0 }, 'neither a failure, nor a handled event, nor a duplicate')
   t.same(store.inStatus('dead'), [])
-  t.notMatch(logs.text(), /will retry|dead letter/, 'a deferral is not logged as a failure')
+  t.notMatch(logs.text(), /will retry|dead letter/, 'a postponement is not logged as a failure')
 })

@@ -1,12 +1,15 @@
 import t from 'tap'
 import { pino } from 'pino'
+import type { PortalRow } from '../../schemas/portal.ts'
 import { EnvelopeError, EventValidationError } from '../../src/errors.ts'
 import type { NormalizedEvent, Portal } from '../../src/event/inbound-event.ts'
 import type { Media } from '../../src/event/read-payload.ts'
 import { scanWebhook } from '../../src/event/scan-webhook.ts'
 import { polledArrival } from '../../src/door/arrival.ts'
 import { arrivalRecord } from '../../src/door/arrival-record.ts'
-import { createDispatch, HandlersFailedError, type DispatchOptions } from '../../src/receiver/create-dispatch.ts'
+import { createDispatch, type DispatchOptions } from '../../src/worker/create-dispatch.ts'
+import type { Admission, Admitter } from '../../src/worker/steps/admission.ts'
+import { HandlersFailedError } from '../../src/worker/steps/handlers-failed-error.ts'
 import type { HandlerContext } from '../../src/router/handler-context.ts'
 import { Router } from '../../src/router/router.ts'
 import { createSealer, SealError, type Sealer } from '../../src/seal/sealer.ts'
@@ -106,7 +109,7 @@ t.test('a double delivery (the same body twice) is recognised by its key: no han
   const second = stored(webhookRecord(body))
   t.not(first.credentials, second.credentials, 'two records, each sealed anew')
   const outcome = await deliver(first)
-  t.same(await deliver(second), { key: outcome.key, duplicate: true })
+  t.same(await deliver(second), { key: outcome.key, skipped: 'duplicate' })
   t.equal(handled.length, 1, 'handled once')
   t.same(sunk, [`ONIMV2MESSAGEADD ${outcome.key}`])
   t.same(dedup.asked, [outcome.key, outcome.key])
@@ -120,7 +123,7 @@ t.test('two genuine edits of one message (other text) are two events: two keys, 
   const first = await deliver(stored(webhookRecord(edit)))
   const second = await deliver(stored(webhookRecord(again)))
   t.not(first.key, second.key)
-  t.same([first.duplicate, second.duplicate], [undefined, undefined])
+  t.same([first.skipped, second.skipped], [undefined, undefined])
   t.same(
     handled.map(({ event }) => (event.data as { message: { text: string } }).message.text),
     ['Hello everyone! (edited)', 'Hello everyone! (edited again)'],
@@ -130,7 +133,7 @@ t.test('two genuine edits of one message (other text) are two events: two keys, 
 t.test('the same event through a JSON body is the same key as through its form', async (t) => {
   const { deliver } = setup()
   const form = await deliver(stored(webhookRecord(formBody('imbot_v2_message_add_webhook'))))
-  t.same(await deliver(stored(webhookRecord(readFixture('bitrix/imbot_v2_message_add_webhook.payload.json'), 'json'))), { key: form.key, duplicate: true })
+  t.same(await deliver(stored(webhookRecord(readFixture('bitrix/imbot_v2_message_add_webhook.payload.json'), 'json'))), { key: form.key, skipped: 'duplicate' })
 })
 
 t.test('a polled event keys by its portal and eventId, and has no credentials', async (t) => {
@@ -145,7 +148,7 @@ t.test('a polled event keys by its portal and eventId, and has no credentials', 
 
   // Polled again (the poller's cursor went back), with whatever data: the same event id.
   const again = stored(arrivalRecord(polledArrival(polledEvent('im_v2_message_update', 41), POLL_PORTAL), sealer))
-  t.same(await deliver(again), { key: 'poll:polled-member:41', duplicate: true })
+  t.same(await deliver(again), { key: 'poll:polled-member:41', skipped: 'duplicate' })
   t.same(await deliver(stored(arrivalRecord(polledArrival(polledEvent('im_v2_message_add', 42), POLL_PORTAL), sealer))), { key: 'poll:polled-member:42' })
   const domainOnly = { ...POLL_PORTAL, memberId: null }
   t.same(await deliver(stored(arrivalRecord(polledArrival(polledEvent('im_v2_message_add', 41), domainOnly), sealer))), { key: 'poll:example.bitrix24.com:41' }, 'keyed by domain without a member id')
@@ -258,10 +261,10 @@ t.test('a failing sink retries the sinks alone: the handlers never run twice for
   sinkFails = false
   const outcome = await deliver({ ...record, attempts: 2 }, 3)
   t.match(outcome, { key: /^hook:/ })
-  t.equal(outcome.duplicate, undefined)
+  t.equal(outcome.skipped, undefined)
   t.equal(handled.length, 1)
   t.equal(sinkRuns, 3)
-  t.same(dedup.asked, [outcome.key], 'the window asked once, before the handlers')
+  t.same(dedup.asked, [outcome.key, outcome.key, outcome.key], 'the window asked on each attempt: the record is not done, its key not seen')
   t.same(
     handled.map(({ ctx }) => ctx.attempt),
     [1],
@@ -284,4 +287,27 @@ t.test('a stored body that no decoder can read (a damaged row) is undeliverable,
     t.notOk((failure as Error).message.includes('ONIMV2MESSAGEADD'), 'the reason quotes nothing of the body')
   }
   t.same(handled, [])
+})
+
+t.test('in application mode: an event its portal forgot is done unhandled, without a key; one it wants is handled with its portal as stored', async (t) => {
+  const record = stored(webhookRecord(formBody('im_v2_message_add')))
+  const memberId = record.portal.memberId as string
+  const row = { memberId, domain: 'example.bitrix24.com', clientEndpoint: 'https://example.bitrix24.com/rest/', status: 'active', scope: 'imbot', version: 3, expiresAt: null, installedAt: 0, updatedAt: 0 } as unknown as PortalRow
+  const calls: string[] = []
+  let verdict: Admission = { verdict: 'forget' }
+  const app: Admitter = {
+    admission: async () => verdict,
+    portal: (member) => ({ call: async <T>(method: string) => (calls.push(`${member} ${method}`), true as T) }),
+  }
+  const { deliver, handled, sunk, dedup } = setup({ app })
+  t.same(await deliver(record), { key: null, skipped: 'forgotten' })
+  t.same([handled, sunk, dedup.asked], [[], [], []], 'nothing ran, no key asked')
+
+  verdict = { verdict: 'handle', portal: row }
+  const outcome = await deliver(record)
+  t.same(outcome, { key: outcome.key })
+  const [{ ctx }] = handled as [{ event: NormalizedEvent; ctx: HandlerContext }]
+  t.match(ctx.portal, { memberId, status: 'active', scope: 'imbot', version: 3 })
+  await ctx.bitrix.call('im.v2.Chat.Message.send', {})
+  t.same(calls, [`${memberId} im.v2.Chat.Message.send`], 'called as the application')
 })
