@@ -1,5 +1,5 @@
 import { Credentials } from '../event/credentials.ts'
-import type { Portal } from '../event/inbound-event.ts'
+import type { Portal } from '../../schemas/portal.ts'
 import { chatOf } from '../event/scan-webhook.ts'
 import type { BodyKind, Source } from '../store/store.ts'
 

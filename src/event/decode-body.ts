@@ -1,6 +1,6 @@
 import type { FormLimits } from '../wire/parse-form.ts'
 import { Credentials } from './credentials.ts'
-import type { InboundEvent } from './inbound-event.ts'
+import type { DecodedEvent } from './decoded-event.ts'
 import { normalizePolled } from './normalize-polled.ts'
 import { normalizeWebhook } from './normalize-webhook.ts'
 import { readPayload } from './read-payload.ts'
@@ -11,7 +11,7 @@ import { readPayload } from './read-payload.ts'
  * `{eventId, type, date, data}`.
  * @throws {MalformedBodyError} | {EnvelopeError} | {EventValidationError}
  */
-export function decodeBody(body: string, limits?: Partial<FormLimits>): InboundEvent {
+export function decodeBody(body: string, limits?: Partial<FormLimits>): DecodedEvent {
   const json = body.trimStart().startsWith('{')
   const payload = readPayload(body, json ? 'json' : 'form', limits)
   return json && 'eventId' in payload ? normalizePolled(payload, new Credentials().portal) : normalizeWebhook(payload)

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { InboundEvent, Portal } from './inbound-event.ts'
+import type { DecodedEvent, Portal } from './decoded-event.ts'
 
 const portalKey = (portal: Portal) => portal.memberId ?? portal.domain ?? '-'
 
@@ -8,7 +8,7 @@ const portalKey = (portal: Portal) => portal.memberId ?? portal.domain ?? '-'
  * so its key digests portal, type, `ts` and the stripped data: a double delivery of one event is
  * the same key, two real edits of one message (other text, other time) are two.
  */
-export function dedupKey({ event, delivery }: InboundEvent, eventJson = JSON.stringify(event)): string {
+export function dedupKey({ event, delivery }: DecodedEvent, eventJson = JSON.stringify(event)): string {
   if (event.eventId !== null) return `poll:${portalKey(delivery.portal)}:${event.eventId}`
   return `hook:${createHash('sha256').update(portalKey(delivery.portal)).update('\n').update(eventJson).digest('base64url')}`
 }

@@ -3,7 +3,7 @@ import { WebhookPayloadSchema } from '../../schemas/webhook-payload.ts'
 import { compileDecoder } from '../wire/compile-decoder.ts'
 import { Credentials } from './credentials.ts'
 import { decodeEventData } from './decode-event-data.ts'
-import type { InboundEvent } from './inbound-event.ts'
+import type { DecodedEvent } from './decoded-event.ts'
 import { isoInstant } from './iso-instant.ts'
 import { readAuthBlock } from './read-auth-block.ts'
 import { readEnvelope } from './read-envelope.ts'
@@ -19,7 +19,7 @@ const decodeEnvelope = compileDecoder(Type.Omit(WebhookPayloadSchema, ['data', '
  * @throws {EnvelopeError} when the payload is no Bitrix24 event (no `event`, no valid `ts`).
  * @throws {EventValidationError} when a chat event does not match its schema.
  */
-export function normalizeWebhook(payload: Record<string, unknown>, credentials = webhookCredentials(payload)): InboundEvent {
+export function normalizeWebhook(payload: Record<string, unknown>, credentials = webhookCredentials(payload)): DecodedEvent {
   const { head, data } = readEnvelope(decodeEnvelope, payload, ['event', 'event_handler_id', 'ts'], 'a Bitrix24 event')
   const type = head.event.toUpperCase()
   return {
@@ -28,7 +28,7 @@ export function normalizeWebhook(payload: Record<string, unknown>, credentials =
       type,
       date: isoInstant(head.ts),
       data: decodeEventData(type, data),
-    } as InboundEvent['event'],
+    } as DecodedEvent['event'],
     delivery: {
       source: 'webhook',
       portal: credentials.portal,

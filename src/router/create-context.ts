@@ -3,7 +3,7 @@ import type { PortalRow } from '../../schemas/portal.ts'
 import { installedPortal } from '../app/installed-portal.ts'
 import { createBitrix, type Bitrix, type RestSettings } from '../bitrix/bitrix.ts'
 import { dedupKey } from '../event/event-keys.ts'
-import type { InboundEvent } from '../event/inbound-event.ts'
+import type { DecodedEvent } from '../event/decoded-event.ts'
 import type { HandlerContext } from './handler-context.ts'
 
 /** Application mode: the portal an event came from, as stored, and the client that calls it as the application. */
@@ -13,8 +13,8 @@ export interface AppPortal {
 }
 
 /** The context handlers of one event get, on a given attempt. */
-export function createContext(inbound: InboundEvent, logger: Logger, attempt = 1, key = dedupKey(inbound), rest?: RestSettings, app?: AppPortal): HandlerContext {
-  const { event, delivery } = inbound
+export function createContext(decoded: DecodedEvent, logger: Logger, attempt = 1, key = dedupKey(decoded), rest?: RestSettings, app?: AppPortal): HandlerContext {
+  const { event, delivery } = decoded
   const log = logger.child({ type: event.type, portal: delivery.portal.domain ?? delivery.portal.memberId })
   const botId = (event.data as { bot?: { id?: unknown } }).bot?.id
   return {

@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import type { InstalledPortal } from '../../schemas/portal.ts'
 import type { Bitrix } from '../bitrix/bitrix.ts'
 import type { Credentials } from '../event/credentials.ts'
-import type { Delivery, Portal } from '../event/inbound-event.ts'
+import type { Delivery, Portal } from '../event/decoded-event.ts'
 
 /** What a handler gets beside the event. */
 export interface HandlerContext {

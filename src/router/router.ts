@@ -1,7 +1,7 @@
 import type { ChatEventOf } from '../../schemas/chat-event.ts'
 import { CHAT_EVENT_TYPES, isChatEventType, type ChatEventType } from '../../schemas/event-data.ts'
 import type { GenericEvent } from '../../schemas/chat-event.ts'
-import type { NormalizedEvent } from '../event/inbound-event.ts'
+import type { NormalizedEvent } from '../event/decoded-event.ts'
 import type { HandlerContext } from './handler-context.ts'
 
 /** A handler: may be async; a throw or rejection is reported to `onError`, never further. */

@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs'
 import { mkdir, open } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import type { NormalizedEvent } from '../event/inbound-event.ts'
+import type { NormalizedEvent } from '../event/decoded-event.ts'
 import type { HandlerContext } from '../router/handler-context.ts'
 
 // A crash can come between a line written and its event marked done; that event is handled

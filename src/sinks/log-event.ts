@@ -1,4 +1,4 @@
-import type { NormalizedEvent } from '../event/inbound-event.ts'
+import type { NormalizedEvent } from '../event/decoded-event.ts'
 import type { HandlerContext } from '../router/handler-context.ts'
 
 interface Seen {

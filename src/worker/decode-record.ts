@@ -1,5 +1,5 @@
 import { Credentials } from '../event/credentials.ts'
-import type { InboundEvent } from '../event/inbound-event.ts'
+import type { DecodedEvent } from '../event/decoded-event.ts'
 import { normalizePolled } from '../event/normalize-polled.ts'
 import { normalizeWebhook } from '../event/normalize-webhook.ts'
 import { readPayload } from '../event/read-payload.ts'
@@ -21,15 +21,15 @@ export const openCredentials = (record: Pick<StoredRecord, 'credentials'>, seale
  * @throws {ReceiverError} (MalformedBodyError, EnvelopeError, EventValidationError) when it will
  *   never decode: it belongs in the dead letter.
  */
-export function decodeRecord(record: StoredRecord, credentials = new Credentials(), formLimits?: Partial<FormLimits>): InboundEvent {
+export function decodeRecord(record: StoredRecord, credentials = new Credentials(), formLimits?: Partial<FormLimits>): DecodedEvent {
   const { source, portal, bodyKind, body } = record
   if (bodyKind === 'event') {
     // Decoded before it was stored, by an earlier release.
-    return { event: readPayload(body, 'json') as InboundEvent['event'], delivery: { source, portal, handlerId: null, credentials } }
+    return { event: readPayload(body, 'json') as DecodedEvent['event'], delivery: { source, portal, handlerId: null, credentials } }
   }
   const payload = bodyKind === 'form' ? parseForm(body, formLimits) : readPayload(body, 'json')
   // The door stores JSON of any depth (it must answer before decoding); decoding stops here.
   if (bodyKind === 'payload') checkJsonDepth(payload, formLimits?.maxDepth ?? DEFAULT_FORM_LIMITS.maxDepth)
-  const inbound = source === 'poll' ? normalizePolled(payload, portal) : normalizeWebhook(payload, credentials)
-  return { event: inbound.event, delivery: { ...inbound.delivery, portal } }
+  const decoded = source === 'poll' ? normalizePolled(payload, portal) : normalizeWebhook(payload, credentials)
+  return { event: decoded.event, delivery: { ...decoded.delivery, portal } }
 }

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Credentials } from '../../src/event/credentials.ts'
-import type { Portal } from '../../src/event/inbound-event.ts'
+import type { Portal } from '../../schemas/portal.ts'
 import { polledArrival } from '../../src/door/arrival.ts'
 import { arrivalRecord } from '../../src/door/arrival-record.ts'
 import type { Sealer } from '../../src/seal/sealer.ts'

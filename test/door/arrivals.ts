@@ -1,5 +1,5 @@
 import type { Credentials } from '../../src/event/credentials.ts'
-import type { Portal } from '../../src/event/inbound-event.ts'
+import type { Portal } from '../../schemas/portal.ts'
 import { scanWebhook } from '../../src/event/scan-webhook.ts'
 import type { Arrival } from '../../src/door/arrival.ts'
 import { createSealer } from '../../src/seal/sealer.ts'

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { isChatEventType } from '../../schemas/event-data.ts'
-import type { NormalizedEvent } from '../../src/event/inbound-event.ts'
+import type { NormalizedEvent } from '../../src/event/decoded-event.ts'
 import { exampleBot } from '../../src/example-bot.ts'
 import type { ReceiverOptions } from '../../src/receiver/receiver-options.ts'
 import type { HandlerContext } from '../../src/router/handler-context.ts'

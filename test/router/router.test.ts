@@ -3,7 +3,7 @@ import { pino } from 'pino'
 import { decodeBody } from '../../src/event/decode-body.ts'
 import { createContext } from '../../src/router/create-context.ts'
 import { Router } from '../../src/router/router.ts'
-import type { NormalizedEvent } from '../../src/event/inbound-event.ts'
+import type { NormalizedEvent } from '../../src/event/decoded-event.ts'
 import { captureLogs, readFixture } from '../helpers.ts'
 
 const inbound = (name: string) => decodeBody(readFixture(`bitrix/${name}.body.txt`))

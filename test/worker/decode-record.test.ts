@@ -1,7 +1,7 @@
 import t from 'tap'
 import { EnvelopeError, EventValidationError, MalformedBodyError, ReceiverError } from '../../src/errors.ts'
 import { Credentials } from '../../src/event/credentials.ts'
-import type { Portal } from '../../src/event/inbound-event.ts'
+import type { Portal } from '../../src/event/decoded-event.ts'
 import type { Media } from '../../src/event/read-payload.ts'
 import { scanWebhook } from '../../src/event/scan-webhook.ts'
 import { polledArrival } from '../../src/door/arrival.ts'

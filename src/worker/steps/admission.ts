@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import type { PortalRow } from '../../../schemas/portal.ts'
 import type { Bitrix } from '../../bitrix/bitrix.ts'
 import type { Credentials } from '../../event/credentials.ts'
-import type { InboundEvent } from '../../event/inbound-event.ts'
+import type { DecodedEvent } from '../../event/decoded-event.ts'
 import type { Attempt } from './attempt.ts'
 import type { Step } from './compose.ts'
 
@@ -28,7 +28,7 @@ export const admission =
   async (attempt, next) => {
     const { record } = attempt
     if (record.source === 'webhook') {
-      const { delivery } = attempt.decoded as InboundEvent
+      const { delivery } = attempt.decoded as DecodedEvent
       const admitted = await app.admission(record.type, delivery.credentials)
       if (admitted.verdict === 'forget') {
         logger.info({ type: record.type, memberId: record.portal.memberId, inboxId: record.id }, 'dropped an event of a portal that was refused or uninstalled')

@@ -1,4 +1,4 @@
-import type { InboundEvent } from '../../event/inbound-event.ts'
+import type { DecodedEvent } from '../../event/decoded-event.ts'
 import type { AppPortal } from '../../router/create-context.ts'
 import type { HandlerContext } from '../../router/handler-context.ts'
 import type { StoredRecord } from '../../store/store.ts'
@@ -15,7 +15,7 @@ export interface Attempt {
   /** 1 on the first try, more on a retry. */
   readonly number: number
   /** The decode step's: the event and how it arrived. */
-  decoded?: InboundEvent
+  decoded?: DecodedEvent
   /** The admission step's, in application mode: the portal the event came from, as stored. */
   portal?: AppPortal
   /** The dedup step's: the event's identity, kept for the dedup window once the record is done. */

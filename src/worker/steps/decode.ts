@@ -1,4 +1,4 @@
-import type { InboundEvent } from '../../event/inbound-event.ts'
+import type { DecodedEvent } from '../../event/decoded-event.ts'
 import type { Sealer } from '../../seal/sealer.ts'
 import type { FormLimits } from '../../wire/parse-form.ts'
 import { decodeRecord, openCredentials } from '../decode-record.ts'
@@ -16,7 +16,7 @@ export const decode =
   (sealer: Sealer, formLimits?: Partial<FormLimits>): Step<Attempt> =>
   async (attempt, next) => {
     const credentials = openCredentials(attempt.record, sealer)
-    let decoded: InboundEvent
+    let decoded: DecodedEvent
     try {
       decoded = decodeRecord(attempt.record, credentials, formLimits)
     } catch (error) {

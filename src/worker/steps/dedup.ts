@@ -1,5 +1,5 @@
 import { dedupKey } from '../../event/event-keys.ts'
-import type { InboundEvent } from '../../event/inbound-event.ts'
+import type { DecodedEvent } from '../../event/decoded-event.ts'
 import type { Attempt } from './attempt.ts'
 import type { Step } from './compose.ts'
 
@@ -12,7 +12,7 @@ import type { Step } from './compose.ts'
 export const dedup =
   (seen: (key: string) => Promise<boolean>): Step<Attempt> =>
   async (attempt, next) => {
-    const key = dedupKey(attempt.decoded as InboundEvent)
+    const key = dedupKey(attempt.decoded as DecodedEvent)
     attempt.key = key
     if (await seen(key)) {
       attempt.skipped = 'duplicate'

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { RestSettings } from '../../bitrix/bitrix.ts'
-import type { InboundEvent } from '../../event/inbound-event.ts'
+import type { DecodedEvent } from '../../event/decoded-event.ts'
 import { createContext } from '../../router/create-context.ts'
 import type { Router } from '../../router/router.ts'
 import type { Attempt } from './attempt.ts'
@@ -29,8 +29,8 @@ export function handlers({ router, handlerTimeoutMs, logger, rest }: HandlersOpt
   const succeeded = new Set<number>()
   return async (attempt, next) => {
     const { id } = attempt.record
-    const { event } = attempt.decoded as InboundEvent
-    attempt.handlerContext = createContext(attempt.decoded as InboundEvent, logger, attempt.number, attempt.key, rest, attempt.portal)
+    const { event } = attempt.decoded as DecodedEvent
+    attempt.handlerContext = createContext(attempt.decoded as DecodedEvent, logger, attempt.number, attempt.key, rest, attempt.portal)
     if (!succeeded.has(id)) {
       const { errors } = await router.dispatch(event, attempt.handlerContext, handlerTimeoutMs)
       if (errors.length > 0) throw new HandlersFailedError(errors)

@@ -1,4 +1,4 @@
-import type { InboundEvent, NormalizedEvent } from '../../event/inbound-event.ts'
+import type { DecodedEvent, NormalizedEvent } from '../../event/decoded-event.ts'
 import type { HandlerContext } from '../../router/handler-context.ts'
 import type { Attempt } from './attempt.ts'
 import type { Step } from './compose.ts'
@@ -10,7 +10,7 @@ export type Sink = (event: NormalizedEvent, ctx: HandlerContext) => unknown
 export const sinks =
   (list: readonly Sink[]): Step<Attempt> =>
   async (attempt, next) => {
-    const { event } = attempt.decoded as InboundEvent
+    const { event } = attempt.decoded as DecodedEvent
     for (const sink of list) await sink(event, attempt.handlerContext as HandlerContext)
     await next()
   }

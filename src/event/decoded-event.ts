@@ -14,11 +14,14 @@ export interface Delivery {
   credentials: Credentials
 }
 
-/** An event in the polling format: typed for the 13 chat events, generic for any other. */
+/** The event handlers get, in the polling format (`im.v2.Event.get`): typed for the 13 chat events, generic for any other. */
 export type NormalizedEvent = ChatEvent | GenericEvent
 
-/** What both doors produce: the event a handler sees and how it arrived. */
-export interface InboundEvent {
+/**
+ * A stored wire decoded (by the worker's decode step, or `b24-receiver decode`): the event
+ * handlers get and how it arrived. The stage after the store's `StoredRecord`.
+ */
+export interface DecodedEvent {
   event: NormalizedEvent
   delivery: Delivery
 }
