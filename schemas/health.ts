@@ -9,12 +9,30 @@ import { Nullable } from './primitives.ts'
 export const ReadinessSchema = Type.Object({ ready: Type.Boolean(), reason: Nullable(Type.String()) })
 export type Readiness = Static<typeof ReadinessSchema>
 
-/** The store's figures: events stored and not yet handled, and the dead letter. */
+/**
+ * What a newer version of b24-receiver stored (a newer format than this one reads), which this
+ * replica leaves alone: never claimed, decoded, dead-lettered, overwritten or deleted here. Not
+ * zero: upgrade this replica (in a rolling upgrade, the replicas still on the old version).
+ */
+export const NewerFormatSchema = Type.Object({
+  /** Events, pending or dead letters, and those held under pending installs; a pending one holds its chat here (what comes after it waits). */
+  records: Type.Integer(),
+  /** Pending installs (application mode). */
+  candidates: Type.Integer(),
+  /** Portals (application mode): their events wait here. */
+  portals: Type.Integer(),
+  /** Named values and leases: the poller's offset and lease (it stops polling here), the key check. */
+  values: Type.Integer(),
+})
+export type NewerFormat = Static<typeof NewerFormatSchema>
+
+/** The store's figures: events stored and not yet handled, and the dead letter (every format), and what this version leaves alone. */
 export const StoreStatsSchema = Type.Object({
   depth: Type.Integer(),
   oldestPendingAgeMs: Nullable(Type.Integer()),
   retrying: Type.Integer(),
   deadLetters: Type.Integer(),
+  newerFormat: NewerFormatSchema,
 })
 export type StoreStats = Static<typeof StoreStatsSchema>
 

@@ -18,6 +18,9 @@ export const CANDIDATE_COLUMNS = {
   receivedAt: 'received_at',
 } as const satisfies { [Field in keyof CandidateRow]: string }
 
+/** What names candidate `id` in an error. */
+export const pendingInstall = (id: number): string => `pending install ${id}`
+
 /** A stored candidate as its table lays it out. */
 export type CandidateColumns = { [Field in keyof CandidateRow as (typeof CANDIDATE_COLUMNS)[Field]]: CandidateRow[Field] }
 

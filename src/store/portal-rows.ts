@@ -21,6 +21,9 @@ export const PORTAL_COLUMNS = {
   updatedAt: 'updated_at',
 } as const satisfies { [Field in keyof PortalRow]: string }
 
+/** What names a portal in an error: never its member id (a value from the wire). */
+export const A_PORTAL = "this event's portal"
+
 /** A stored portal as its table lays it out. */
 export type PortalColumns = { [Field in keyof PortalRow as (typeof PORTAL_COLUMNS)[Field]]: PortalRow[Field] }
 

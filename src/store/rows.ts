@@ -1,4 +1,5 @@
 import type { Portal } from '../../schemas/portal.ts'
+import { STORED_FORMAT } from './format.ts'
 import type { BodyKind, DeadLetter, NewRecord, Source, StoredRecord } from './store.ts'
 
 /** A row of the inbox table, as both stores lay it out (see sqlite/migrations.ts and postgres/migrations.ts). */
@@ -16,9 +17,11 @@ export interface Row {
   body_kind: BodyKind
   body: string
   credentials: string | null
+  /** The format it was written in (see format.ts). */
+  format: number
 }
 
-/** The columns a new record fills. */
+/** The columns a new record fills, in this version's format. */
 export const recordColumns = (record: NewRecord) => ({
   chat_key: record.chatKey,
   type: record.type,
@@ -27,6 +30,7 @@ export const recordColumns = (record: NewRecord) => ({
   body_kind: record.bodyKind,
   body: record.body,
   credentials: record.credentials,
+  format: STORED_FORMAT,
 })
 
 export const toRecord = (row: Row): StoredRecord => ({

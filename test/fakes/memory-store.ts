@@ -188,6 +188,8 @@ export class MemoryStore implements Store {
       oldestPendingAgeMs: pending.length === 0 ? null : Date.now() - oldest,
       retrying: pending.filter((row) => row.attempts > 0).length,
       deadLetters: this.rows.filter((row) => row.status === 'dead').length,
+      // It keeps what it is given in memory, never in a format another version wrote.
+      newerFormat: { records: 0, candidates: 0, portals: 0, values: 0 },
     }
   }
 

@@ -3,7 +3,8 @@ import { Registry } from 'prom-client'
 import type { StoreStats } from '../../schemas/health.ts'
 import { storeMetrics } from '../../src/metrics/store-metrics.ts'
 
-const FIGURES: StoreStats = { depth: 7, oldestPendingAgeMs: 1500, retrying: 2, deadLetters: 3 }
+const NONE_NEWER = { records: 0, candidates: 0, portals: 0, values: 0 }
+const FIGURES: StoreStats = { depth: 7, oldestPendingAgeMs: 1500, retrying: 2, deadLetters: 3, newerFormat: NONE_NEWER }
 
 t.test("reads the store's figures once per scrape", async (t) => {
   const registry = new Registry()
@@ -20,7 +21,7 @@ t.test("reads the store's figures once per scrape", async (t) => {
   t.match(text, 'b24_inbox_oldest_pending_age_seconds 1.5')
   t.match(text, 'b24_inbox_retrying 2')
   t.match(text, 'b24_dead_letters 3')
-  figures = { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0 }
+  figures = { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0, newerFormat: NONE_NEWER }
   const empty = await registry.metrics()
   t.equal(calls, 2, 'read again on the next scrape')
   t.match(empty, 'b24_inbox_depth 0')

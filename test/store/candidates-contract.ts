@@ -3,7 +3,7 @@ import type { NewCandidate } from '../../schemas/portal.ts'
 import type { Candidates, Store } from '../../src/store/store.ts'
 import { newRecord, textOf } from '../fakes/new-record.ts'
 import { eventually } from '../helpers.ts'
-import { drain, portalRow, type ContractSubject } from './store-contract.ts'
+import { drain, NONE_NEWER, portalRow, type ContractSubject } from './store-contract.ts'
 
 /** A candidate install as the door stores it: a sealed pair and a hash are plain text here, the store never looks inside. */
 export const newCandidate = (memberId: string, extra: Partial<NewCandidate> = {}): NewCandidate => ({
@@ -58,7 +58,7 @@ export function candidatesContract(t: Test, subject: Pick<ContractSubject, 'open
     t.same((await candidates.list()).map((row) => row.id), [first, second, other])
     t.same(await candidates.stats(), { candidates: 3, events: 3 })
     t.same(await drain(store), [], 'their events are not in the inbox')
-    t.same(await store.stats(), { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0 })
+    t.same(await store.stats(), { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0, newerFormat: NONE_NEWER })
     if (!reopen) return
     await store.close()
     const reopened = candidatesOf(await reopen(t, store))

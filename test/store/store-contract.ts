@@ -62,6 +62,9 @@ export function nextClaim(store: Store, timeoutMs = 3000): Promise<StoredRecord[
   })
 }
 
+/** What `stats().newerFormat` says of a store where nothing was written by a newer version. */
+export const NONE_NEWER = { records: 0, candidates: 0, portals: 0, values: 0 }
+
 /** A record's `receivedAt` is told by the store's clock (PostgreSQL's, rounded to the ms): within a ms of this host's. */
 const within = (value: number, from: number, to: number) => value >= from - 1 && value <= to + 1
 
@@ -326,7 +329,7 @@ export function storeContract(t: Test, subject: ContractSubject): void {
 
   t.test('tells its figures: depth, the oldest pending age, retries, dead letters', async (t) => {
     const store = await open(t)
-    t.same(await store.stats(), { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0 })
+    t.same(await store.stats(), { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0, newerFormat: NONE_NEWER })
     for (const [chat, text] of [[1, 'a'], [2, 'b'], [3, 'c'], [3, 'c2']] as const) await store.append(newRecord(chat, text))
     const [a, b] = (await store.queue.claim(2)) as [StoredRecord, StoredRecord]
     await store.queue.retry(a.id, 1, Date.now() + 60000, 'Error: boom')

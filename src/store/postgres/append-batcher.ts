@@ -4,10 +4,10 @@ import { StoreUnavailableError } from '../store-unavailable-error.ts'
 import { Batcher } from './batcher.ts'
 import { NOW_MS, type PostgresDatabase } from './postgres-database.ts'
 
-/** Rows in one insert at most (7 parameters each, well under the protocol's 65 535). */
+/** Rows in one insert at most (8 parameters each, well under the protocol's 65 535). */
 const MAX_BATCH = 256
 
-const COLUMNS = 'chat_key, type, source, portal_json, body_kind, body, credentials'
+const COLUMNS = 'chat_key, type, source, portal_json, body_kind, body, credentials, format'
 
 /**
  * The appends of one event-loop turn go into one multi-row insert, committed before any of them
@@ -46,12 +46,12 @@ export class AppendBatcher {
   // A VALUES list, its values as parameters: sent as they are, where text arrays would be escaped
   // into one literal and parsed back (twice the CPU per row).
   async #insert(records: NewRecord[]): Promise<void> {
-    const values: Array<string | null> = []
+    const values: Array<string | number | null> = []
     const rows: string[] = []
     for (const record of records) {
       const row = recordColumns(record)
-      const n = values.push(row.chat_key, row.type, row.source, row.portal_json, row.body_kind, row.body, row.credentials)
-      rows.push(`($${n - 6}, $${n - 5}, $${n - 4}, $${n - 3}, $${n - 2}, $${n - 1}, $${n}, ${NOW_MS}, ${NOW_MS})`)
+      const n = values.push(row.chat_key, row.type, row.source, row.portal_json, row.body_kind, row.body, row.credentials, row.format)
+      rows.push(`($${n - 7}, $${n - 6}, $${n - 5}, $${n - 4}, $${n - 3}, $${n - 2}, $${n - 1}, $${n}, ${NOW_MS}, ${NOW_MS})`)
     }
     await this.#db.query(`INSERT INTO b24_inbox (${COLUMNS}, received_at, next_at) VALUES ${rows.join(', ')}`, values)
     this.#announce()

@@ -93,6 +93,15 @@ export const MIGRATIONS: readonly string[] = [
    DELETE FROM b24_portals WHERE status = 'pending';
    ALTER TABLE b24_portals DROP CONSTRAINT b24_portals_status_check;
    ALTER TABLE b24_portals ADD CONSTRAINT b24_portals_status_check CHECK (status IN ('active', 'reinstall', 'uninstalled'));`,
+  // The format each row was written in (see ../format.ts): what is stored already is format 1, and
+  // so is what a replica of an earlier release writes, not knowing the column, during a rolling
+  // upgrade. Dedup keys (`b24_seen`) carry none. A constant default rewrites no table.
+  `ALTER TABLE b24_inbox ADD COLUMN format integer NOT NULL DEFAULT 1;
+   ALTER TABLE b24_candidates ADD COLUMN format integer NOT NULL DEFAULT 1;
+   ALTER TABLE b24_candidate_events ADD COLUMN format integer NOT NULL DEFAULT 1;
+   ALTER TABLE b24_portals ADD COLUMN format integer NOT NULL DEFAULT 1;
+   ALTER TABLE b24_meta ADD COLUMN format integer NOT NULL DEFAULT 1;
+   ALTER TABLE b24_leases ADD COLUMN format integer NOT NULL DEFAULT 1;`,
 ]
 
 /** Brings the schema up to date, each version in its own transaction, under an advisory lock. */

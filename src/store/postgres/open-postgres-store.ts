@@ -1,4 +1,3 @@
-import type { StoreStats } from '../../../schemas/health.ts'
 import { definedOnly } from '../defined-only.ts'
 import type { Store } from '../store.ts'
 import { AppendBatcher } from './append-batcher.ts'
@@ -9,6 +8,7 @@ import { PostgresDeadLetters } from './postgres-dead-letters.ts'
 import { PostgresMeta } from './postgres-meta.ts'
 import { PostgresPortals } from './postgres-portals.ts'
 import { PostgresQueue } from './postgres-queue.ts'
+import { postgresStats } from './postgres-stats.ts'
 
 export interface PostgresStoreOptions extends PostgresConnection {
   /** How long a handled event's key recognises a double delivery; 24 hours. */
@@ -26,12 +26,6 @@ export interface PostgresStoreOptions extends PostgresConnection {
 
 /** The defaults of {@link PostgresStoreOptions}. */
 export const POSTGRES_DEFAULTS = { dedupWindowMs: 86400000, claimTimeoutMs: 10000, pollIntervalMs: 1000, purgeIntervalMs: 60000 }
-
-const STATS = `SELECT count(*) FILTER (WHERE status = 'pending') AS depth,
-  ${NOW_MS} - min(received_at) FILTER (WHERE status = 'pending') AS oldest,
-  count(*) FILTER (WHERE status = 'pending' AND attempts > 0) AS retrying,
-  count(*) FILTER (WHERE status = 'dead') AS dead
-FROM b24_inbox`
 
 /**
  * The shared store: one PostgreSQL database for every replica, this one's claims named
@@ -59,10 +53,7 @@ export function openPostgresStore(options: PostgresStoreOptions, replica: string
     meta: new PostgresMeta(db),
     portals: new PostgresPortals(db),
     candidates: new PostgresCandidates(db),
-    async stats(): Promise<StoreStats> {
-      const [row] = (await db.query<{ depth: number; oldest: number | null; retrying: number; dead: number }>(STATS)) as [{ depth: number; oldest: number | null; retrying: number; dead: number }]
-      return { depth: row.depth, oldestPendingAgeMs: row.oldest, retrying: row.retrying, deadLetters: row.dead }
-    },
+    stats: () => postgresStats(db),
     unavailable: () => db.failure,
     close: () =>
       (closing ??= (async () => {

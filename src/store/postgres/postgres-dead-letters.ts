@@ -1,8 +1,19 @@
+import { STORED_FORMAT } from '../format.ts'
+import { refuseNewer } from '../newer-format-error.ts'
 import type { DeadLetter, DeadLetters, StoredRecord } from '../store.ts'
 import { toDeadLetter, toRecord, type Row } from '../rows.ts'
 import { NOW_MS, type PostgresDatabase } from './postgres-database.ts'
+import { changedUnlessNewer, unlessNewer, type Guarded } from './unless-newer.ts'
 
-/** The PostgreSQL store's dead letter: rows with status `dead`. A revived one wakes every replica. */
+const DEAD = "id = $1 AND status = 'dead'"
+const KNOWN = `format <= ${STORED_FORMAT}`
+const REVIVE = unlessNewer('b24_inbox', DEAD, `UPDATE b24_inbox SET status = 'pending', attempts = 0, next_at = ${NOW_MS}, last_error = NULL WHERE ${DEAD} AND ${KNOWN}`)
+const DROP = unlessNewer('b24_inbox', DEAD, `DELETE FROM b24_inbox WHERE ${DEAD} AND ${KNOWN}`)
+
+/**
+ * The PostgreSQL store's dead letter: rows with status `dead`. A revived one wakes every replica.
+ * Those of a newer format are left alone: not listed, and asked for by id, a {@link NewerFormatError}.
+ */
 export class PostgresDeadLetters implements DeadLetters {
   readonly #db: PostgresDatabase
 
@@ -11,7 +22,7 @@ export class PostgresDeadLetters implements DeadLetters {
   }
 
   async list(): Promise<DeadLetter[]> {
-    return (await this.#db.query<Row>("SELECT * FROM b24_inbox WHERE status = 'dead' ORDER BY id")).map(toDeadLetter)
+    return (await this.#db.query<Row>(`SELECT * FROM b24_inbox WHERE status = 'dead' AND ${KNOWN} ORDER BY id`)).map(toDeadLetter)
   }
 
   async get(id: number): Promise<DeadLetter | null> {
@@ -25,18 +36,19 @@ export class PostgresDeadLetters implements DeadLetters {
   }
 
   async revive(id: number): Promise<void> {
-    await this.#db.query(
-      `WITH revived AS (UPDATE b24_inbox SET status = 'pending', attempts = 0, next_at = ${NOW_MS}, last_error = NULL WHERE id = $1 AND status = 'dead' RETURNING 1)
-       SELECT pg_notify('b24_inbox', '') FROM revived`,
-      [id],
-    )
+    if (changedUnlessNewer(await this.#db.query<Guarded>(REVIVE, [id]), deadLetter(id)) > 0) await this.#db.query("SELECT pg_notify('b24_inbox', '')")
   }
 
   async drop(id: number): Promise<boolean> {
-    return (await this.#db.query("DELETE FROM b24_inbox WHERE id = $1 AND status = 'dead' RETURNING 1", [id])).length > 0
+    return changedUnlessNewer(await this.#db.query<Guarded>(DROP, [id]), deadLetter(id)) > 0
   }
 
+  /** @throws {NewerFormatError} when a newer version wrote it. */
   async #row(id: number): Promise<Row | undefined> {
-    return (await this.#db.query<Row>("SELECT * FROM b24_inbox WHERE id = $1 AND status = 'dead'", [id]))[0]
+    const [row] = await this.#db.query<Row>(`SELECT * FROM b24_inbox WHERE ${DEAD}`, [id])
+    if (row) refuseNewer(deadLetter(id), row.format)
+    return row
   }
 }
+
+const deadLetter = (id: number) => `dead letter ${id}`

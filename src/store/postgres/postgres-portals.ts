@@ -1,15 +1,30 @@
 import type { PortalRow } from '../../../schemas/portal.ts'
-import { assertPortalPatch, assertPortalRow, PORTAL_COLUMNS, patchedFields, toPortalColumns, toPortalRow, type PortalColumns, type PortalPatch } from '../portal-rows.ts'
+import { STORED_FORMAT, type Formatted } from '../format.ts'
+import { refuseNewer } from '../newer-format-error.ts'
+import { A_PORTAL, assertPortalPatch, assertPortalRow, PORTAL_COLUMNS, patchedFields, toPortalColumns, toPortalRow, type PortalColumns, type PortalPatch } from '../portal-rows.ts'
 import type { Portals } from '../store.ts'
 import type { PostgresDatabase } from './postgres-database.ts'
+import { changedUnlessNewer, unlessNewer, type Guarded } from './unless-newer.ts'
 
 const COLUMNS = Object.values(PORTAL_COLUMNS)
-const SELECT = `SELECT ${COLUMNS.join(', ')} FROM b24_portals`
-/** Stores a portal whole (its columns' values in {@link PORTAL_COLUMNS} order): a reinstall leaves nothing of the row before. */
-export const PUT_PORTAL = `INSERT INTO b24_portals (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
-  ON CONFLICT (member_id) DO UPDATE SET ${COLUMNS.filter((column) => column !== 'member_id')
-    .map((column) => `${column} = excluded.${column}`)
-    .join(', ')}`
+const KNOWN = `format <= ${STORED_FORMAT}`
+const SELECT = `SELECT ${COLUMNS.join(', ')}, format FROM b24_portals`
+const ONE = 'member_id = $1'
+
+/**
+ * Stores a portal whole (its columns' values in {@link PORTAL_COLUMNS} order, `member_id` first)
+ * in this version's format: a reinstall leaves nothing of the row before. A row a newer version
+ * wrote is left as it is (see {@link changedUnlessNewer}).
+ */
+export const PUT_PORTAL = unlessNewer(
+  'b24_portals',
+  ONE,
+  `INSERT INTO b24_portals (${COLUMNS.join(', ')}, format) VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}, ${STORED_FORMAT})
+   ON CONFLICT (member_id) DO UPDATE SET ${COLUMNS.filter((column) => column !== 'member_id')
+     .map((column) => `${column} = excluded.${column}`)
+     .join(', ')}, format = excluded.format WHERE b24_portals.${KNOWN}`,
+)
+const DELETE = unlessNewer('b24_portals', ONE, `DELETE FROM b24_portals WHERE ${ONE} AND ${KNOWN}`)
 
 /** A portal's values for {@link PUT_PORTAL}. */
 export const portalValues = (row: PortalRow): unknown[] => {
@@ -17,7 +32,11 @@ export const portalValues = (row: PortalRow): unknown[] => {
   return COLUMNS.map((column) => columns[column])
 }
 
-/** The PostgreSQL store's portals (table `b24_portals`), every write committed durably. */
+/**
+ * The PostgreSQL store's portals (table `b24_portals`), every write committed durably. A row a
+ * newer version wrote is not listed, and asked for by member id (read, put, updated, deleted) is a
+ * {@link NewerFormatError}: never overwritten, never deleted.
+ */
 export class PostgresPortals implements Portals {
   readonly #db: PostgresDatabase
 
@@ -26,18 +45,19 @@ export class PostgresPortals implements Portals {
   }
 
   async get(memberId: string): Promise<PortalRow | null> {
-    const [row] = await this.#db.query<PortalColumns>(`${SELECT} WHERE member_id = $1`, [memberId])
+    const [row] = await this.#db.query<Formatted<PortalColumns>>(`${SELECT} WHERE ${ONE}`, [memberId])
+    if (row) refuseNewer(A_PORTAL, row.format)
     return row ? toPortalRow(row) : null
   }
 
   // Byte order (as SQLite's), whatever the database's collation.
   async list(): Promise<PortalRow[]> {
-    return (await this.#db.query<PortalColumns>(`${SELECT} ORDER BY member_id COLLATE "C"`)).map(toPortalRow)
+    return (await this.#db.query<PortalColumns>(`${SELECT} WHERE ${KNOWN} ORDER BY member_id COLLATE "C"`)).map(toPortalRow)
   }
 
   async put(row: PortalRow): Promise<void> {
     assertPortalRow(row)
-    await this.#db.query(PUT_PORTAL, portalValues(row))
+    changedUnlessNewer(await this.#db.query<Guarded>(PUT_PORTAL, portalValues(row)), A_PORTAL)
   }
 
   async update(memberId: string, patch: PortalPatch): Promise<boolean> {
@@ -45,11 +65,11 @@ export class PostgresPortals implements Portals {
     const fields = patchedFields(patch)
     if (fields.length === 0) return (await this.get(memberId)) !== null
     const set = fields.map((field, i) => `${PORTAL_COLUMNS[field]} = $${i + 2}`).join(', ')
-    const changed = await this.#db.query(`UPDATE b24_portals SET ${set} WHERE member_id = $1 RETURNING 1`, [memberId, ...fields.map((field) => patch[field])])
-    return changed.length > 0
+    const update = unlessNewer('b24_portals', ONE, `UPDATE b24_portals SET ${set} WHERE ${ONE} AND ${KNOWN}`)
+    return changedUnlessNewer(await this.#db.query<Guarded>(update, [memberId, ...fields.map((field) => patch[field])]), A_PORTAL) > 0
   }
 
   async delete(memberId: string): Promise<boolean> {
-    return (await this.#db.query('DELETE FROM b24_portals WHERE member_id = $1 RETURNING 1', [memberId])).length > 0
+    return changedUnlessNewer(await this.#db.query<Guarded>(DELETE, [memberId]), A_PORTAL) > 0
   }
 }

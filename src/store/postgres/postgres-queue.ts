@@ -1,4 +1,5 @@
 import type { Queue, StoredRecord } from '../store.ts'
+import { STORED_FORMAT } from '../format.ts'
 import { toRecord, type Row } from '../rows.ts'
 import { NOW_MS, type PostgresDatabase } from './postgres-database.ts'
 
@@ -15,7 +16,8 @@ export interface PostgresQueueOptions {
 // The heads of the chats that nobody holds and that are due, oldest first, claimed in one
 // statement. The chats are walked along the (chat_key, id) index, one probe per chat with
 // something pending, however deep each line is. Two replicas racing for one head: the second
-// re-reads the row once the first commits, sees it claimed, and leaves it.
+// re-reads the row once the first commits, sees it claimed, and leaves it. A head of a newer
+// format than this version's is left alone, and holds its chat here: order is kept.
 const CLAIM = `WITH RECURSIVE clock AS MATERIALIZED (SELECT ${NOW_MS} AS now),
 chats AS (
   (SELECT chat_key FROM b24_inbox WHERE status = 'pending' ORDER BY chat_key LIMIT 1)
@@ -25,8 +27,8 @@ chats AS (
 ),
 heads AS (
   SELECT head.id FROM chats c CROSS JOIN clock
-  CROSS JOIN LATERAL (SELECT id, next_at FROM b24_inbox i WHERE i.status = 'pending' AND i.chat_key = c.chat_key ORDER BY id LIMIT 1) head
-  WHERE c.chat_key IS NOT NULL AND head.next_at <= clock.now
+  CROSS JOIN LATERAL (SELECT id, next_at, format FROM b24_inbox i WHERE i.status = 'pending' AND i.chat_key = c.chat_key ORDER BY id LIMIT 1) head
+  WHERE c.chat_key IS NOT NULL AND head.next_at <= clock.now AND head.format <= ${STORED_FORMAT}
     AND NOT EXISTS (SELECT 1 FROM b24_inbox x WHERE x.chat_key = c.chat_key AND x.claimed_by IS NOT NULL AND x.status = 'pending' AND x.claimed_until > clock.now)
   ORDER BY head.id LIMIT $3
 )

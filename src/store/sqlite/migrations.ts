@@ -131,6 +131,15 @@ export const MIGRATIONS: readonly string[] = [
    INSERT INTO confirmed_portals SELECT * FROM portals WHERE status <> 'pending';
    DROP TABLE portals;
    ALTER TABLE confirmed_portals RENAME TO portals;`,
+  // The format each row was written in (see ../format.ts): what is stored already is format 1, and
+  // so is what a replica of an earlier release writes, not knowing the column, during an upgrade.
+  // Dedup keys (`seen`) carry none. No table is rewritten: a constant default only changes the schema.
+  `ALTER TABLE inbox ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE candidates ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE candidate_events ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE portals ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE meta ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE leases ADD COLUMN format INTEGER NOT NULL DEFAULT 1;`,
 ]
 
 /** Brings a database to the current schema, in one transaction per step. */

@@ -2,7 +2,6 @@ import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Database, Statement } from 'better-sqlite3'
 import type { Logger } from 'pino'
-import type { StoreStats } from '../../../schemas/health.ts'
 import type { NewRecord, Store } from '../store.ts'
 import { StoreUnavailableError } from '../store-unavailable-error.ts'
 import { GroupCommit } from './group-commit.ts'
@@ -14,6 +13,7 @@ import { SqliteDeadLetters } from './sqlite-dead-letters.ts'
 import { SqliteMeta } from './sqlite-meta.ts'
 import { SqlitePortals } from './sqlite-portals.ts'
 import { SqliteQueue } from './sqlite-queue.ts'
+import { sqliteStats } from './sqlite-stats.ts'
 
 /** How often the WAL is checkpointed, off the event loop. */
 const CHECKPOINT_INTERVAL_MS = 250
@@ -56,12 +56,12 @@ export function openSqliteStore(options: OpenSqliteOptions): Store {
   const writer = new GroupCommit(db)
   const queue = new SqliteQueue(db, writer, { dedupWindowMs: options.dedupWindowMs, pollIntervalMs: options.pollIntervalMs ?? 1000 })
   const deadLetters = new SqliteDeadLetters(db, writer, (ref) => queue.enqueue([ref]))
-  const sql: Record<'insert' | 'dead' | 'purge', Statement> = {
+  const stats = sqliteStats(db, queue)
+  const sql: Record<'insert' | 'purge', Statement> = {
     insert: db.prepare(
-      `INSERT INTO inbox (status, chat_key, type, source, received_at, next_at, portal_json, body_kind, body, credentials)
-       VALUES ('pending', @chat_key, @type, @source, @now, @now, @portal_json, @body_kind, @body, @credentials)`,
+      `INSERT INTO inbox (status, chat_key, type, source, received_at, next_at, portal_json, body_kind, body, credentials, format)
+       VALUES ('pending', @chat_key, @type, @source, @now, @now, @portal_json, @body_kind, @body, @credentials, @format)`,
     ),
-    dead: db.prepare("SELECT COUNT(*) FROM inbox WHERE status = 'dead'").pluck(),
     purge: db.prepare('DELETE FROM seen WHERE expires_at <= ?'),
   }
   // Forgets dedup keys past their window, then empties the WAL: the pages of deleted rows are
@@ -83,17 +83,14 @@ export function openSqliteStore(options: OpenSqliteOptions): Store {
         return { id: Number(sql.insert.run({ ...columns, now }).lastInsertRowid), now }
       })
       const { id, now } = stored
-      queue.enqueue([{ id, chatKey: record.chatKey, nextAt: now, receivedAt: now, attempts: 0, record: { ...record, id, attempts: 0, receivedAt: now } }])
+      queue.enqueue([{ id, chatKey: record.chatKey, nextAt: now, receivedAt: now, attempts: 0, format: columns.format, record: { ...record, id, attempts: 0, receivedAt: now } }])
     },
     queue,
     deadLetters,
     meta: new SqliteMeta(db, writer),
     portals: new SqlitePortals(db, writer),
     candidates: new SqliteCandidates(db, writer, (refs) => queue.enqueue(refs)),
-    async stats(): Promise<StoreStats> {
-      const { depth, oldestReceivedAt, retrying } = queue.stats()
-      return { depth, oldestPendingAgeMs: oldestReceivedAt === null ? null : Date.now() - oldestReceivedAt, retrying, deadLetters: sql.dead.get() as number }
-    },
+    stats: async () => stats(),
     unavailable: () => removed ?? (writer.failure ? 'the inbox cannot be written' : null),
     close: () =>
       (closing ??= (async () => {

@@ -1,6 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3'
 import type { Queue, StoredRecord } from '../store.ts'
 import type { GroupCommit } from './group-commit.ts'
+import { isNewer } from '../format.ts'
 import { toRecord, type Row } from '../rows.ts'
 
 /**
@@ -18,6 +19,11 @@ export interface LineRef {
   /** When it was stored (epoch ms), and the attempts made: `/health`'s figures come from the lines. */
   receivedAt: number
   attempts: number
+  /**
+   * The format it was stored in: one newer than this version's is never claimed here, and holds
+   * its chat while it is the head (what comes after it in the chat waits: order is kept).
+   */
+  format: number
   /** The record itself when this process just stored it: no need to read it back. */
   record?: StoredRecord
 }
@@ -50,7 +56,7 @@ export class SqliteQueue implements Queue {
     this.#pollIntervalMs = options.pollIntervalMs
     this.#sql = {
       pending: db.prepare(
-        "SELECT id, chat_key AS chatKey, next_at AS nextAt, received_at AS receivedAt, attempts FROM inbox WHERE status = 'pending' ORDER BY id",
+        "SELECT id, chat_key AS chatKey, next_at AS nextAt, received_at AS receivedAt, attempts, format FROM inbox WHERE status = 'pending' ORDER BY id",
       ),
       load: db.prepare("SELECT * FROM inbox WHERE id = ? AND status = 'pending'"),
       seen: db.prepare('SELECT 1 FROM seen WHERE key = ? AND expires_at > ?').pluck(),
@@ -79,7 +85,7 @@ export class SqliteQueue implements Queue {
     const heads: LineRef[] = []
     for (const line of this.#lines.values()) {
       const head = line[0] as LineRef
-      if (head.nextAt <= now && !this.#heldChats.has(head.chatKey)) heads.push(head)
+      if (head.nextAt <= now && this.#claimable(head)) heads.push(head)
     }
     heads.sort((a, b) => a.id - b.id)
     const claimed: StoredRecord[] = []
@@ -144,18 +150,25 @@ export class SqliteQueue implements Queue {
     return () => this.#listeners.delete(listener)
   }
 
-  /** What is pending, from the lines in memory: `/health` must not scan a deep inbox. */
-  stats(): { depth: number; oldestReceivedAt: number | null; retrying: number } {
+  /**
+   * What is pending, from the lines in memory: `/health` must not scan a deep inbox. `newer`:
+   * records of a newer format, counted in `depth` too (they wait, as the rest of their chats).
+   */
+  stats(): { depth: number; oldestReceivedAt: number | null; retrying: number; newer: number } {
     let depth = 0
     let oldest: number | null = null
     let retrying = 0
+    let newer = 0
     for (const line of this.#lines.values()) {
       depth += line.length
       const head = line[0] as LineRef
       if (oldest === null || head.receivedAt < oldest) oldest = head.receivedAt
-      for (const ref of line) if (ref.attempts > 0) retrying++
+      for (const ref of line) {
+        if (ref.attempts > 0) retrying++
+        if (isNewer(ref.format)) newer++
+      }
     }
-    return { depth, oldestReceivedAt: oldest, retrying }
+    return { depth, oldestReceivedAt: oldest, retrying, newer }
   }
 
   close(): void {
@@ -165,6 +178,11 @@ export class SqliteQueue implements Queue {
   #finish(id: number): void {
     this.#dequeue({ id, chatKey: this.#held.get(id) as string })
     this.release(id)
+  }
+
+  // A chat nobody holds, whose head this version can read.
+  #claimable(head: LineRef): boolean {
+    return !this.#heldChats.has(head.chatKey) && !isNewer(head.format)
   }
 
   #unhold(id: number): void {
@@ -208,7 +226,7 @@ export class SqliteQueue implements Queue {
     let delay = this.#pollIntervalMs
     for (const line of this.#lines.values()) {
       const head = line[0] as LineRef
-      if (!this.#heldChats.has(head.chatKey)) delay = Math.min(delay, Math.max(0, head.nextAt - now))
+      if (this.#claimable(head)) delay = Math.min(delay, Math.max(0, head.nextAt - now))
     }
     return delay
   }

@@ -3,6 +3,7 @@ import t, { type Test } from 'tap'
 import { migrate, MIGRATIONS } from '../../../src/store/postgres/migrations.ts'
 import { eventually } from '../../helpers.ts'
 import { openPgStore, sql, testDatabase } from './postgres-fixture.ts'
+import { NONE_NEWER } from '../store-contract.ts'
 
 const pool = (t: Test, url: string) => {
   const created = new pg.Pool({ connectionString: url, max: 2 })
@@ -45,7 +46,7 @@ t.test('replicas starting together on a fresh database migrate one after the oth
   const stores = await Promise.all(Array.from({ length: 6 }, () => openPgStore(t, { connectionString: url })))
   // Their first calls all at once: each brings the schema up to date before it runs.
   const figures = await Promise.all(stores.map((store) => store.stats()))
-  t.same(figures, stores.map(() => ({ depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0 })))
+  t.same(figures, stores.map(() => ({ depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0, newerFormat: NONE_NEWER })))
   t.same(await versions(url), ALL_VERSIONS)
   await Promise.all(Array.from({ length: 4 }, () => migrate(pool(t, url))))
   t.same(await versions(url), ALL_VERSIONS)

@@ -3,7 +3,7 @@ import t from 'tap'
 import { openPostgresStore, POSTGRES_DEFAULTS } from '../../../src/store/postgres/open-postgres-store.ts'
 import type { StoredRecord } from '../../../src/store/store.ts'
 import { eventually } from '../../helpers.ts'
-import { claimTexts } from '../store-contract.ts'
+import { claimTexts, NONE_NEWER } from '../store-contract.ts'
 import { listening, newRecord, openPgStore, proxied, sql, testDatabase, textOf } from './postgres-fixture.ts'
 
 t.test('its defaults: a day of dedup, 10 s claims, a poll every second, a purge every minute', async (t) => {
@@ -26,11 +26,13 @@ t.test('its defaults: a day of dedup, 10 s claims, a poll every second, a purge 
 t.test('connects nothing before its first call, and creates its schema then', async (t) => {
   const url = await testDatabase(t)
   const store = await openPgStore(t, { connectionString: url })
-  // Clients only: an autovacuum worker may visit the new database at any moment.
+  // Clients only (an autovacuum worker may visit the new database at any moment), once the
+  // store's listener, which connects at open, has said LISTEN (before, its query is empty).
+  await eventually(async () => (await listening(url)) === 1)
   const connections = async () => Number((await sql<{ n: string }>(url, "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND query <> 'LISTEN b24_inbox'"))[0]?.n)
-  t.equal(await connections(), 0)
+  t.equal(await connections(), 0, 'none but the listener')
   t.same(await sql(url, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'b24_%'"), [], 'no schema yet')
-  t.same(await store.stats(), { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0 })
+  t.same(await store.stats(), { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0, newerFormat: NONE_NEWER })
   t.same((await sql<{ tablename: string }>(url, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'b24_%' ORDER BY 1")).map((row) => row.tablename), ['b24_candidate_events', 'b24_candidates', 'b24_inbox', 'b24_leases', 'b24_meta', 'b24_migrations', 'b24_portals', 'b24_seen'])
 })
 
@@ -51,7 +53,7 @@ t.test('a purge that fails (the database away) is tried again at the next interv
   const url = await testDatabase(t)
   const { proxy, url: through } = await proxied(t, url)
   const store = await openPgStore(t, { connectionString: through, purgeIntervalMs: 20 })
-  t.same(await store.stats(), { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0 })
+  t.same(await store.stats(), { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0, newerFormat: NONE_NEWER })
   proxy.cut()
   await eventually(() => store.unavailable() !== null)
   t.match(store.unavailable(), /^PostgreSQL cannot be used: /, 'a failed purge says so')

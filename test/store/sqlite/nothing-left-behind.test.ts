@@ -6,6 +6,7 @@ import { INBOX_FILE } from '../../../src/store/sqlite/open-database.ts'
 import type { Store } from '../../../src/store/store.ts'
 import { eventually } from '../../helpers.ts'
 import { drain, filesHolding, newRecord, openStore, otherConnection } from './sqlite-fixture.ts'
+import { NONE_NEWER } from '../store-contract.ts'
 
 // A handled record's credentials (sealed, but still theirs) and its body must not outlive it on
 // disk. Deleting a row leaves its bytes in the page unless `secure_delete` is on, and every
@@ -39,7 +40,7 @@ async function storeAndHandle(t: Test, store: Store & { dataDir: string }): Prom
   for (const record of claimed) if (record !== retried && record !== dropped) store.queue.release(record.id)
   const handled = await drain(store, (record) => `key:${record.id}`)
   t.equal(handled.length, records.length - 1, 'all handled but the dropped one')
-  t.same(await store.stats(), { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0 })
+  t.same(await store.stats(), { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0, newerFormat: NONE_NEWER })
 }
 
 /** Rewrites the store's pragmas for one test: `null` skips one. */

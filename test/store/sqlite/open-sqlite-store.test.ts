@@ -4,6 +4,7 @@ import { openSqliteStore } from '../../../src/store/sqlite/open-sqlite-store.ts'
 import type { StoredRecord } from '../../../src/store/store.ts'
 import { eventually } from '../../helpers.ts'
 import { claimTexts, drain, newRecord, openStore, otherConnection, PORTAL, textOf } from './sqlite-fixture.ts'
+import { NONE_NEWER } from '../store-contract.ts'
 
 t.test('stores a record and hands it back whole, credentials included, here and after a restart', async (t) => {
   const store = openStore(t)
@@ -138,7 +139,7 @@ t.test('a purge does not hold the process up while another process reads', async
 
 t.test('tells its figures from the lines it keeps: depth, the oldest pending age, retries; dead letters', async (t) => {
   const store = openStore(t)
-  t.same(await store.stats(), { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0 })
+  t.same(await store.stats(), { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0, newerFormat: NONE_NEWER })
   await store.append(newRecord(1, 'a'))
   await store.append(newRecord(2, 'b'))
   await store.append(newRecord(3, 'c'))
@@ -181,7 +182,7 @@ t.test('tells the same figures after a restart, read from the database', async (
   await first.close()
   const store = openStore(t, { dataDir: first.dataDir })
   const stats = await store.stats()
-  t.same({ ...stats, oldestPendingAgeMs: null }, { depth: 2, retrying: 1, deadLetters: 1, oldestPendingAgeMs: null })
+  t.same({ ...stats, oldestPendingAgeMs: null }, { depth: 2, retrying: 1, deadLetters: 1, oldestPendingAgeMs: null, newerFormat: NONE_NEWER })
   t.ok((stats.oldestPendingAgeMs as number) >= (figures.oldestPendingAgeMs as number), 'the same oldest record')
   t.ok((stats.oldestPendingAgeMs as number) <= Date.now() - (a as StoredRecord).receivedAt)
 })
