@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyPluginAsync } from 'fastify'
 import { AcceptedReplySchema, ErrorReplySchema } from '../schemas/reply.ts'
 import { BodyTooLargeError, MalformedBodyError, ReceiverError, UnsupportedMediaTypeError } from '../src/errors.ts'
-import { errorReply } from '../src/receiver/error-reply.ts'
+import { errorReply } from '../src/door/error-reply.ts'
 import type { Receiver } from '../src/receiver/receiver.ts'
 
 export interface WebhookRouteOptions {
@@ -25,6 +25,7 @@ export const webhookRoute: FastifyPluginAsync<WebhookRouteOptions> = async (app,
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body))
 
+  // What refused each request, for its log line: the one place a refusal is kept.
   const refusals = new WeakMap<object, string>()
   app.addHook('onResponse', async (request, reply) => {
     // The path only: a sender may put its token in the query string (auth[application_token]=…).
@@ -39,11 +40,15 @@ export const webhookRoute: FastifyPluginAsync<WebhookRouteOptions> = async (app,
       throw new UnsupportedMediaTypeError('a compressed body (Content-Encoding) is not accepted: send it uncompressed')
     }
   })
+  // Fastify's refusals (past the body limit, a compressed body, the app's own hooks) reach this
+  // handler, never the receiver's door: counted here as the door's answers. `handle()` counts its
+  // own and never throws.
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const known = error instanceof ReceiverError ? error : FASTIFY_ERRORS[error.code]?.()
     const mapped = known ?? (error.statusCode && error.statusCode < 500 ? new ReceiverError('BAD_REQUEST', error.statusCode, 'the request is not valid') : error)
     const { status, body } = errorReply(mapped, request.log)
     refusals.set(request, body.error)
+    receiver.countRefusal(status)
     return reply.code(status).send(body)
   })
 

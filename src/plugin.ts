@@ -24,21 +24,7 @@ export interface B24ReceiverPluginOptions {
  * requests in flight are answered.
  */
 export const b24Receiver: FastifyPluginAsync<B24ReceiverPluginOptions> = async (app, { receiver, path = '/webhook', health = false, metrics = health }) => {
-  await app.register(async (door) => {
-    // Fastify refuses some webhooks before the receiver sees them (past the body limit): counted
-    // here as the door's answers. `handle()` counts its own and never throws, so an error on this
-    // route means it was not reached.
-    const refused = new WeakSet<object>()
-    door.addHook('onError', (request, _reply, _error, done) => {
-      refused.add(request)
-      done()
-    })
-    door.addHook('onResponse', (request, reply, done) => {
-      if (refused.has(request)) receiver.countRefusal(reply.statusCode)
-      done()
-    })
-    await door.register(webhookRoute, { receiver, path })
-  })
+  await app.register(webhookRoute, { receiver, path })
   if (health) await app.register(healthRoute, { receiver })
   if (metrics) await app.register(metricsRoute, { receiver })
   app.addHook('preClose', async () => receiver.beginClose())

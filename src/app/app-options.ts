@@ -46,3 +46,13 @@ export const APP_DEFAULTS = {
 
 /** The counts and times of {@link AppOptions} that must be whole numbers of at least 1: checked when a receiver is made. */
 export const APP_LIMITS = ['oauthTimeoutMs', 'pendingPerPortal', 'pendingInstalls', 'pendingEvents', 'oauthConcurrency', 'confirmRetryBaseMs', 'confirmRetryMaxMs'] as const
+
+/** {@link AppOptions} with every default in place (the clock apart: each user of it has its own default). */
+export type AppSettings = Required<Omit<AppOptions, 'clock'>>
+
+/** The settings of `options`: an unset one (`undefined`, as an unset variable reaches here) keeps its default. */
+export function appSettings(options: AppOptions): AppSettings {
+  const settings: AppSettings = { ...APP_DEFAULTS, clientId: options.clientId, clientSecret: options.clientSecret }
+  for (const [key, value] of Object.entries(options)) if (value !== undefined && key !== 'clock') Object.assign(settings, { [key]: value })
+  return settings
+}

@@ -1,3 +1,4 @@
+import type { NewCandidate, PortalRow } from '../../schemas/portal.ts'
 import { UnauthorizedError } from '../auth/verify-token.ts'
 import { BitrixError } from '../bitrix/bitrix-error.ts'
 import { isDefinite, type OAuthServer } from './oauth-server.ts'
@@ -41,4 +42,13 @@ export async function confirmInstall(oauth: Pick<OAuthServer, 'appInfo'>, client
   if (info.install.domain.toLowerCase() !== claim.domain.toLowerCase()) throw refused('its domain is not the portal its access token was issued on')
   if (!isSecureUrl(info.install.clientEndpoint)) throw refused("the portal's client endpoint is neither https nor on a loopback address")
   return { clientEndpoint: info.install.clientEndpoint, scope: info.scope ?? claim.scope }
+}
+
+/** What a candidate install asks the OAuth server to confirm, with its access token. */
+export const claimOf = ({ memberId, domain, scope }: Pick<NewCandidate, 'memberId' | 'domain' | 'scope'>, accessToken: string): InstallClaim => ({ memberId, domain, accessToken, scope })
+
+/** The portal a confirmed install makes: what it brought, with the endpoint and scope the OAuth server confirmed. */
+export function activeRow(install: NewCandidate, confirmed: ConfirmedInstall): PortalRow {
+  const { memberId, domain, version, applicationToken, tokens, expiresAt, receivedAt } = install
+  return { memberId, domain, clientEndpoint: confirmed.clientEndpoint, status: 'active', scope: confirmed.scope, version, applicationToken, tokens, expiresAt, installedAt: receivedAt, updatedAt: Date.now() }
 }

@@ -1,4 +1,3 @@
-import type { EventCounts, Health } from '../../schemas/health.ts'
 import type { Sealer } from '../seal/sealer.ts'
 import type { NewRecord, Source, Store } from '../store/store.ts'
 import type { Arrival } from './arrival.ts'
@@ -14,27 +13,19 @@ export interface Ingest {
    *   whatever `put` throws.
    */
   accept(arrival: Arrival, put?: (record: NewRecord) => Promise<void>): Promise<void>
-  counts(): IngestCounts
 }
 
-/** What the ingest counts of `/health`'s figures. */
-export type IngestCounts = Pick<EventCounts, 'accepted'> & Pick<Health, 'lastEventAt'>
-
-/** Told of each arrival once it is stored, by the door it came through (the receiver's metrics); it must not throw. */
+/** Told of each arrival once it is stored, by the door it came through (the receiver's metrics, which `/health` reads too); it must not throw. */
 export interface IngestObserver {
   stored(source: Source): void
 }
 
 /** The one rule both doors follow: seal the credentials, store the wire. */
 export function createIngest(store: Pick<Store, 'append'>, sealer: Sealer, observe?: IngestObserver): Ingest {
-  const counts: IngestCounts = { accepted: 0, lastEventAt: null }
   return {
     async accept(arrival, put = (record) => store.append(record)) {
       await put(arrivalRecord(arrival, sealer))
-      counts.accepted++
-      counts.lastEventAt = new Date().toISOString()
       observe?.stored(arrival.source)
     },
-    counts: () => ({ ...counts }),
   }
 }

@@ -1,8 +1,10 @@
 import { Registry } from 'prom-client'
-import type { StoreStats } from '../../schemas/health.ts'
+import type { EventCounts, StoreStats } from '../../schemas/health.ts'
 import type { IngestObserver } from '../door/ingest.ts'
 import type { WorkerObserver } from '../worker/worker.ts'
-import { doorMetrics, type DoorObserver } from './door-metrics.ts'
+import type { DoorObserver } from '../door/webhook-door.ts'
+import { doorMetrics } from './door-metrics.ts'
+import { eventCounts } from './event-counts.ts'
 import { pollerMetrics, type PollerView } from './poller-metrics.ts'
 import { storeMetrics } from './store-metrics.ts'
 import { workerMetrics } from './worker-metrics.ts'
@@ -19,13 +21,17 @@ export interface MetricsSources {
   statsTimeoutMs?: number
 }
 
-/** A receiver's metrics: its own registry, and the observers the door, the ingest and the worker report to. */
+/** A receiver's metrics: its own registry, the observers the door, the ingest and the worker report to, and what `/health` reads of them. */
 export interface ReceiverMetrics {
   /** Holds only this receiver's metrics (never prom-client's global one). */
   registry: Registry
   door: DoorObserver
   ingest: IngestObserver
   worker: WorkerObserver
+  /** The event counters since start, as the metrics count them. */
+  events(): Promise<EventCounts>
+  /** When an event was last stored (ISO), `null` before the first. */
+  lastEventAt(): string | null
 }
 
 /**
@@ -36,9 +42,9 @@ export interface ReceiverMetrics {
  */
 export function createReceiverMetrics(sources: MetricsSources): ReceiverMetrics {
   const registry = new Registry()
-  const { door, ingest } = doorMetrics(registry)
+  const { door, ingest, lastStoredAt } = doorMetrics(registry)
   const worker = workerMetrics(registry, sources.inFlight)
   storeMetrics(registry, sources.stats, sources.statsTimeoutMs)
   pollerMetrics(registry, sources.poller)
-  return { registry, door, ingest, worker }
+  return { registry, door, ingest, worker, events: async () => ({ ...(await eventCounts(registry)), inFlight: sources.inFlight() }), lastEventAt: lastStoredAt }
 }

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Logger } from 'pino'
 import type { AppOptions } from '../app/app-options.ts'
+import type { Clock } from '../app/clock.ts'
 import type { PollSettings } from '../poll/open-poller.ts'
 import type { StoreFactory } from '../store/store-factory.ts'
 import type { Store } from '../store/store.ts'
@@ -65,6 +66,11 @@ export interface ReceiverOptions {
   }
   /** How long `close()` waits for handlers in flight; 10 s. */
   shutdownTimeoutMs?: number
+  /**
+   * What the start's retries (a key file not readable yet: again every 5 s) and, unless
+   * `app.clock` says otherwise, application mode's confirmations are timed by; the system's clock.
+   */
+  clock?: Clock
   /** REST calls through an inbound webhook, for `ctx.bitrix` without event tokens and for polling. */
   rest?: {
     /** `https://PORTAL/rest/USER_ID/SECRET/` */

@@ -1,7 +1,7 @@
 import type { Credentials } from '../../src/event/credentials.ts'
 import type { Portal } from '../../schemas/portal.ts'
-import { scanWebhook } from '../../src/event/scan-webhook.ts'
 import type { Arrival } from '../../src/door/arrival.ts'
+import { scanRequest } from '../../src/door/webhook-door.ts'
 import { createSealer } from '../../src/seal/sealer.ts'
 import { readFixture } from '../helpers.ts'
 
@@ -22,10 +22,9 @@ export const TOKEN = '831c76b092f9f135d9b6b36c3a720757'
 /** The wire of a fixture: its form body as Bitrix24 posted it, or the same payload as JSON. */
 export const wireOf = (name: string, media: 'form' | 'json' = 'form'): string => readFixture(`bitrix/${name}.${media === 'form' ? 'body.txt' : 'payload.json'}`)
 
-/** A webhook as the door hands it over once scanned and verified (`Receiver.handle`). */
+/** A webhook as the door hands it over once scanned (`scanRequest`) and verified. */
 export function webhookArrival(name = MESSAGE, media: 'form' | 'json' = 'form', body = wireOf(name, media)): Arrival {
-  const { credentials, ...wire } = scanWebhook(body, media)
-  return { source: 'webhook', portal: credentials.portal, credentials, ...wire }
+  return scanRequest({ body, contentType: media === 'form' ? 'application/x-www-form-urlencoded' : 'application/json' }, Infinity)
 }
 
 /** The portal a poller reads (no member id: the REST URL gives only its domain). */

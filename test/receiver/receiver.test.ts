@@ -2,8 +2,7 @@ import { resolve } from 'node:path'
 import { existsSync, readFileSync } from 'node:fs'
 import t from 'tap'
 import { pino } from 'pino'
-import { systemClock } from '../../src/app/clock.ts'
-import { createReceiver, keyCheck } from '../../src/receiver/receiver.ts'
+import { createReceiver } from '../../src/receiver/receiver.ts'
 import { exampleBot } from '../../src/example-bot.ts'
 import { Router } from '../../src/router/router.ts'
 import { ManualClock } from '../fakes/manual-clock.ts'
@@ -82,6 +81,26 @@ t.test('routers compose: a feature written as its own router plugs into a receiv
   t.same(seen.slice(0, 2), ['own', 'feature'], "the receiver's own handlers first, then the routers it uses")
   t.match(errors[0], { name: 'BitrixError' }, "a used router's failure reaches the receiver's onError")
   t.throws(() => feature.use(feature), /cannot use itself/)
+})
+
+t.test("the handler timeout is the worker's, given once: it holds for the receiver's handlers and its routers'; onUnknown hears what no schema knows", async (t) => {
+  const store = new MemoryStore()
+  const receiver = createReceiver({ tokens: [APP_TOKEN], store, secretKey, logger, worker: { ...TEST_WORKER, handlerTimeoutMs: 50, maxAttempts: 1 } })
+  const never = () => new Promise<void>(() => {})
+  const feature = new Router().on('ONIMBOTV2MESSAGEADD', never)
+  const unknown: string[] = []
+  t.equal(receiver.on('ONIMBOTV2MESSAGEADD', never).use(feature).onUnknown((event) => void unknown.push(event.type)), receiver, 'each chains on the receiver')
+  const errors: unknown[] = []
+  receiver.onError((error) => void errors.push(error))
+  await receiver.start()
+  t.teardown(() => receiver.close())
+  t.equal((await receiver.handle({ body, contentType: FORM })).status, 200)
+  t.equal((await receiver.handle({ body: body.replace('ONIMBOTV2MESSAGEADD', 'ONCRMDEALADD'), contentType: FORM })).status, 200)
+  await eventually(() => store.inStatus('dead').length === 1 && unknown.length === 1)
+  t.match(errors, [{ name: 'HandlerTimeoutError', message: 'the handler did not finish within 50 ms' }, { name: 'HandlerTimeoutError' }], "the receiver's handler and its router's, each past 50 ms")
+  t.same(unknown, ['ONCRMDEALADD'])
+  // @ts-expect-error a misspelled event type does not compile
+  t.throws(() => receiver.on('ONIMBOTV2MESSAGEAD', () => {}), TypeError)
 })
 
 t.test('before it starts, health says so and counts nothing', async (t) => {
@@ -166,8 +185,6 @@ t.test('a pinned token holder cannot store an event as another portal', async (t
 t.test('a key that cannot be checked yet is tried again; a retry under way when the receiver closes starts nothing', async (t) => {
   // The retries wait on a clock of the test's: their five seconds pass when it says so.
   const clock = new ManualClock()
-  keyCheck.clock = clock
-  t.teardown(() => void (keyCheck.clock = systemClock))
   // Both receivers fail their first check (the store's meta cannot be read), and their retry is
   // held until they are closed: one's then succeeds, the other's fails again.
   const setup = (retryFails: boolean) => {
@@ -189,7 +206,7 @@ t.test('a key that cannot be checked yet is tried again; a retry under way when 
     store.meta.set = async () => void (state.settled = true)
     const onAvailable = store.queue.onAvailable
     store.queue.onAvailable = (listener) => (state.subscribed++, onAvailable(listener))
-    return { receiver: createReceiver({ tokens: [APP_TOKEN], store, secretKey, logger, worker: TEST_WORKER }), state }
+    return { receiver: createReceiver({ tokens: [APP_TOKEN], store, secretKey, logger, worker: TEST_WORKER, clock }), state }
   }
   const succeeds = setup(false)
   const fails = setup(true)
@@ -217,15 +234,13 @@ t.test('a key that cannot be checked yet is tried again; a retry under way when 
 
 t.test('closing a receiver whose key check waits to be tried again cancels the retry', async (t) => {
   const clock = new ManualClock()
-  keyCheck.clock = clock
-  t.teardown(() => void (keyCheck.clock = systemClock))
   const store = new MemoryStore()
   let checks = 0
   store.meta.get = async () => {
     checks++
     throw new Error('not readable yet')
   }
-  const receiver = createReceiver({ tokens: [APP_TOKEN], store, secretKey, logger, worker: TEST_WORKER })
+  const receiver = createReceiver({ tokens: [APP_TOKEN], store, secretKey, logger, worker: TEST_WORKER, clock })
   await receiver.start()
   t.equal(clock.timers, 1, 'a retry waits')
   await receiver.close()
