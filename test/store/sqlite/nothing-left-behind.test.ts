@@ -92,7 +92,9 @@ t.test('control: without the truncating checkpoint at close, the WAL keeps what 
   await storeAndHandle(t, store)
   await store.close()
   t.ok(walSize(store.dataDir) > 0)
-  t.same(filesHolding(store.dataDir, MARKER), [`${INBOX_FILE}-wal`], 'earlier images of the pages, in the WAL')
+  // inbox.db may hold some too, for a while: a passive checkpoint (every 250 ms) may have copied
+  // pages between the inserts and the deletes, and their zeroed images wait in the WAL.
+  t.ok(filesHolding(store.dataDir, MARKER).includes(`${INBOX_FILE}-wal`), 'earlier images of the pages, in the WAL')
 })
 
 t.test('while the store runs, the purge empties the WAL of what handled records held', async (t) => {
