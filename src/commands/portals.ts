@@ -1,5 +1,5 @@
 import type { ListedPortal } from '../../schemas/portal.ts'
-import { installedPortal } from '../app/installed-portal.ts'
+import { installedPortal } from '../event/installed-portal.ts'
 import { ReceiverError } from '../errors.ts'
 import { loadConfig } from '../service/load-config.ts'
 import { openServiceStore } from '../service/service-store.ts'

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { PortalRow } from '../../schemas/portal.ts'
-import { installedPortal } from '../app/installed-portal.ts'
+import { installedPortal } from '../event/installed-portal.ts'
 import { createBitrix, type Bitrix, type RestSettings } from '../bitrix/bitrix.ts'
 import { dedupKey } from '../event/event-keys.ts'
 import type { DecodedEvent } from '../event/decoded-event.ts'

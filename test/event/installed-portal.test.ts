@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { PortalRow } from '../../schemas/portal.ts'
-import { installedPortal } from '../../src/app/installed-portal.ts'
+import { installedPortal } from '../../src/event/installed-portal.ts'
 
 const row: PortalRow = {
   memberId: 'a223c6b3710f85df22e9377d6c4f7553',
