@@ -3,7 +3,8 @@ import { pino } from 'pino'
 import type { PortalRow } from '../../../schemas/portal.ts'
 import type { Bitrix } from '../../../src/bitrix/bitrix.ts'
 import { Credentials } from '../../../src/event/credentials.ts'
-import { admission, type Admission, type Admitter } from '../../../src/worker/steps/admission.ts'
+import { NewerFormatError } from '../../../src/store/newer-format-error.ts'
+import { admission, NEWER_PORTAL_WAIT_MS, type Admission, type Admitter } from '../../../src/worker/steps/admission.ts'
 import type { Attempt } from '../../../src/worker/steps/attempt.ts'
 import { newRecord, PORTAL } from '../../fakes/new-record.ts'
 import { captureLogs } from '../../helpers.ts'
@@ -73,4 +74,13 @@ t.test('a polled event is not asked about: it came through the configured inboun
   t.ok(went)
   t.same(asked, [])
   t.equal(attempt.portal, undefined)
+})
+
+t.test('one whose portal a newer version stored is postponed a minute, spending no attempt; any other failure is the attempt’s', async (t) => {
+  const failing = (error: Error): Admitter => ({ admission: async () => Promise.reject(error), portal: () => ({ call: async () => Promise.reject(new Error('not called here')) }) })
+  const newer = admit(failing(new NewerFormatError('this event’s portal', 2)), 'webhook')
+  await t.rejects(newer, { name: 'Postponed', delayMs: NEWER_PORTAL_WAIT_MS, message: /stored by a newer version .*upgrade this replica/ })
+  t.equal(NEWER_PORTAL_WAIT_MS, 60000)
+  const down = new Error('database down')
+  await t.rejects(admit(failing(down), 'webhook'), down)
 })
