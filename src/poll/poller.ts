@@ -9,6 +9,7 @@ import { describeTarget } from '../bitrix/rest-target.ts'
 import type { Portal } from '../../schemas/portal.ts'
 import { polledArrival } from '../door/arrival.ts'
 import type { Ingest } from '../door/ingest.ts'
+import { NewerFormatError } from '../store/newer-format-error.ts'
 import type { Meta } from '../store/store.ts'
 import { compileDecoder } from '../wire/compile-decoder.ts'
 
@@ -112,11 +113,15 @@ export class Poller {
   async stop(): Promise<void> {
     this.#abort.abort()
     await this.#running
-    clearInterval(this.#renewal)
     if (this.#state.state !== 'failed') this.#state.state = 'stopped'
+    await this.#letGo()
+  }
+
+  // Gives the lease up: the next reader need not wait for it to expire. A store that is
+  // unavailable (`meta()` throws, or the call fails) keeps it until then: this must not fail for it.
+  async #letGo(): Promise<void> {
+    clearInterval(this.#renewal)
     this.#state.reader = null
-    // The next reader need not wait for the lease to expire. A store that is unavailable (`meta()`
-    // throws, or the call fails) keeps it until then: stopping must not fail for it.
     try {
       await this.#options.meta().unlease(this.#queue, this.#owner)
     } catch {
@@ -147,7 +152,13 @@ export class Poller {
         if (error instanceof BitrixError && error.fatal) return this.#fail(error)
         if (error instanceof BitrixError && error.code === 'USER_NOT_SUBSCRIBED') subscribed = false
         failures++
-        const delayMs = backoff(failures, this.#options.retryBaseMs, this.#options.retryMaxMs)
+        let delayMs = backoff(failures, this.#options.retryBaseMs, this.#options.retryMaxMs)
+        // An offset or lease a newer version stored: that version's replica may read the queue, so
+        // this one lets the lease go and waits at least a lease's life for it to take over.
+        if (error instanceof NewerFormatError) {
+          await this.#letGo()
+          delayMs = Math.max(delayMs, this.#leaseMs)
+        }
         this.#state.state = 'retrying'
         this.#state.lastError = describe(error)
         this.#options.logger.warn({ error: this.#state.lastError, failures, retryInMs: delayMs }, 'polling failed: retrying')

@@ -16,7 +16,8 @@ import { createSealer } from '../../src/seal/sealer.ts'
 import { reopeningStore } from '../../src/store/reopening-store.ts'
 import { openDatabase } from '../../src/store/sqlite/open-database.ts'
 import { openSqliteStore } from '../../src/store/sqlite/open-sqlite-store.ts'
-import type { Store } from '../../src/store/store.ts'
+import { NewerFormatError } from '../../src/store/newer-format-error.ts'
+import type { Meta, Store } from '../../src/store/store.ts'
 import { StoreUnavailableError } from '../../src/store/store-unavailable-error.ts'
 import { Worker } from '../../src/worker/worker.ts'
 import { FakeBitrix, type FakeCall } from '../fakes/fake-portal.ts'
@@ -618,6 +619,21 @@ t.test("with a store that knows the holder, /health names the replica that reads
   await eventually(() => second.poller.state().state === 'standby')
   t.match(first.poller.state(), { replica: 'replica-a', reader: 'replica-a' })
   t.match(second.poller.state(), { replica: 'replica-b', reader: 'replica-a' })
+})
+
+t.test('an offset a newer version stored: the poller lets the lease go, so that a replica of that version reads the queue', async (t) => {
+  const store = new MemoryStore()
+  // What this version's store answers for the newer offset; a newer replica reads it as its own.
+  const older: Meta = { ...store.meta, get: async (key) => Promise.reject(new NewerFormatError(`the value ${key}`, 2)) }
+  const first = scripted(t, () => empty(1), { store, meta: () => older, leaseMs: 90 })
+  const newer = scripted(t, () => empty(1), { store, leaseMs: 90 })
+  first.poller.start()
+  await eventually(() => first.poller.state().state === 'retrying')
+  t.match(first.poller.state(), { reader: null, lastError: /the value poll:im\S* was stored by a newer version .*upgrade this replica/ })
+  t.same(first.gets(), [], 'nothing fetched: the offset is not its to use')
+  newer.poller.start()
+  await eventually(() => newer.poller.state().state === 'polling')
+  t.equal(newer.poller.state().reader, newer.poller.state().replica, 'the newer one holds the lease')
 })
 
 t.test('a lease its holder never gave up (it crashed) is taken over once it expires', async (t) => {
