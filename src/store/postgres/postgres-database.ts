@@ -1,6 +1,7 @@
 import pg from 'pg'
 import { checkedOut } from './checked-out.ts'
 import { migrate } from './migrations.ts'
+import type { PostgresConnection } from './postgres-connection.ts'
 
 /** The database's own clock, in epoch ms: replicas on several hosts agree on due times and claims only by one clock. */
 export const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint'
@@ -11,14 +12,6 @@ const types = {
     oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 }
 
-export interface PostgresConnection {
-  /** `postgres://user:password@host:port/database`: never logged, never in an error message. */
-  connectionString: string
-  /** Connections in the pool; 10. */
-  poolSize?: number
-  /** How long connecting or one query may take before the store counts as unavailable; 5 s. */
-  timeoutMs?: number
-}
 
 /**
  * The pool every part of the PostgreSQL store queries through. It runs the migrations before the

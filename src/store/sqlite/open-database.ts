@@ -3,14 +3,9 @@ import { join } from 'node:path'
 import BetterSqlite3, { type Database } from 'better-sqlite3'
 import { ensureDataDir } from '../ensure-data-dir.ts'
 import { StoreUnavailableError } from '../store-unavailable-error.ts'
+import type { Durability } from './durability.ts'
 import { migrate } from './migrations.ts'
 
-/**
- * How far a stored event survives in the embedded store: `process` (default) survives a crash or
- * kill of the process (WAL, `synchronous=NORMAL`); `power` also survives a power loss
- * (`synchronous=FULL`, an fsync per group commit).
- */
-export type Durability = 'process' | 'power'
 
 /** How long a statement waits for another process's lock (a `dlq` command) before it fails. */
 export const BUSY_TIMEOUT_MS = 5000

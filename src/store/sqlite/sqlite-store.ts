@@ -1,7 +1,7 @@
 import { definedOnly } from '../defined-only.ts'
 import { reopeningStore } from '../reopening-store.ts'
 import type { StoreFactory } from '../store-factory.ts'
-import type { Durability } from './open-database.ts'
+import type { Durability } from './durability.ts'
 import { openSqliteStore } from './open-sqlite-store.ts'
 
 export type { Durability }

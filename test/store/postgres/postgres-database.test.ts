@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
-import { PostgresDatabase, type PostgresConnection } from '../../../src/store/postgres/postgres-database.ts'
+import type { PostgresConnection } from '../../../src/store/postgres/postgres-connection.ts'
+import { PostgresDatabase } from '../../../src/store/postgres/postgres-database.ts'
 import { eventually } from '../../helpers.ts'
 import { proxied, sql, testDatabase } from './postgres-fixture.ts'
 
