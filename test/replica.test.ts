@@ -18,7 +18,7 @@ t.test('a replica name: host, pid and a random part, new each time', async (t) =
 
 t.test('a store that keeps no key file (PostgreSQL) needs secretKey, the same on every replica', async (t) => {
   const store = postgresStore({ connectionString: 'postgres://127.0.0.1:1/none' })
-  t.throws(() => createReceiver({ tokens: [APP_TOKEN], store, logger }), new ConfigError('secretKey: a postgres store keeps no key file: give the key that seals credentials in it (B24_SECRET_KEY), the same on every replica'))
+  t.throws(() => createReceiver({ tokens: [APP_TOKEN], store, logger }), new ConfigError('secretKey: this store (postgres) keeps no key file: give the key that seals credentials in it (B24_SECRET_KEY), the same on every replica'))
 })
 
 t.test('one name per receiver: /health says the name its claims, and its poller\'s lease, carry', async (t) => {

@@ -49,7 +49,7 @@ export function receiverSettings(options: ReceiverOptions): ReceiverSettings {
   }
   const store = chosenStore(options)
   if (store.keyDir === null && options.secretKey === undefined) {
-    throw new ConfigError(`secretKey: a ${store.kind} store keeps no key file: give the key that seals credentials in it (B24_SECRET_KEY), the same on every replica`)
+    throw new ConfigError(`secretKey: this store (${store.kind}) keeps no key file: give the key that seals credentials in it (B24_SECRET_KEY), the same on every replica`)
   }
   if (typeof options.secretKey === 'string') parseSecretKey(options.secretKey, 'secretKey')
   return {

@@ -20,7 +20,7 @@ t.test('options that cannot work are refused when the receiver is made, naming t
     [{ tokens: [], app: { ...APP, pendingEvents: 0 } }, 'app.pendingEvents must be a whole number of at least 1'],
     [{ tokens: [APP_TOKEN], poll: { mode: 'im' } }, 'polling im needs rest.url (B24_REST_URL), the inbound webhook to poll through'],
     [{ tokens: [APP_TOKEN], poll: { mode: 'imbot' }, rest: { url: URL, botId: 1 } }, 'polling imbot needs rest.botId and rest.botToken (B24_BOT_ID and B24_BOT_TOKEN)'],
-    [{ tokens: [APP_TOKEN], store: new MemoryStore() }, 'secretKey: a own store keeps no key file: give the key that seals credentials in it (B24_SECRET_KEY), the same on every replica'],
+    [{ tokens: [APP_TOKEN], store: new MemoryStore() }, 'secretKey: this store (own) keeps no key file: give the key that seals credentials in it (B24_SECRET_KEY), the same on every replica'],
   ]
   for (const [options, message] of refused) t.throws(() => receiverSettings(options), new ConfigError(message), message)
   t.throws(() => receiverSettings({ tokens: [APP_TOKEN], secretKey: 'not-a-key' }), { name: 'ConfigError', message: /^secretKey/ })
