@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
 import { fakePortalApp } from '../fake-portal/fake-portal-app.ts'
 import { FakePortals } from '../fake-portal/fake-portals.ts'
-import { BadArgumentsError } from './bad-arguments-error.ts'
+import { BadArgumentsError } from '../errors.ts'
 import type { CommandIo } from './io.ts'
 import { untilStopped } from './until-stopped.ts'
 

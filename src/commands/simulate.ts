@@ -6,7 +6,7 @@ import { loadConfig } from '../service/load-config.ts'
 import { fakePortalEvent } from '../simulate/fake-portal-event.ts'
 import { samplePayload } from '../simulate/sample-payload.ts'
 import { encodeForm, type PhpValue } from '../wire/encode-form.ts'
-import { BadArgumentsError } from './bad-arguments-error.ts'
+import { BadArgumentsError } from '../errors.ts'
 import type { CommandIo } from './io.ts'
 
 const OPTIONS = {

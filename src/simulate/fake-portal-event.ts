@@ -1,7 +1,7 @@
 import { Compile } from 'typebox/compile'
 import { FakeEventAnswerSchema, type FakeEventRequest } from '../../schemas/fake-portal.ts'
 import { readJsonObject } from '../bitrix/read-json-object.ts'
-import { BadArgumentsError } from '../commands/bad-arguments-error.ts'
+import { BadArgumentsError } from '../errors.ts'
 
 const checkAnswer = Compile(FakeEventAnswerSchema)
 
