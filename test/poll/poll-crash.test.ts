@@ -55,7 +55,7 @@ t.test('SIGKILL while polling: after a restart every event is handled once, in c
 
   const first = await serveChild(env)
   t.teardown(() => void first.child.kill('SIGKILL'))
-  await eventually(() => holding && handled().length >= 30, 15000)
+  await eventually(() => holding && handled().length >= 30, 40000)
   first.child.kill('SIGKILL')
   await first.exited
   const beforeKill = handled().length
@@ -67,7 +67,7 @@ t.test('SIGKILL while polling: after a restart every event is handled once, in c
   fake.inject('im.v2.Event.get', { status: 500, error: 'INTERNAL_SERVER_ERROR' })
   const second = await serveChild(env)
   t.teardown(() => void second.child.kill('SIGKILL'))
-  await eventually(() => handled().length >= pushed.size && fake.unconfirmed('user').length === 0, 20000)
+  await eventually(() => handled().length >= pushed.size && fake.unconfirmed('user').length === 0, 40000)
   second.child.kill('SIGTERM')
   t.equal(await second.exited, 0, 'stops cleanly')
   // The killed service held the queue's lease: the restart takes it at once (its holder is
