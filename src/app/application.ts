@@ -4,7 +4,7 @@ import type { TokenSet } from '../auth/token-set.ts'
 import type { Bitrix } from '../bitrix/bitrix.ts'
 import type { Verifier } from '../door/verifier.ts'
 import type { Sealer } from '../seal/sealer.ts'
-import type { Candidates, DeadLetters, Meta, Portals } from '../store/store.ts'
+import type { Candidates, DeadLetters, Leases, Portals } from '../store/store.ts'
 import type { Admitter } from '../worker/steps/admission.ts'
 import { appSettings, type AppOptions } from './app-options.ts'
 import { applicationHealth } from './application-health.ts'
@@ -23,7 +23,8 @@ export interface ApplicationParts {
   portals: Portals
   /** The installs the OAuth server has not settled yet, and their events. */
   candidates: Candidates
-  meta: Meta
+  /** The store's leases: one refresh per portal across replicas. */
+  leases: Leases
   deadLetters: DeadLetters
   sealer: Sealer
   logger: Logger
@@ -70,7 +71,7 @@ export class Application implements Admitter {
     this.#tokens = new PortalTokens({
       portals,
       candidates,
-      meta: parts.meta,
+      leases: parts.leases,
       sealer,
       oauth,
       logger,

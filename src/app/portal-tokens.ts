@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import type { PortalRow } from '../../schemas/portal.ts'
 import { BitrixError } from '../bitrix/bitrix-error.ts'
 import type { Sealer } from '../seal/sealer.ts'
-import type { Candidates, Meta, Portals } from '../store/store.ts'
+import type { Candidates, Leases, Portals } from '../store/store.ts'
 import type { OAuthServer } from './oauth-server.ts'
 import { openTokens, sealTokens, type TokenPair } from './token-pair.ts'
 
@@ -20,7 +20,7 @@ export interface PortalTokensOptions {
   /** The installs not confirmed yet: a portal with only those is told apart from one never installed. */
   candidates: Pick<Candidates, 'of'>
   /** The store's leases: the lock that makes one refresh per portal across replicas. */
-  meta: Meta
+  leases: Leases
   sealer: Sealer
   oauth: Pick<OAuthServer, 'refresh'>
   logger: Logger
@@ -83,13 +83,13 @@ export class PortalTokens {
   }
 
   async #refresh(memberId: string, stale: string, method: string): Promise<string> {
-    const { meta, owner, lockTtlMs = LOCK_TTL_MS } = this.#options
+    const { leases, owner, lockTtlMs = LOCK_TTL_MS } = this.#options
     const lock = `oauth-refresh:${memberId}`
     const deadline = Date.now() + lockTtlMs
     for (;;) {
       const { tokens } = await this.callable(memberId, method)
       if (tokens.accessToken !== stale) return tokens.accessToken
-      if (await meta.lease(lock, owner, lockTtlMs)) break
+      if (await leases.lease(lock, owner, lockTtlMs)) break
       if (Date.now() >= deadline) throw new BitrixError(method, 'TIMEOUT', null, 'another replica is refreshing this portal and has not finished')
       await sleep(LOCK_POLL_MS)
     }
@@ -99,7 +99,7 @@ export class PortalTokens {
       if (tokens.accessToken !== stale) return tokens.accessToken
       return await this.#renew(row, tokens, method)
     } finally {
-      await meta.unlease(lock, owner).catch(() => undefined)
+      await leases.unlease(lock, owner).catch(() => undefined)
     }
   }
 

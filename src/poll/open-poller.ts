@@ -24,6 +24,7 @@ export function openPoller(poll: PollSettings, rest: RestSettings, ingest: Inges
     botToken: rest.botToken,
     ingest,
     meta: () => store.meta,
+    leases: () => store.leases,
     owner: replica,
     logger: log,
   })

@@ -10,7 +10,7 @@ import type { Portal } from '../../schemas/portal.ts'
 import { polledArrival } from '../door/arrival.ts'
 import type { Ingest } from '../door/ingest.ts'
 import { NewerFormatError } from '../store/newer-format-error.ts'
-import type { Meta } from '../store/store.ts'
+import type { Leases, Meta } from '../store/store.ts'
 import { compileDecoder } from '../wire/compile-decoder.ts'
 
 export type { PollerState }
@@ -41,11 +41,10 @@ export interface PollerOptions {
   /** How this poller names itself as the queue's reader (`/health`): its receiver's replica name. */
   owner: string
   ingest: Pick<Ingest, 'accept'>
-  /**
-   * Where the offset is kept, and the lease that makes this the queue's one reader; may throw
-   * while the store is unavailable (then the poller waits and retries).
-   */
+  /** Where the offset is kept; may throw while the store is unavailable (then the poller waits and retries). */
   meta: () => Meta
+  /** Where the lease that makes this the queue's one reader is held; may throw as `meta` may. */
+  leases: () => Leases
   logger: Logger
 }
 
@@ -118,12 +117,12 @@ export class Poller {
   }
 
   // Gives the lease up: the next reader need not wait for it to expire. A store that is
-  // unavailable (`meta()` throws, or the call fails) keeps it until then: this must not fail for it.
+  // unavailable (`leases()` throws, or the call fails) keeps it until then: this must not fail for it.
   async #letGo(): Promise<void> {
     clearInterval(this.#renewal)
     this.#state.reader = null
     try {
-      await this.#options.meta().unlease(this.#queue, this.#owner)
+      await this.#options.leases().unlease(this.#queue, this.#owner)
     } catch {
       // the lease expires on its own
     }
@@ -170,8 +169,8 @@ export class Poller {
   /** One `Event.get`, its events stored, its `nextOffset` kept; returns `hasMore`. */
   async #pollOnce(): Promise<boolean> {
     const { mode, client, limit, botId, botToken, withUserEvents } = this.#options
+    await this.#hold(this.#options.leases())
     const meta = this.#options.meta()
-    await this.#hold(meta)
     const stored = await meta.get(this.#queue)
     const offset = stored === null ? null : Number(stored)
     this.#state.offset = offset
@@ -203,26 +202,26 @@ export class Poller {
 
   // Two readers of one queue would confirm (delete) each other's events: one holds the lease and
   // renews it on a timer of its own (a call may take longer than the lease); the others stand by.
-  async #hold(meta: Meta): Promise<void> {
-    if (await meta.lease(this.#queue, this.#owner, this.#leaseMs)) {
+  async #hold(leases: Leases): Promise<void> {
+    if (await leases.lease(this.#queue, this.#owner, this.#leaseMs)) {
       if (this.#state.reader !== this.#owner) {
         this.#options.logger.info({ queue: this.#queue, replica: this.#owner }, 'this replica reads the queue')
         clearInterval(this.#renewal)
-        this.#renewal = setInterval(() => void this.#renew(meta), this.#leaseMs / 3).unref()
+        this.#renewal = setInterval(() => void this.#renew(leases), this.#leaseMs / 3).unref()
       }
       this.#state.reader = this.#owner
       return
     }
-    const reader = (await meta.holder?.(this.#queue)) ?? null
+    const reader = await leases.holder(this.#queue)
     if (this.#state.state !== 'standby') this.#options.logger.info({ queue: this.#queue, reader }, 'another replica reads the queue: this one stands by')
     clearInterval(this.#renewal)
     this.#state = { ...this.#state, state: 'standby', reader, lastError: null }
     throw new Standby()
   }
 
-  async #renew(meta: Meta): Promise<void> {
+  async #renew(leases: Leases): Promise<void> {
     // Lost (the store unreachable longer than the lease, or taken over): the next call finds out and stands by.
-    await meta.lease(this.#queue, this.#owner, this.#leaseMs).catch(() => false)
+    await leases.lease(this.#queue, this.#owner, this.#leaseMs).catch(() => false)
   }
 
   #pause(ms: number): Promise<void> {

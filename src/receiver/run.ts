@@ -40,7 +40,7 @@ export function run(store: Store, sealer: Sealer, { settings, router, metrics, r
       options: options.app,
       portals: store.portals as NonNullable<Store['portals']>,
       candidates: store.candidates as NonNullable<Store['candidates']>,
-      meta: store.meta,
+      leases: store.leases,
       deadLetters: store.deadLetters,
       sealer,
       logger,

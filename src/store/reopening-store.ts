@@ -79,6 +79,9 @@ export function reopeningStore(open: () => Store, logger: Logger, retryMs = 5000
     get meta() {
       return opened().meta
     },
+    get leases() {
+      return opened().leases
+    },
     stats: async () => opened().stats(),
     unavailable: () => (current ? current.unavailable() : failure),
     async close() {

@@ -85,19 +85,23 @@ export interface DeadLetters {
   drop(id: number): Promise<boolean>
 }
 
-/** Small named values that must survive a restart (the poller's offsets), and leases on names. */
+/** Small named values that must survive a restart: the poller's offsets, the seal key's check. */
 export interface Meta {
   get(key: string): Promise<string | null>
   set(key: string, value: string): Promise<void>
-  /**
-   * Takes or renews the lease on `name` for `owner` until `ttlMs` from now; `false` while another
-   * owner holds an unexpired one. One poller per queue, whatever process or replica it runs in.
-   */
+}
+
+/**
+ * Leases on names, each held by one owner (a replica name) at a time: the poller's one reader
+ * per queue and application mode's one refresh per portal, whatever process or replica runs them.
+ */
+export interface Leases {
+  /** Takes or renews the lease on `name` for `owner` until `ttlMs` from now; `false` while another owner holds an unexpired one. */
   lease(name: string, owner: string, ttlMs: number): Promise<boolean>
   /** Gives a lease up, if `owner` holds it. */
   unlease(name: string, owner: string): Promise<void>
   /** Who holds an unexpired lease on `name` (`/health` says which replica polls), or `null`. */
-  holder?(name: string): Promise<string | null>
+  holder(name: string): Promise<string | null>
 }
 
 /**
@@ -171,6 +175,7 @@ export interface Store {
   readonly queue: Queue
   readonly deadLetters: DeadLetters
   readonly meta: Meta
+  readonly leases: Leases
   /** The application's portals: both built-in stores have them; application mode needs them. */
   readonly portals?: Portals
   /** The installs not confirmed yet: both built-in stores have them; application mode needs them. */

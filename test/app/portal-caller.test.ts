@@ -31,7 +31,7 @@ async function setup(t: Test, row: { clientEndpoint?: (endpoint: string) => stri
     updatedAt: now,
   })
   const client = new OAuthServer({ url: oauth.url, clientId: oauth.clientId, clientSecret: oauth.clientSecret, timeoutMs: 5000 })
-  const tokens = new PortalTokens({ portals: store.portals, candidates: store.candidates, meta: store.meta, sealer, oauth: client, logger: pino({ level: 'silent' }), owner: 'test', onClientRefused: () => undefined })
+  const tokens = new PortalTokens({ portals: store.portals, candidates: store.candidates, leases: store.leases, sealer, oauth: client, logger: pino({ level: 'silent' }), owner: 'test', onClientRefused: () => undefined })
   return { oauth, portal, bitrix: portalCaller(tokens, portal.memberId, { timeoutMs: 5000 }) }
 }
 

@@ -41,7 +41,7 @@ async function stored(store: Store, portal: FakeInstall) {
 /** A replica's tokens over `store`, with its own OAuth client. */
 function replica(store: Store, oauth: FakeOAuth, owner: string, onClientRefused = (_code: string) => undefined, lockTtlMs?: number) {
   const client = new OAuthServer({ url: oauth.url, clientId: oauth.clientId, clientSecret: oauth.clientSecret, timeoutMs: 5000 })
-  return new PortalTokens({ portals: store.portals!, candidates: store.candidates!, meta: store.meta, sealer, oauth: client, logger: pino({ level: 'silent' }), owner, onClientRefused, lockTtlMs })
+  return new PortalTokens({ portals: store.portals!, candidates: store.candidates!, leases: store.leases, sealer, oauth: client, logger: pino({ level: 'silent' }), owner, onClientRefused, lockTtlMs })
 }
 
 t.test('callers of one portal in one process share one refresh; a caller with a stale token after it gets the stored one', async (t) => {
@@ -83,7 +83,7 @@ t.test('a replica waits for another that holds the refresh lock, and gives up if
   const store = new MemoryStore()
   const portal = oauth.install()
   await stored(store, portal)
-  t.ok(await store.meta.lease(`oauth-refresh:${portal.memberId}`, 'a replica that died mid-refresh', 60000))
+  t.ok(await store.leases.lease(`oauth-refresh:${portal.memberId}`, 'a replica that died mid-refresh', 60000))
   const tokens = replica(store, oauth, 'waiting', undefined, 300)
   await t.rejects(tokens.refresh(portal.memberId, portal.accessToken, 'profile'), { name: 'BitrixError', code: 'TIMEOUT' })
   t.equal(oauth.refreshes(portal.memberId), 0)
@@ -117,7 +117,7 @@ t.test('an OAuth failure that is not a refusal leaves the portal as it was; clie
   const wrong = new PortalTokens({
     portals: store.portals,
     candidates: store.candidates,
-    meta: store.meta,
+    leases: store.leases,
     sealer,
     oauth: new OAuthServer({ url: oauth.url, clientId: oauth.clientId, clientSecret: 'wrong', timeoutMs: 5000 }),
     logger: pino(captureLogs().stream),
@@ -128,7 +128,7 @@ t.test('an OAuth failure that is not a refusal leaves the portal as it was; clie
   await t.rejects(wrong.callable(portal.memberId, 'profile'), { code: 'invalid_client' })
   t.same(refused, ['invalid_client'])
   const thrown = { refresh: async () => Promise.reject(new Error('not a BitrixError')) }
-  const odd = new PortalTokens({ portals: store.portals, candidates: store.candidates, meta: store.meta, sealer, oauth: thrown, logger: pino({ level: 'silent' }), owner: 'three', onClientRefused: () => undefined })
+  const odd = new PortalTokens({ portals: store.portals, candidates: store.candidates, leases: store.leases, sealer, oauth: thrown, logger: pino({ level: 'silent' }), owner: 'three', onClientRefused: () => undefined })
   await t.rejects(odd.refresh(portal.memberId, portal.accessToken, 'profile'), { message: 'not a BitrixError' })
   t.ok(new BitrixError('x', 'y', null, '') instanceof Error)
 })
@@ -138,16 +138,16 @@ t.test('a pair another replica stores between the first look and the lock is tak
   const store = new MemoryStore()
   const portal = oauth.install()
   await stored(store, portal)
-  const meta = {
-    ...store.meta,
+  const leases = {
+    ...store.leases,
     lease: async (name: string, owner: string, ttlMs: number) => {
       await store.portals.update(portal.memberId, { tokens: sealTokens({ accessToken: 'stored-by-another', refreshToken: 'r' }, sealer) })
-      return store.meta.lease(name, owner, ttlMs)
+      return store.leases.lease(name, owner, ttlMs)
     },
   }
-  const tokens = new PortalTokens({ portals: store.portals, candidates: store.candidates, meta, sealer, oauth: { refresh: async () => t.fail('no refresh') as never }, logger: pino({ level: 'silent' }), owner: 'one', onClientRefused: () => undefined })
+  const tokens = new PortalTokens({ portals: store.portals, candidates: store.candidates, leases, sealer, oauth: { refresh: async () => t.fail('no refresh') as never }, logger: pino({ level: 'silent' }), owner: 'one', onClientRefused: () => undefined })
   t.equal(await tokens.refresh(portal.memberId, portal.accessToken, 'profile'), 'stored-by-another')
-  t.ok(await store.meta.lease(`oauth-refresh:${portal.memberId}`, 'another', 1000), 'the lock is given back')
+  t.ok(await store.leases.lease(`oauth-refresh:${portal.memberId}`, 'another', 1000), 'the lock is given back')
 })
 
 t.test('a refresh that names no scope keeps the stored one', async (t) => {
@@ -156,7 +156,7 @@ t.test('a refresh that names no scope keeps the stored one', async (t) => {
   const portal = oauth.install()
   await stored(store, portal)
   const grant = { accessToken: 'a2', refreshToken: 'r2', expiresAt: Date.now() + 3600000, scope: null, memberId: null, clientEndpoint: null }
-  const tokens = new PortalTokens({ portals: store.portals, candidates: store.candidates, meta: store.meta, sealer, oauth: { refresh: async () => grant }, logger: pino({ level: 'silent' }), owner: 'one', onClientRefused: () => undefined })
+  const tokens = new PortalTokens({ portals: store.portals, candidates: store.candidates, leases: store.leases, sealer, oauth: { refresh: async () => grant }, logger: pino({ level: 'silent' }), owner: 'one', onClientRefused: () => undefined })
   t.equal(await tokens.refresh(portal.memberId, portal.accessToken, 'profile'), 'a2')
   t.match(await store.portals.get(portal.memberId), { scope: portal.scope, expiresAt: grant.expiresAt })
 })

@@ -24,7 +24,7 @@ export class MemoryStore implements Store {
   readonly #values = new Map<string, string>()
   /** Dedup keys of handled records (no window: a test never outlives it). */
   readonly seenKeys = new Set<string>()
-  readonly #leases = new Map<string, { owner: string; expiresAt: number }>()
+  readonly #leaseHolders = new Map<string, { owner: string; expiresAt: number }>()
   readonly #held = new Set<string>()
   readonly #listeners = new Set<() => void>()
 
@@ -92,15 +92,22 @@ export class MemoryStore implements Store {
       this.#write()
       this.#values.set(key, value)
     },
+  }
+
+  readonly leases = {
     lease: async (name: string, owner: string, ttlMs: number) => {
       this.#write()
-      const held = this.#leases.get(name)
+      const held = this.#leaseHolders.get(name)
       if (held && held.owner !== owner && held.expiresAt > Date.now()) return false
-      this.#leases.set(name, { owner, expiresAt: Date.now() + ttlMs })
+      this.#leaseHolders.set(name, { owner, expiresAt: Date.now() + ttlMs })
       return true
     },
     unlease: async (name: string, owner: string) => {
-      if (this.#leases.get(name)?.owner === owner) this.#leases.delete(name)
+      if (this.#leaseHolders.get(name)?.owner === owner) this.#leaseHolders.delete(name)
+    },
+    holder: async (name: string) => {
+      const held = this.#leaseHolders.get(name)
+      return held && held.expiresAt > Date.now() ? held.owner : null
     },
   }
 

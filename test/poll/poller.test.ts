@@ -149,7 +149,7 @@ t.test('never calls Event.get closer than the busy pause, after a failure too; p
   const store = new MemoryStore()
   const busyMs = 100
   const idleMs = 300
-  const poller = new Poller({ mode: 'im', client, limit: 2, busyMs, idleMs, retryBaseMs: 1, retryMaxMs: 1, ingest: createIngest(store, sealer), meta: () => store.meta, logger: silent, owner: 'replica-a' })
+  const poller = new Poller({ mode: 'im', client, limit: 2, busyMs, idleMs, retryBaseMs: 1, retryMaxMs: 1, ingest: createIngest(store, sealer), meta: () => store.meta, leases: () => store.leases, logger: silent, owner: 'replica-a' })
   t.teardown(() => poller.stop())
   poller.start()
   // A failed call, three pages (hasMore, hasMore, the last), then two calls on the empty queue.
@@ -454,6 +454,7 @@ function scripted<S extends Store = MemoryStore>(t: Test, answer: (method: strin
     retryMaxMs: 2,
     ingest: createIngest(store, sealer),
     meta: () => store.meta,
+    leases: () => store.leases,
     logger: createLogger({ level: 'debug' }, logs.stream),
     // Each poller a replica of its own, as in a receiver.
     owner: `replica-${++replicas}`,
@@ -556,7 +557,7 @@ t.test('imbot without user events does not subscribe; with OAuth it sends no bot
   const oauth = new RestClient(oauthTarget({ client_endpoint: 'https://p.bitrix24.com/rest/', access_token: 'x' })!, { timeoutMs: 1 })
   const store = new MemoryStore()
   const client = { target: oauth.target, call: async (_method: string, params: RestParams) => (seen.push(params), empty(1)) } as unknown as RestClient
-  const poller2 = new Poller({ mode: 'imbot', client, botId: 456, botToken: 'bt', limit: 1, busyMs: 1, idleMs: 60000, retryBaseMs: 1, retryMaxMs: 1, ingest: createIngest(store, sealer), meta: () => store.meta, logger: silent, owner: 'replica-a' })
+  const poller2 = new Poller({ mode: 'imbot', client, botId: 456, botToken: 'bt', limit: 1, busyMs: 1, idleMs: 60000, retryBaseMs: 1, retryMaxMs: 1, ingest: createIngest(store, sealer), meta: () => store.meta, leases: () => store.leases, logger: silent, owner: 'replica-a' })
   t.equal(poller2.queue, 'poll:imbot:p.bitrix24.com:oauth:bot456', 'an OAuth poller reads the queue of its token')
   poller2.start()
   await eventually(() => seen.length === 1)
@@ -574,7 +575,7 @@ t.test('one reader per queue: a second poller of it stands by, and takes over wh
   await eventually(() => first.gets().length >= 2)
   second.poller.start()
   await eventually(() => second.poller.state().state === 'standby')
-  t.match(second.poller.state(), { state: 'standby', replica: 'replica-b', reader: null, lastError: null }, 'a store that cannot name the holder')
+  t.match(second.poller.state(), { state: 'standby', replica: 'replica-b', reader: 'replica-a', lastError: null }, 'it names the reader')
   const firstGets = first.gets().length
   await eventually(() => first.gets().length > firstGets + 5)
   t.same(second.gets(), [], 'the second never reads while the first holds the lease')
@@ -608,7 +609,7 @@ t.test('the reader renews its lease while a call takes longer than the lease: no
   await eventually(() => second.gets().length >= 1)
 })
 
-t.test("with a store that knows the holder, /health names the replica that reads", async (t) => {
+t.test("/health names the replica that reads", async (t) => {
   const store = openSqliteStore({ dataDir: t.testdir(), durability: 'process', dedupWindowMs: 60000 })
   t.teardown(() => store.close())
   const first = scripted(t, () => empty(1), { store, owner: 'replica-a' })
@@ -639,7 +640,7 @@ t.test('an offset a newer version stored: the poller lets the lease go, so that 
 t.test('a lease its holder never gave up (it crashed) is taken over once it expires', async (t) => {
   const store = new MemoryStore()
   const { poller, gets } = scripted(t, () => empty(1), { store })
-  await store.meta.lease(poller.queue, 'a poller that crashed', 100)
+  await store.leases.lease(poller.queue, 'a poller that crashed', 100)
   poller.start()
   await eventually(() => poller.state().state === 'standby')
   t.same(gets(), [])

@@ -37,6 +37,6 @@ export async function checkFormatOne(t: Test, store: Store, formats: (table: For
   t.strictSame(await (store.portals as Portals).get('m1'), portalRow('m1'), 'the portal read')
   t.match(await candidatesOf(store).list(), [{ memberId: 'm2' }], 'the candidate listed')
   t.equal(await store.meta.get('poll:im'), '12', 'the value read')
-  t.equal(await store.meta.holder?.('poll:im'), 'replica-a', 'the lease held')
+  t.equal(await store.leases.holder('poll:im'), 'replica-a', 'the lease held')
   t.match(await store.stats(), { deadLetters: 1, newerFormat: { records: 0, candidates: 0, portals: 0, values: 0 } })
 }

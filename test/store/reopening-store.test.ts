@@ -36,6 +36,7 @@ t.test('an unusable DATA_DIR: appends refused and why said, until it is fixed; t
   t.match(store.unavailable(), why)
   t.throws(() => store.deadLetters, { ...unavailable, message: why })
   t.throws(() => store.meta, unavailable)
+  t.throws(() => store.leases, unavailable)
   await t.rejects(store.stats(), unavailable)
   t.same(await store.queue.claim(10), [], 'nothing to hand out')
   // Rejected, never thrown: every method that returns a promise.
@@ -117,6 +118,7 @@ t.test('a store that opens at once is that store', async (t) => {
   t.same(inner.seenKeys, new Set(['hook:c']), 'the key it was given')
   t.equal(store.deadLetters, inner.deadLetters)
   t.equal(store.meta, inner.meta)
+  t.equal(store.leases, inner.leases)
   t.match(await store.stats(), { depth: 1, retrying: 1, deadLetters: 1 })
   inner.failing = true
   t.equal(store.unavailable(), 'the store cannot be written', 'its own word on it')

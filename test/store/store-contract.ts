@@ -309,22 +309,22 @@ export function storeContract(t: Test, subject: ContractSubject): void {
     t.equal(await store.meta.get('offset'), '12')
     t.equal(await store.meta.get('other'), 'x')
 
-    t.equal(await store.meta.lease('poll:im', 'replica-a', 60000), true)
-    t.equal(await store.meta.lease('poll:im', 'replica-b', 60000), false, 'refused to another while held')
-    t.equal(await store.meta.lease('poll:im', 'replica-a', 60000), true, 'renewed by its owner')
-    t.equal(await store.meta.lease('poll:other', 'replica-b', 60000), true, 'another name is another lease')
-    await store.meta.unlease('poll:im', 'replica-b')
-    t.equal(await store.meta.lease('poll:im', 'replica-b', 60000), false, 'only its owner gives it up')
-    await store.meta.unlease('poll:im', 'replica-a')
-    t.equal(await store.meta.lease('poll:im', 'replica-b', 60000), true, 'taken once given up')
-    t.equal(await store.meta.lease('poll:im', 'replica-a', 60000), false, 'and held by its new owner')
+    t.equal(await store.leases.lease('poll:im', 'replica-a', 60000), true)
+    t.equal(await store.leases.lease('poll:im', 'replica-b', 60000), false, 'refused to another while held')
+    t.equal(await store.leases.lease('poll:im', 'replica-a', 60000), true, 'renewed by its owner')
+    t.equal(await store.leases.lease('poll:other', 'replica-b', 60000), true, 'another name is another lease')
+    await store.leases.unlease('poll:im', 'replica-b')
+    t.equal(await store.leases.lease('poll:im', 'replica-b', 60000), false, 'only its owner gives it up')
+    await store.leases.unlease('poll:im', 'replica-a')
+    t.equal(await store.leases.lease('poll:im', 'replica-b', 60000), true, 'taken once given up')
+    t.equal(await store.leases.lease('poll:im', 'replica-a', 60000), false, 'and held by its new owner')
 
     // An owner that stopped renewing: its lease expires.
     // Long enough to outlast the next call on a loaded machine.
-    t.equal(await store.meta.lease('poll:dead', 'replica-a', 1000), true)
-    t.equal(await store.meta.lease('poll:dead', 'replica-b', 60000), false, 'not before it expires')
-    await eventually(() => store.meta.lease('poll:dead', 'replica-b', 60000), 10_000)
-    t.equal(await store.meta.lease('poll:dead', 'replica-a', 60000), false, 'taken once expired')
+    t.equal(await store.leases.lease('poll:dead', 'replica-a', 1000), true)
+    t.equal(await store.leases.lease('poll:dead', 'replica-b', 60000), false, 'not before it expires')
+    await eventually(() => store.leases.lease('poll:dead', 'replica-b', 60000), 10_000)
+    t.equal(await store.leases.lease('poll:dead', 'replica-a', 60000), false, 'taken once expired')
   })
 
   t.test('tells its figures: depth, the oldest pending age, retries, dead letters', async (t) => {

@@ -6,6 +6,7 @@ import type { PostgresConnection } from './postgres-connection.ts'
 import { NOW_MS, PostgresDatabase } from './postgres-database.ts'
 import { PostgresCandidates } from './postgres-candidates.ts'
 import { PostgresDeadLetters } from './postgres-dead-letters.ts'
+import { PostgresLeases } from './postgres-leases.ts'
 import { PostgresMeta } from './postgres-meta.ts'
 import { PostgresPortals } from './postgres-portals.ts'
 import { PostgresQueue } from './postgres-queue.ts'
@@ -52,6 +53,7 @@ export function openPostgresStore(options: PostgresStoreOptions, replica: string
     queue,
     deadLetters: new PostgresDeadLetters(db),
     meta: new PostgresMeta(db),
+    leases: new PostgresLeases(db),
     portals: new PostgresPortals(db),
     candidates: new PostgresCandidates(db),
     stats: () => postgresStats(db),

@@ -11,6 +11,7 @@ import { BUSY_TIMEOUT_MS, INBOX_FILE, openDatabase } from './open-database.ts'
 import { recordColumns } from '../rows.ts'
 import { SqliteCandidates } from './sqlite-candidates.ts'
 import { SqliteDeadLetters } from './sqlite-dead-letters.ts'
+import { SqliteLeases } from './sqlite-leases.ts'
 import { SqliteMeta } from './sqlite-meta.ts'
 import { SqlitePortals } from './sqlite-portals.ts'
 import { SqliteQueue } from './sqlite-queue.ts'
@@ -89,6 +90,7 @@ export function openSqliteStore(options: OpenSqliteOptions): Store {
     queue,
     deadLetters,
     meta: new SqliteMeta(db, writer),
+    leases: new SqliteLeases(db, writer),
     portals: new SqlitePortals(db, writer),
     candidates: new SqliteCandidates(db, writer, (refs) => queue.enqueue(refs)),
     stats: async () => stats(),

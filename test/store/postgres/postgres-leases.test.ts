@@ -1,19 +1,19 @@
 import t, { type Test } from 'tap'
 import { PostgresDatabase } from '../../../src/store/postgres/postgres-database.ts'
-import { PostgresMeta } from '../../../src/store/postgres/postgres-meta.ts'
+import { PostgresLeases } from '../../../src/store/postgres/postgres-leases.ts'
 import { eventually } from '../../helpers.ts'
-import { dbNow, openPgStore, sql, testDatabase } from './postgres-fixture.ts'
+import { dbNow, sql, testDatabase } from './postgres-fixture.ts'
 
-// What every store does with values and leases is in ../store-contract.ts; here, replicas on other hosts.
+// What every store does with leases is in ../store-contract.ts; here, replicas on other hosts.
 
 async function twoReplicas(t: Test) {
   const url = await testDatabase(t)
-  const meta = () => {
+  const leases = () => {
     const db = new PostgresDatabase({ connectionString: url })
     t.teardown(() => db.pool.end())
-    return new PostgresMeta(db)
+    return new PostgresLeases(db)
   }
-  return { url, a: meta(), b: meta() }
+  return { url, a: leases(), b: leases() }
 }
 
 t.test('a lease is one replica’s until it expires by the database’s clock; holder() tells whose', async (t) => {
@@ -43,13 +43,4 @@ t.test('replicas racing for a lease: exactly one gets it', async (t) => {
     const won = await Promise.all([a.lease(`poll:${i}`, 'replica-a', 60000), b.lease(`poll:${i}`, 'replica-b', 60000)])
     t.equal(won.filter(Boolean).length, 1, `lease ${i}: ${won}`)
   }
-})
-
-t.test('values are shared by every replica', async (t) => {
-  const a = await openPgStore(t)
-  const b = await openPgStore(t, { connectionString: a.connectionString })
-  await a.meta.set('poll:im:offset', '41')
-  t.equal(await b.meta.get('poll:im:offset'), '41')
-  await b.meta.set('poll:im:offset', '42')
-  t.equal(await a.meta.get('poll:im:offset'), '42')
 })
