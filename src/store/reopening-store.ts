@@ -44,7 +44,7 @@ export function reopeningStore(open: () => Store, logger: Logger, retryMs = 5000
     complete: async (id, key) => opened().queue.complete(id, key),
     retry: async (id, attempts, nextAt, error) => opened().queue.retry(id, attempts, nextAt, error),
     bury: async (id, attempts, error) => opened().queue.bury(id, attempts, error),
-    release: (id) => opened().queue.release(id),
+    release: async (id) => opened().queue.release(id),
     onAvailable(listener) {
       listeners.add(listener)
       return () => listeners.delete(listener)

@@ -53,8 +53,12 @@ export interface Queue {
   retry(id: number, attempts: number, nextAt: number, error: string): Promise<void>
   /** Failed for the last time, or cannot be decoded: to the dead letter, its wire kept. */
   bury(id: number, attempts: number, error: string): Promise<void>
-  /** Gives a claimed record back as it is (its outcome could not be written, or the worker stops). */
-  release(id: number): void
+  /**
+   * Gives a claimed record back as it is (its outcome could not be written, or the worker stops);
+   * resolves once it is claimable again. A store that cannot write it now may let the claim end
+   * on its own instead (PostgreSQL's, by its timeout).
+   */
+  release(id: number): Promise<void>
   /** Calls `listener` whenever a claim may find something new (a record stored, a retry due); returns the unsubscribe. */
   onAvailable(listener: () => void): () => void
 }

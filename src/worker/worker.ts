@@ -167,7 +167,7 @@ export class Worker {
       this.#unreadable = false
       for (const record of claimed) {
         // A claim that answered after the stop: given back untouched, for the next start.
-        if (this.#stopped) this.#queue.release(record.id)
+        if (this.#stopped) await this.#release(record)
         else this.#running.set(record.id, this.#handle(record))
       }
     } catch (error) {
@@ -195,7 +195,7 @@ export class Worker {
     // now); it stays pending, given back for whoever starts next.
     if (this.#stopped) {
       this.#running.delete(record.id)
-      this.#queue.release(record.id)
+      await this.#release(record)
       return
     }
     let settlement: Settlement | null = null
@@ -204,11 +204,21 @@ export class Worker {
     } catch (error) {
       // It stays pending as it was and is handled again after a pause: at least once, never lost.
       this.#logger.error({ err: error, type: record.type, inboxId: record.id }, 'cannot record the outcome in the inbox')
-      setTimeout(() => this.#queue.release(record.id), this.#options.retryBaseMs).unref()
+      setTimeout(() => void this.#release(record), this.#options.retryBaseMs).unref()
     }
     if (settlement) observe?.settled(record, settlement, ms, outcome?.skipped)
     this.#running.delete(record.id)
     this.#schedule()
+  }
+
+  // A store that cannot give it back now leaves it claimed: claimable again once the claim ends
+  // (PostgreSQL's by its timeout), handled at least once, never lost.
+  async #release(record: StoredRecord): Promise<void> {
+    try {
+      await this.#queue.release(record.id)
+    } catch (error) {
+      this.#logger.error({ err: error, type: record.type, inboxId: record.id }, 'cannot give a claimed record back to the inbox')
+    }
   }
 
   async #record(record: StoredRecord, attempt: number, outcome: Outcome | null, failure: unknown): Promise<Settlement> {

@@ -55,7 +55,7 @@ export class MemoryStore implements Store {
       setTimeout(() => this.#notify(), Math.max(0, nextAt - Date.now()) + 1).unref()
     },
     bury: async (id: number, attempts: number, error: string) => this.#finish(id, { status: 'dead', attempts, error }),
-    release: (id: number) => {
+    release: async (id: number) => {
       this.#held.delete(this.#row(id).chatKey)
       this.#notify()
     },

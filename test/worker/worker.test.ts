@@ -583,6 +583,7 @@ t.test('PostgreSQL unreachable: one error line however many polls fail, without 
 t.test('a claim that answers after the stop gives its records back untouched', async (t) => {
   let hold: ReturnType<typeof deferred<void>> | null = null
   let held = 0
+  let claims = 0
   const released: number[] = []
   const dispatched: string[] = []
   const { worker, add, store } = setup(
@@ -595,6 +596,7 @@ t.test('a claim that answers after the stop gives its records back untouched', a
     (base) => ({
       ...base,
       claim: async (limit) => {
+        claims++
         const gate = hold
         hold = null
         if (gate) {
@@ -603,12 +605,14 @@ t.test('a claim that answers after the stop gives its records back untouched', a
         }
         return base.claim(limit)
       },
-      release: (id) => {
+      release: async (id) => {
         released.push(id)
-        base.release(id)
+        await giving.promise
+        await base.release(id)
       },
     }),
   )
+  const giving = deferred()
   const first = (hold = deferred())
   await add(1, 'first')
   worker.start()
@@ -626,10 +630,42 @@ t.test('a claim that answers after the stop gives its records back untouched', a
   t.equal(await worker.stop(0), true)
   late.resolve()
   await eventually(() => released.length === 1)
-  t.same(dispatched, ['first'], 'not dispatched after the stop')
+  t.same(store.inStatus('pending').map(textOf), ['late'], 'given back untouched')
+  // Started again while the store is still giving them back: it claims once they are back.
+  const before = claims
+  worker.start()
+  await turn()
+  await turn()
+  t.equal(claims, before, 'no claim before the release is done')
+  giving.resolve()
+  await eventually(() => dispatched.length === 2)
+  t.same(dispatched, ['first', 'late'], 'not dispatched after the stop; handled once started again')
   t.same(released, [2])
-  t.same(store.inStatus('pending').map(textOf), ['late'])
-  t.same((await store.queue.claim(10)).map(textOf), ['late'], 'and claimable again')
+})
+
+t.test('a record the store cannot give back is told, and stays claimed until its claim ends', async (t) => {
+  let failures = 1
+  const { worker, add, logs } = setup(
+    t,
+    async (stored) => handledOutcome(stored),
+    { retryBaseMs: 10 },
+    (base) => ({
+      ...base,
+      complete: async (id, key) => {
+        if (failures-- > 0) throw new StoreUnavailableError('the inbox cannot store events now')
+        return base.complete(id, key)
+      },
+      release: async () => Promise.reject(new StoreUnavailableError('the inbox cannot store events now')),
+    }),
+  )
+  await add(1, 'x')
+  worker.start()
+  await eventually(() => logs.lines.length === 2)
+  t.match(logs.parsed(), [
+    { level: 50, msg: 'cannot record the outcome in the inbox', inboxId: 1 },
+    { level: 50, msg: 'cannot give a claimed record back to the inbox', inboxId: 1, type: 'TEST', err: { message: 'the inbox cannot store events now' } },
+  ])
+  t.match(worker.stats(), { handled: 0, inFlight: 0 })
 })
 
 t.test('backs off exponentially with jitter, up to a cap', async (t) => {

@@ -58,7 +58,11 @@ export class PostgresQueue implements Queue {
   /** Records this replica claimed and has not finished: renewed until then. */
   readonly #held = new Set<number>()
   readonly #listeners = new Set<() => void>()
-  /** Releases on their way to the database: the store closes after them. */
+  /**
+   * Releases on their way to the database: the store closes after them. A worker awaits its own,
+   * but not those of a claim that answers, or a handler that finishes, after its stop's deadline:
+   * they may start just before the store closes.
+   */
   readonly #releasing = new Set<Promise<unknown>>()
   readonly #renewer: NodeJS.Timeout
   #wake: NodeJS.Timeout | undefined
@@ -101,7 +105,7 @@ export class PostgresQueue implements Queue {
     this.#finish(id)
   }
 
-  release(id: number): void {
+  async release(id: number): Promise<void> {
     this.#held.delete(id)
     // Given back at once where the database can be reached; otherwise the claim expires on its own.
     const released = this.#db
@@ -112,6 +116,7 @@ export class PostgresQueue implements Queue {
         this.notify()
       })
     this.#releasing.add(released)
+    await released
   }
 
   onAvailable(listener: () => void): () => void {

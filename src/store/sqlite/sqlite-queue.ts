@@ -132,7 +132,7 @@ export class SqliteQueue implements Queue {
     // revived dead letter may have rejoined ahead of it while it ran.)
     const ref = line.find((candidate) => candidate.id === id) as LineRef
     Object.assign(this.#forget(ref), { nextAt, attempts })
-    this.release(id)
+    this.#giveBack(id)
   }
 
   async bury(id: number, attempts: number, error: string): Promise<void> {
@@ -140,9 +140,9 @@ export class SqliteQueue implements Queue {
     this.#finish(id)
   }
 
-  release(id: number): void {
-    this.#unhold(id)
-    this.#notify()
+  // Nothing to write: a claim is held in memory only.
+  async release(id: number): Promise<void> {
+    this.#giveBack(id)
   }
 
   onAvailable(listener: () => void): () => void {
@@ -177,7 +177,12 @@ export class SqliteQueue implements Queue {
 
   #finish(id: number): void {
     this.#dequeue({ id, chatKey: this.#held.get(id) as string })
-    this.release(id)
+    this.#giveBack(id)
+  }
+
+  #giveBack(id: number): void {
+    this.#unhold(id)
+    this.#notify()
   }
 
   // A chat nobody holds, whose head this version can read.
