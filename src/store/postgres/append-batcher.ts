@@ -66,7 +66,7 @@ export class AppendBatcher {
       return
     }
     this.#announcing = this.#db
-      .query("SELECT pg_notify('b24_inbox', '')", [], this.#db.relaxed)
+      .query("SELECT pg_notify('b24_inbox', '')", [], this.#db.unsyncedPool)
       .then(
         () => undefined,
         () => undefined,

@@ -20,13 +20,17 @@ const types = {
  * unavailable (503, `/ready` false) until one succeeds again.
  */
 export class PostgresDatabase {
+  /** The pool whose commits wait for the WAL flush: what it answered survives a crash of PostgreSQL. */
   readonly pool: pg.Pool
   /**
-   * For writes whose loss in a crash of PostgreSQL costs nothing (a claim, its renewal, its
-   * release: an unclaimed record is claimed again; a notification: a poll finds what it announced):
-   * their commits do not wait for the WAL flush.
+   * The pool whose commits do not wait for the WAL flush (`synchronous_commit=off`): a crash of
+   * PostgreSQL may lose the last of them, though they were answered. Only writes whose loss
+   * leaves the inbox correct go through it: a claim or a release lost leaves its record unclaimed
+   * or claimed until its timeout, then claimed again (at least once, as after a replica's death);
+   * a renewal lost ends a claim early, the same; a notification lost is found by the next poll.
+   * Never a record, an outcome or anything a door acknowledges: those go through {@link pool}.
    */
-  readonly relaxed: pg.Pool
+  readonly unsyncedPool: pg.Pool
   readonly #options: PostgresConnection
   #migrated: Promise<void> | null = null
   #failure: string | null = null
@@ -37,9 +41,9 @@ export class PostgresDatabase {
     const settings = { connectionString: options.connectionString, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, keepAlive: true, types }
     // A 200 means committed: whatever the server's default, commits wait for the WAL flush.
     this.pool = new pg.Pool({ ...settings, max: options.poolSize ?? 10, options: '-c synchronous_commit=on' })
-    this.relaxed = new pg.Pool({ ...settings, max: 2, options: '-c synchronous_commit=off' })
+    this.unsyncedPool = new pg.Pool({ ...settings, max: 2, options: '-c synchronous_commit=off' })
     // An idle connection that breaks (a restart of PostgreSQL) is dropped from the pool; the next query reconnects.
-    for (const pool of [this.pool, this.relaxed]) pool.on('error', () => undefined)
+    for (const pool of [this.pool, this.unsyncedPool]) pool.on('error', () => undefined)
   }
 
   /** Why the last query failed, or `null` when it went through. */
@@ -62,7 +66,7 @@ export class PostgresDatabase {
 
   /** Closes both pools. */
   async end(): Promise<void> {
-    await Promise.all([this.pool.end(), this.relaxed.end()])
+    await Promise.all([this.pool.end(), this.unsyncedPool.end()])
   }
 
   /** Runs `work` in one transaction on one connection. */

@@ -77,7 +77,7 @@ export class PostgresQueue implements Queue {
 
   async claim(limit: number): Promise<StoredRecord[]> {
     this.#arm(this.#options.pollIntervalMs)
-    const rows = await this.#db.query<Row>(CLAIM, [this.#options.owner, this.#options.claimTimeoutMs, limit], this.#db.relaxed)
+    const rows = await this.#db.query<Row>(CLAIM, [this.#options.owner, this.#options.claimTimeoutMs, limit], this.#db.unsyncedPool)
     rows.sort((a, b) => a.id - b.id)
     for (const row of rows) this.#held.add(row.id)
     return rows.map(toRecord)
@@ -109,7 +109,7 @@ export class PostgresQueue implements Queue {
     this.#held.delete(id)
     // Given back at once where the database can be reached; otherwise the claim expires on its own.
     const released = this.#db
-      .query(`UPDATE b24_inbox SET ${UNCLAIMED} WHERE id = $1 AND claimed_by = $2`, [id, this.#options.owner], this.#db.relaxed)
+      .query(`UPDATE b24_inbox SET ${UNCLAIMED} WHERE id = $1 AND claimed_by = $2`, [id, this.#options.owner], this.#db.unsyncedPool)
       .catch(() => undefined)
       .finally(() => {
         this.#releasing.delete(released)
@@ -144,7 +144,7 @@ export class PostgresQueue implements Queue {
   async #renew(): Promise<void> {
     if (this.#held.size === 0) return
     // A renewal that fails is tried again at the next tick; the claim outlives two of them.
-    await this.#db.query(RENEW, [this.#options.owner, this.#options.claimTimeoutMs, [...this.#held]], this.#db.relaxed).catch(() => undefined)
+    await this.#db.query(RENEW, [this.#options.owner, this.#options.claimTimeoutMs, [...this.#held]], this.#db.unsyncedPool).catch(() => undefined)
   }
 
   // Wakes the listeners within `delayMs` (a retry due, or the poll interval), keeping an earlier wake-up.
