@@ -166,8 +166,10 @@ export interface Candidates {
 
 /**
  * Where events wait between the doors and the handlers. `append` resolves only once the record
- * is durable: a door acknowledges nothing before. Implementations: SQLite (./sqlite/), and any
- * object of this shape passed as the receiver's `store` option.
+ * is durable: a door acknowledges nothing before. The receiver's `store` option chooses one, in
+ * one place (./chosen-store.ts): `sqliteStore({ dataDir })` (./sqlite/sqlite-store.ts: one process,
+ * the default), `postgresStore({ connectionString })` (./postgres/postgres-store.ts: replicas
+ * sharing one database), or a Store of one's own, given opened, taken as it is.
  */
 export interface Store {
   /**
