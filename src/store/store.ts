@@ -182,9 +182,12 @@ export interface Store {
   readonly deadLetters: DeadLetters
   readonly meta: Meta
   readonly leases: Leases
-  /** The application's portals: both built-in stores have them; application mode needs them. */
+  // Optional, though both built-in stores have them: only application mode uses them, and a Store
+  // of one's own for webhook tokens need not carry what it never asks. With `app`, the receiver
+  // refuses a store without them at start, before the doors open (as `portals` commands do).
+  /** The application's portals. */
   readonly portals?: Portals
-  /** The installs not confirmed yet: both built-in stores have them; application mode needs them. */
+  /** The installs not confirmed yet. */
   readonly candidates?: Candidates
   stats(): Promise<StoreStats>
   /** Why records cannot be appended now, or `null` when they can. */
