@@ -11,7 +11,8 @@ t.test('the embedded store notices DATA_DIR removed under it (no logger: a comma
   t.teardown(() => store.close())
   await store.append(newRecord(1, 'a'))
   t.equal(store.unavailable(), null)
-  rmSync(dataDir, { recursive: true })
+  // Retried: the running store may write a file into it (its WAL) between the emptying and the rmdir.
+  rmSync(dataDir, { recursive: true, maxRetries: 10, retryDelay: 10 })
   await eventually(() => store.unavailable() !== null)
   t.match(store.unavailable(), /^DATA_DIR .*data was removed \(or inbox\.db replaced\) while running$/)
   await t.rejects(store.append(newRecord(1, 'b')), { name: 'StoreUnavailableError', statusCode: 503, message: /was removed/ })
