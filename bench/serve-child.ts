@@ -17,6 +17,8 @@ export interface ServerChild {
   cpuMs(): number
   /** SIGTERM, then what it reports (bench/announce-server.ts) once it has exited. */
   stop<T extends object = object>(): Promise<T & StopReport>
+  /** Sends `question` over IPC and resolves with the child's next message: for a child that answers (bench/lag-receiver.ts); one question at a time, none while stopping. */
+  ask<T>(question: unknown): Promise<T>
 }
 
 /** Starts `script` (a .ts file, through tsx) with `env` over the benchmark's own, its stdout to `logFile`. */
@@ -40,6 +42,11 @@ export async function serveChild(script: URL, env: Record<string, string>, logFi
       const value = await report
       if (child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child.once('exit', resolve))
       return value
+    },
+    ask: <T>(question: unknown) => {
+      const answer = nextMessage<T>(child, script)
+      child.send(question as object)
+      return answer
     },
   }
 }
