@@ -114,7 +114,10 @@ export async function migrate(pool: pg.Pool): Promise<void> {
       for (let next = version + 1; next <= MIGRATIONS.length; next++) {
         await client.query('BEGIN')
         try {
-          await client.query(MIGRATIONS[next - 1] as string)
+          // Not bounded as every other statement is (see postgres-database.ts): a migration of a big
+          // table is not cut short, by the server or by the client (the longest a timer waits, 24.8 days).
+          await client.query('SET LOCAL statement_timeout = 0')
+          await client.query({ text: MIGRATIONS[next - 1] as string, query_timeout: 2 ** 31 - 1 } as pg.QueryConfig)
           await client.query('INSERT INTO b24_migrations (version) VALUES ($1)', [next])
           await client.query('COMMIT')
         } catch (error) {

@@ -12,6 +12,29 @@ const types = {
     oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 }
 
+/** How much longer than the server's bound on a statement the client waits for its answer. */
+export const CLIENT_GRACE_MS = 1000
+
+/**
+ * What every connection is opened with. The server bounds each statement (`statement_timeout`,
+ * `timeoutMs`) and the client waits a little longer (`query_timeout`): by the time the client
+ * gives up, the server has decided, committed or cancelled. With the client's bound alone, a
+ * statement it gave up on could still commit: an append answered 503 stored all the same, an
+ * outcome that timed out written after the worker let its record go. A transaction left idle
+ * (its client gone, or stalled between two statements) is ended by the server a little after
+ * the client would have given up on it, its locks let go.
+ */
+function connectionSettings(options: PostgresConnection) {
+  const timeoutMs = options.timeoutMs ?? 5000
+  return {
+    connectionString: options.connectionString,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs + CLIENT_GRACE_MS,
+    keepAlive: true,
+    types,
+    options: `-c statement_timeout=${timeoutMs} -c idle_in_transaction_session_timeout=${timeoutMs + 2 * CLIENT_GRACE_MS}`,
+  }
+}
 
 /**
  * The pool every part of the PostgreSQL store queries through. It runs the migrations before the
@@ -37,11 +60,10 @@ export class PostgresDatabase {
 
   constructor(options: PostgresConnection) {
     this.#options = options
-    const timeoutMs = options.timeoutMs ?? 5000
-    const settings = { connectionString: options.connectionString, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, keepAlive: true, types }
+    const settings = connectionSettings(options)
     // A 200 means committed: whatever the server's default, commits wait for the WAL flush.
-    this.pool = new pg.Pool({ ...settings, max: options.poolSize ?? 10, options: '-c synchronous_commit=on' })
-    this.unsyncedPool = new pg.Pool({ ...settings, max: 2, options: '-c synchronous_commit=off' })
+    this.pool = new pg.Pool({ ...settings, max: options.poolSize ?? 10, options: `${settings.options} -c synchronous_commit=on` })
+    this.unsyncedPool = new pg.Pool({ ...settings, max: 2, options: `${settings.options} -c synchronous_commit=off` })
     // An idle connection that breaks (a restart of PostgreSQL) is dropped from the pool; the next query reconnects.
     for (const pool of [this.pool, this.unsyncedPool]) pool.on('error', () => undefined)
   }
@@ -55,7 +77,7 @@ export class PostgresDatabase {
   client(): pg.Client {
     // Probed after 10 s of silence (not the OS's two hours): a listener cut off without a reset
     // (a network partition) is noticed, and connects again.
-    return new pg.Client({ connectionString: this.#options.connectionString, connectionTimeoutMillis: this.#options.timeoutMs ?? 5000, keepAlive: true, keepAliveInitialDelayMillis: 10000, types })
+    return new pg.Client({ ...connectionSettings(this.#options), keepAliveInitialDelayMillis: 10000 })
   }
 
   /** Runs one statement (its own transaction) once the schema is up to date; the rows it returned. */
