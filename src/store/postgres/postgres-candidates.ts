@@ -6,6 +6,7 @@ import { refuseNewer } from '../newer-format-error.ts'
 import { A_PORTAL, assertPortalRow } from '../portal-rows.ts'
 import { recordColumns } from '../rows.ts'
 import type { CandidateAdded, CandidateAppend, CandidateBounds, Candidates, NewRecord } from '../store.ts'
+import { lockChats } from './append-batcher.ts'
 import { NOW_MS, type PostgresDatabase } from './postgres-database.ts'
 import { portalValues, PUT_PORTAL } from './postgres-portals.ts'
 import { changedUnlessNewer, type Guarded } from './unless-newer.ts'
@@ -21,9 +22,12 @@ const EVENT = `INSERT INTO b24_candidate_events (candidate_id, chat_key, type, s
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, ${NOW_MS})`
 // Into the inbox in the order they came, due now, their arrival times and formats kept. A chat's
 // events held here are its only ones in the usual case (a portal with no confirmed install yet).
-const RELEASE = `INSERT INTO b24_inbox (chat_key, type, source, received_at, next_at, portal_json, body_kind, body, credentials, format)
+// Their chats locked first, as an append locks them: their ids are taken and committed in turn
+// with the appends of the same chats on any replica.
+const RELEASE = `WITH locked AS MATERIALIZED (${lockChats('b24_candidate_events WHERE candidate_id = $1')})
+  INSERT INTO b24_inbox (chat_key, type, source, received_at, next_at, portal_json, body_kind, body, credentials, format)
   SELECT chat_key, type, source, received_at, ${NOW_MS}, portal_json, body_kind, body, credentials, format
-  FROM b24_candidate_events WHERE candidate_id = $1 ORDER BY id`
+  FROM b24_candidate_events, locked WHERE candidate_id = $1 ORDER BY id`
 // A candidate taken out, its format told: one a newer version wrote is put back (the transaction rolled back).
 const TAKE = 'DELETE FROM b24_candidates WHERE id = $1 RETURNING format'
 

@@ -1,8 +1,10 @@
 import pg from 'pg'
 import t, { type Test } from 'tap'
 import { AppendBatcher } from '../../../src/store/postgres/append-batcher.ts'
+import { PostgresCandidates } from '../../../src/store/postgres/postgres-candidates.ts'
 import { PostgresDatabase } from '../../../src/store/postgres/postgres-database.ts'
 import { eventually } from '../../helpers.ts'
+import { newCandidate } from '../candidates-contract.ts'
 import { eavesdrop, newRecord, sql, testDatabase } from './postgres-fixture.ts'
 
 async function batcherOn(t: Test) {
@@ -29,7 +31,7 @@ t.test('the appends of one turn are one insert, committed before any resolves, i
   const texts = ['a', 'b', 'c', 'd', 'e']
   const resolved: string[] = []
   const appends = Promise.all(texts.map((text, i) => batcher.append(newRecord(i % 2, text)).then(() => void resolved.push(text))))
-  await eventually(async () => (await sql<{ n: number }>(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO b24_inbox%'"))[0]?.n === 1)
+  await eventually(async () => (await sql<{ n: number }>(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO b24_inbox%'"))[0]?.n === 1)
   // What was already answered is answered by now: the insert was sent before it waited.
   await new Promise((resolve) => setImmediate(resolve))
   t.same(resolved, [], 'the insert is under way, not committed: no append has resolved')
@@ -98,4 +100,103 @@ t.test('appends made while an insert is under way wait for the next: ids and com
   const commits = stored.map((row) => Number(row.xmin))
   t.same(commits, [...commits].sort((x, y) => x - y), 'a later record never committed before an earlier one')
   t.ok(new Set(commits).size < 30, `${new Set(commits).size} inserts for 30 appends: those that waited went together`)
+})
+
+// Two replicas: two databases' pools on one PostgreSQL database, each with its own batcher.
+async function replicasOn(t: Test) {
+  const url = await testDatabase(t)
+  const [one, two] = [new PostgresDatabase({ connectionString: url }), new PostgresDatabase({ connectionString: url })]
+  t.teardown(() => Promise.all([one.end(), two.end()]))
+  await one.ready()
+  return { url, one, two }
+}
+
+/**
+ * Another session that holds a gate (an advisory lock in the two-key space, apart from the chats'),
+ * and a trigger that makes the insert of the record `{ text }` wait at the gate: after its id was
+ * taken (the column default, before the row's triggers), before its commit.
+ */
+async function gate(t: Test, url: string, text: string) {
+  await sql(url, `CREATE FUNCTION wait_at_gate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(7, 7); RETURN NEW; END $$;
+    CREATE TRIGGER wait_at_gate BEFORE INSERT ON b24_inbox FOR EACH ROW WHEN (NEW.body = '${JSON.stringify({ text })}') EXECUTE FUNCTION wait_at_gate()`)
+  const keeper = new pg.Client({ connectionString: url })
+  await keeper.connect()
+  t.teardown(() => keeper.end())
+  await keeper.query('SELECT pg_advisory_lock(7, 7)')
+  return { open: () => keeper.query('SELECT pg_advisory_unlock(7, 7)') }
+}
+
+/** Sessions of this database waiting for an advisory lock: the gate's or a chat's. */
+const waitingForLocks = async (url: string) =>
+  (await sql<{ n: number }>(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'"))[0]?.n
+
+/** The committed rows in id order, as a claim would see them. */
+const committed = async (url: string) =>
+  (await sql<{ id: number; body: string }>(url, 'SELECT id, body FROM b24_inbox ORDER BY id')).map((row) => ({ id: Number(row.id), text: (JSON.parse(row.body) as { text: string }).text }))
+
+t.test("one chat's appends on two replicas at once: the later id is never committed while the earlier is not, in the order their inserts took the chat", async (t) => {
+  const { url, one, two } = await replicasOn(t)
+  const gates = await gate(t, url, 'first')
+  // The first took its id and waits before its commit.
+  const first = new AppendBatcher(one).append(newRecord(1, 'first'))
+  await eventually(async () => (await waitingForLocks(url)) === 1)
+  // The second, on the other replica: without the chat's lock it would take the next id and commit at once.
+  const second = new AppendBatcher(two).append(newRecord(1, 'second'))
+  await eventually(async () => (await waitingForLocks(url)) === 2 || (await committed(url)).length > 0)
+  t.same(await committed(url), [], 'the second waits for the chat: nothing committed, no id taken')
+  t.equal(await waitingForLocks(url), 2)
+  await gates.open()
+  await Promise.all([first, second])
+  t.same((await committed(url)).map((row) => row.text), ['first', 'second'], 'ids in the order the inserts took the chat')
+})
+
+t.test('another chat is not held up: its append commits while one chat waits', async (t) => {
+  const { url, one, two } = await replicasOn(t)
+  const gates = await gate(t, url, 'first')
+  const first = new AppendBatcher(one).append(newRecord(1, 'first'))
+  await eventually(async () => (await waitingForLocks(url)) === 1)
+  await new AppendBatcher(two).append(newRecord(2, 'other chat'))
+  t.same((await committed(url)).map((row) => row.text), ['other chat'])
+  await gates.open()
+  await first
+})
+
+t.test('two batches of the same chats, listed in opposite orders, take their locks in one order: neither deadlocks', async (t) => {
+  const { url, one, two } = await replicasOn(t)
+  // The chat whose lock comes first, and the other.
+  const hashes = await sql<{ key: string }>(url, "SELECT key FROM (VALUES ('chat:1'), ('chat:2')) AS k (key) ORDER BY hashtextextended(key, 0)")
+  const [low, high] = hashes.map((row) => row.key.slice('chat:'.length)) as [string, string]
+  // Another session holds the first chat: both batches wait for it.
+  const keeper = new pg.Client({ connectionString: url })
+  await keeper.connect()
+  t.teardown(() => keeper.end())
+  await keeper.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`chat:${low}`])
+  // Taken in the order listed, the first would wait for low holding nothing, the second hold high
+  // while it waits for low: given low, the first waits for high, a deadlock (one of them aborted).
+  const lowFirst = new AppendBatcher(one)
+  const batch = Promise.all([lowFirst.append(newRecord(low, 'a1')), lowFirst.append(newRecord(high, 'a2'))])
+  await eventually(async () => (await waitingForLocks(url)) === 1)
+  const highFirst = new AppendBatcher(two)
+  const other = Promise.all([highFirst.append(newRecord(high, 'b1')), highFirst.append(newRecord(low, 'b2'))])
+  await eventually(async () => (await waitingForLocks(url)) === 2)
+  await keeper.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`chat:${low}`])
+  await Promise.all([batch, other])
+  t.same((await committed(url)).map((row) => row.text), ['a1', 'a2', 'b1', 'b2'], 'the first to wait goes first, then the other')
+})
+
+t.test("a confirmed candidate's events enter the inbox holding their chats: an append of one of them on another replica waits for its commit", async (t) => {
+  const { url, one, two } = await replicasOn(t)
+  const candidates = new PostgresCandidates(one)
+  const added = await candidates.add(newCandidate('m1'), newRecord(1, 'held'), { perPortal: 3, total: 10 })
+  const { id } = added as { id: number }
+  const gates = await gate(t, url, 'held')
+  const confirmed = candidates.confirm(id, null)
+  await eventually(async () => (await waitingForLocks(url)) === 1)
+  const after = new AppendBatcher(two).append(newRecord(1, 'after'))
+  await eventually(async () => (await waitingForLocks(url)) === 2 || (await committed(url)).length > 0)
+  t.same(await committed(url), [], 'the append waits for the chat')
+  await gates.open()
+  t.equal(await confirmed, true)
+  await after
+  t.same((await committed(url)).map((row) => row.text), ['held', 'after'], 'ids in the order they took the chat')
 })
