@@ -72,15 +72,17 @@ t.test('warns at start of each misspelled or unknown setting, naming what it lik
 })
 
 t.test('a port or address it cannot listen on is one clear line, and nothing is left running', async (t) => {
-  const first = await startServer({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(t.testdir(), 'first'), B24_APP_TOKENS: 'portal-token' }, { destination: captureLogs().stream })
+  // One testdir for all three: each t.testdir() call empties the folder, the first server's DATA_DIR too.
+  const dir = t.testdir()
+  const first = await startServer({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'first'), B24_APP_TOKENS: 'portal-token' }, { destination: captureLogs().stream })
   t.teardown(first.close)
   const port = new URL(first.url).port
-  await t.rejects(startServer({ PORT: port, HOST: '127.0.0.1', DATA_DIR: join(t.testdir(), 'second'), B24_APP_TOKENS: 'portal-token' }, { destination: captureLogs().stream }), {
+  await t.rejects(startServer({ PORT: port, HOST: '127.0.0.1', DATA_DIR: join(dir, 'second'), B24_APP_TOKENS: 'portal-token' }, { destination: captureLogs().stream }), {
     name: 'ConfigError',
     message: `cannot listen on 127.0.0.1:${port}: another process is listening there: stop it, or set PORT`,
   })
   // 192.0.2.1 (TEST-NET-1) is on no interface of this machine.
-  await t.rejects(startServer({ PORT: '0', HOST: '192.0.2.1', DATA_DIR: join(t.testdir(), 'third'), B24_APP_TOKENS: 'portal-token' }, { destination: captureLogs().stream }), {
+  await t.rejects(startServer({ PORT: '0', HOST: '192.0.2.1', DATA_DIR: join(dir, 'third'), B24_APP_TOKENS: 'portal-token' }, { destination: captureLogs().stream }), {
     name: 'ConfigError',
     message: /^cannot listen on 192\.0\.2\.1:0: listen EADDRNOTAVAIL/,
   })
