@@ -46,6 +46,8 @@ export const EventCountsSchema = Type.Object({
   rejected: Type.Integer(),
   /** Handler attempts that failed. */
   failed: Type.Integer(),
+  /** Attempts abandoned because their claim was lost (it lapsed and another holder took the event over): nothing of them was written. */
+  claimsLost: Type.Integer(),
   inFlight: Type.Integer(),
 })
 export type EventCounts = Static<typeof EventCountsSchema>

@@ -34,6 +34,15 @@ export interface AppCaller {
   confirmed: ConfirmedPortal
 }
 
+/** Who else a REST client for one event answers to. */
+export interface CallerOptions {
+  logger?: Logger
+  /** Application mode: the event's portal as stored, called as the application. */
+  app?: AppCaller
+  /** Aborts the calls under way and refuses later ones (with its reason): the attempt was abandoned. */
+  signal?: AbortSignal
+}
+
 /**
  * The REST client for one event. It calls as the bot when the event brought the bot's OAuth
  * tokens (`data.bot.auth`), else as the application with its portal's stored tokens (`app`, in
@@ -42,9 +51,11 @@ export interface AppCaller {
  * through the inbound webhook, `botToken` too: the docs require it there and only there.
  * An event's own tokens go only where {@link checkEventTarget} allows: its portal, trusted.
  */
-export function createBitrix(credentials: Credentials, eventBotId: number | null, settings: RestSettings | undefined, logger?: Logger, app?: AppCaller): Bitrix {
+export function createBitrix(credentials: Credentials, eventBotId: number | null, settings: RestSettings | undefined, { logger, app, signal }: CallerOptions = {}): Bitrix {
   return {
     async call<T>(method: string, params: RestParams = {}) {
+      // An abandoned attempt calls nothing more: another holder is handling its event.
+      signal?.throwIfAborted()
       const { webhook, botId, botToken, timeoutMs, portals = DEFAULT_PORTAL_TRUST } = settings ?? WITHOUT_SETTINGS
       const bot = oauthTarget(credentials.bot)
       if (!bot && app) return app.bitrix.call<T>(method, withBotId(method, params, eventBotId ?? botId))
@@ -54,7 +65,7 @@ export function createBitrix(credentials: Credentials, eventBotId: number | null
       if (event) await checkEventTarget(method, event, credentials.portal.domain, portals, app?.confirmed ?? null)
       const full = withBotId(method, params, eventBotId ?? botId)
       if (method.startsWith('imbot.v2.') && full.botToken === undefined && target.kind === 'webhook' && botToken) full.botToken = botToken
-      return new RestClient(target, { timeoutMs, logger }).call<T>(method, full)
+      return new RestClient(target, { timeoutMs, logger }).call<T>(method, full, signal)
     },
   }
 }

@@ -15,5 +15,6 @@ export async function eventCounts(registry: Registry): Promise<Omit<EventCounts,
     duplicates: await sum('b24_events_duplicates_total'),
     rejected: await sum('b24_events_rejected_total'),
     failed: (await sum('b24_events_retried_total')) + (await sum('b24_events_dead_lettered_total')),
+    claimsLost: await sum('b24_claims_lost_total'),
   }
 }

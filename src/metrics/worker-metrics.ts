@@ -13,7 +13,7 @@ const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
 
 /** Settlements after which handlers ran: their dispatch time is a handler's duration. */
-const HANDLERS_RAN: Record<Settlement, boolean> = { handled: true, retried: true, 'dead-lettered': true, skipped: false, rejected: false, postponed: false }
+const HANDLERS_RAN: Record<Settlement, boolean> = { handled: true, retried: true, 'dead-lettered': true, skipped: false, rejected: false, postponed: false, lost: false }
 
 /** What each counter counts: a settlement, a record skipped by why its chain stopped, a postponed one as deferred. */
 type Counted = Exclude<Settlement, 'skipped' | 'postponed'> | SkipReason | 'deferred'
@@ -37,6 +37,7 @@ export function workerMetrics(registry: Registry, inFlight: () => number): Worke
     'dead-lettered': counter('b24_events_dead_lettered_total', 'Events moved to the dead letter after their last failed attempt, by event type'),
     deferred: counter('b24_events_deferred_total', "Times an event was held back because its portal's install is not confirmed yet (application mode), by event type"),
     forgotten: counter('b24_events_forgotten_total', 'Events dropped unhandled because their install was refused or their portal uninstalled with CLEAN (application mode), by event type'),
+    lost: counter('b24_claims_lost_total', 'Attempts abandoned because their claim was lost (it lapsed unrenewed and another holder took the event over), by event type'),
   }
   const duration = new Histogram({
     name: 'b24_handler_duration_seconds',
@@ -75,6 +76,7 @@ export function workerMetrics(registry: Registry, inFlight: () => number): Worke
       'dead-lettered': zeroed(counters['dead-lettered'], type),
       deferred: zeroed(counters.deferred, type),
       forgotten: zeroed(counters.forgotten, type),
+      lost: zeroed(counters.lost, type),
       duration: duration.labels({ type }),
     }),
     MAX_TYPE_LABELS,

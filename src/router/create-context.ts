@@ -12,8 +12,23 @@ export interface AppPortal {
   bitrix: Bitrix
 }
 
-/** The context handlers of one event get, on a given attempt. */
-export function createContext(decoded: DecodedEvent, logger: Logger, attempt = 1, key = dedupKey(decoded), rest?: RestSettings, app?: AppPortal): HandlerContext {
+/** What an attempt adds to the context: its number, the event's key, where calls go, and when it is abandoned. */
+export interface AttemptSettings {
+  /** 1 on the first try (the default), more on a retry. */
+  attempt?: number
+  /** The dedup key: the event's own by default. */
+  key?: string
+  rest?: RestSettings
+  app?: AppPortal
+  /** Aborts when the attempt is abandoned (its claim lost); never, by default. */
+  signal?: AbortSignal
+}
+
+const NEVER = new AbortController().signal
+
+/** The context handlers of one event, on a given attempt. */
+export function createContext(decoded: DecodedEvent, logger: Logger, settings: AttemptSettings = {}): HandlerContext {
+  const { attempt = 1, key = dedupKey(decoded), rest, app, signal = NEVER } = settings
   const { event, delivery } = decoded
   const log = logger.child({ type: event.type, portal: delivery.portal.domain ?? delivery.portal.memberId })
   const botId = (event.data as { bot?: { id?: unknown } }).bot?.id
@@ -21,9 +36,10 @@ export function createContext(decoded: DecodedEvent, logger: Logger, attempt = 1
     portal: app ? { ...delivery.portal, ...installedPortal(app.row) } : delivery.portal,
     log,
     credentials: delivery.credentials,
-    bitrix: createBitrix(delivery.credentials, typeof botId === 'number' ? botId : null, rest, log, app && { bitrix: app.bitrix, confirmed: app.row }),
+    bitrix: createBitrix(delivery.credentials, typeof botId === 'number' ? botId : null, rest, { logger: log, app: app && { bitrix: app.bitrix, confirmed: app.row }, signal }),
     source: delivery.source,
     attempt,
     key,
+    signal,
   }
 }

@@ -30,4 +30,10 @@ export interface HandlerContext {
    * key): what to record to make a handler's effect happen once.
    */
   key: string
+  /**
+   * Aborts when this attempt is abandoned: its claim on the event was lost (it lapsed, a
+   * partition or a stall, and another replica may be handling the event now). Nothing of the
+   * attempt is written then, and `ctx.bitrix` calls reject; pass it to what a handler waits on.
+   */
+  signal: AbortSignal
 }

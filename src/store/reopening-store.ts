@@ -41,10 +41,10 @@ export function reopeningStore(open: () => Store, logger: Logger, retryMs = 5000
   const queue: Queue = {
     claim: async (limit) => (current ? current.queue.claim(limit) : []),
     seen: async (key) => opened().queue.seen(key),
-    complete: async (id, key) => opened().queue.complete(id, key),
-    retry: async (id, attempts, nextAt, error) => opened().queue.retry(id, attempts, nextAt, error),
-    bury: async (id, attempts, error) => opened().queue.bury(id, attempts, error),
-    release: async (id) => opened().queue.release(id),
+    complete: async (claim, key) => opened().queue.complete(claim, key),
+    retry: async (claim, attempts, nextAt, error) => opened().queue.retry(claim, attempts, nextAt, error),
+    bury: async (claim, attempts, error) => opened().queue.bury(claim, attempts, error),
+    release: async (claim) => opened().queue.release(claim),
     onAvailable(listener) {
       listeners.add(listener)
       return () => listeners.delete(listener)

@@ -35,30 +35,52 @@ export interface StoredRecord extends NewRecord {
   receivedAt: number
 }
 
+/** A claim on one record: the record's id and the claim's token, its fence. */
+export interface Claim {
+  id: number
+  /**
+   * Which claim this is: a record claimed again (after a release, or taken over once a claim
+   * lapsed) gets a new one, so an outcome written with an older one changes nothing.
+   */
+  token: number
+}
+
+/** A record as a claim hands it out. */
+export interface ClaimedRecord extends StoredRecord, Claim {
+  /**
+   * Aborted when the store learns that this claim is gone: it lapsed unrenewed (a partition, a
+   * stall) and another holder may be handling the record now. Its reason says which record.
+   */
+  readonly lost: AbortSignal
+}
+
 /**
  * The worker's side: records handed out one chat at a time. A claimed record is held (no other
- * claim gets its chat) until its outcome is written or it is released.
+ * claim gets its chat) until its outcome is written or it is released. Every outcome write is
+ * fenced by the claim's token: it acts only while the claim is still the one given, and resolves
+ * `false` (nothing changed) when it is not, so a holder whose claim lapsed and was taken over can
+ * never complete, retry, bury or release the record under its new holder.
  */
 export interface Queue {
   /** Up to `limit` due records, each the oldest of a chat nobody holds, oldest first. */
-  claim(limit: number): Promise<StoredRecord[]>
+  claim(limit: number): Promise<ClaimedRecord[]>
   /** Whether an event with this dedup key was handled within the dedup window. */
   seen(key: string): Promise<boolean>
   /**
    * Handled (or a duplicate): the record and its credentials go; `key`, its dedup key, is kept
-   * for the dedup window.
+   * for the dedup window. `false`: the claim was lost, nothing written.
    */
-  complete(id: number, key: string | null): Promise<void>
-  /** Failed; to be claimable again at `nextAt` (epoch ms). */
-  retry(id: number, attempts: number, nextAt: number, error: string): Promise<void>
-  /** Failed for the last time, or cannot be decoded: to the dead letter, its wire kept. */
-  bury(id: number, attempts: number, error: string): Promise<void>
+  complete(claim: Claim, key: string | null): Promise<boolean>
+  /** Failed; to be claimable again at `nextAt` (epoch ms). `false`: the claim was lost, nothing written. */
+  retry(claim: Claim, attempts: number, nextAt: number, error: string): Promise<boolean>
+  /** Failed for the last time, or cannot be decoded: to the dead letter, its wire kept. `false`: the claim was lost. */
+  bury(claim: Claim, attempts: number, error: string): Promise<boolean>
   /**
    * Gives a claimed record back as it is (its outcome could not be written, or the worker stops);
-   * resolves once it is claimable again. A store that cannot write it now may let the claim end
-   * on its own instead (PostgreSQL's, by its timeout).
+   * resolves once it is claimable again (`false`: the claim was lost meanwhile). A store that
+   * cannot write it now may let the claim end on its own instead (PostgreSQL's, by its timeout).
    */
-  release(id: number): Promise<void>
+  release(claim: Claim): Promise<boolean>
   /** Calls `listener` whenever a claim may find something new (a record stored, a retry due); returns the unsubscribe. */
   onAvailable(listener: () => void): () => void
 }

@@ -43,8 +43,8 @@ export function createDispatch(options: DispatchOptions): Dispatch {
     handlers(options),
     sinks(options.sinks),
   ])
-  return async (record, number) => {
-    const attempt: Attempt = { record, number }
+  return async (record, number, signal) => {
+    const attempt: Attempt = { record, number, signal }
     await run(attempt)
     const key = attempt.key ?? null
     return attempt.skipped ? { key, skipped: attempt.skipped } : { key }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { backoff } from '../backoff.ts'
-import type { Queue, StoredRecord } from '../store/store.ts'
+import type { ClaimedRecord, Queue, StoredRecord } from '../store/store.ts'
 
 export interface WorkerOptions {
   /** Records handled at once, across chats (one at a time within a chat). */
@@ -20,9 +20,10 @@ export interface WorkerOptions {
  * What the worker wrote of an attempt: done after the whole chain (`handled`), done with the
  * chain stopped by a step (`skipped`: the outcome says why), due again later without spending an
  * attempt (`postponed`), failed and due again (`retried`), failed for the last time
- * (`dead-lettered`), undeliverable (`rejected`: to the dead letter at once).
+ * (`dead-lettered`), undeliverable (`rejected`: to the dead letter at once); or nothing, its claim
+ * lost (`lost`: the record's new holder writes its outcome).
  */
-export type Settlement = 'handled' | 'skipped' | 'postponed' | 'retried' | 'dead-lettered' | 'rejected'
+export type Settlement = 'handled' | 'skipped' | 'postponed' | 'retried' | 'dead-lettered' | 'rejected' | 'lost'
 
 /** Follows the worker's attempts, for whoever measures them; it must not throw. */
 export interface WorkerObserver {
@@ -47,9 +48,10 @@ export interface Outcome {
 
 /**
  * Handles one record on attempt number `attempt`; what it throws makes the attempt fail, and an
- * {@link Undeliverable} sends the record to the dead letter at once.
+ * {@link Undeliverable} sends the record to the dead letter at once. `signal` aborts when the
+ * record's claim is lost: whatever the attempt does after that, nothing of it is written.
  */
-export type Dispatch = (record: StoredRecord, attempt: number) => Promise<Outcome>
+export type Dispatch = (record: StoredRecord, attempt: number, signal: AbortSignal) => Promise<Outcome>
 
 /** A record that no attempt can deliver (it does not decode): to the dead letter at once, its wire kept for a replay. */
 export class Undeliverable extends Error {
@@ -178,7 +180,7 @@ export class Worker {
     }
   }
 
-  async #handle(record: StoredRecord): Promise<void> {
+  async #handle(record: ClaimedRecord): Promise<void> {
     const attempt = record.attempts + 1
     const observe = this.#options.observe
     observe?.attempting(record)
@@ -186,7 +188,7 @@ export class Worker {
     let outcome: Outcome | null = null
     let failure: unknown = null
     try {
-      outcome = await this.#dispatch(record, attempt)
+      outcome = await this.#dispatch(record, attempt, record.lost)
     } catch (error) {
       failure = error ?? new Error('a handler failed without a reason')
     }
@@ -200,7 +202,10 @@ export class Worker {
     }
     let settlement: Settlement | null = null
     try {
-      settlement = await this.#record(record, attempt, outcome, failure)
+      // A claim known lost writes nothing: the record's new holder writes its outcome. It is given
+      // back all the same, which the store refuses (it is not this claim's) and forgets.
+      settlement = record.lost.aborted ? await this.#abandon(record) : await this.#record(record, attempt, outcome, failure)
+      if (settlement === 'lost') this.#lost(record)
     } catch (error) {
       // It stays pending as it was and is handled again after a pause: at least once, never lost.
       this.#logger.error({ err: error, type: record.type, inboxId: record.id }, 'cannot record the outcome in the inbox')
@@ -213,27 +218,38 @@ export class Worker {
 
   // A store that cannot give it back now leaves it claimed: claimable again once the claim ends
   // (PostgreSQL's by its timeout), handled at least once, never lost.
-  async #release(record: StoredRecord): Promise<void> {
+  async #release(record: ClaimedRecord): Promise<void> {
     try {
-      await this.#queue.release(record.id)
+      await this.#queue.release(record)
     } catch (error) {
       this.#logger.error({ err: error, type: record.type, inboxId: record.id }, 'cannot give a claimed record back to the inbox')
     }
   }
 
-  async #record(record: StoredRecord, attempt: number, outcome: Outcome | null, failure: unknown): Promise<Settlement> {
+  async #abandon(record: ClaimedRecord): Promise<'lost'> {
+    await this.#queue.release(record)
+    return 'lost'
+  }
+
+  // One warn line per lost claim, naming the record; its attempt's outcome is not written.
+  #lost(record: ClaimedRecord): void {
+    this.#logger.warn({ type: record.type, inboxId: record.id }, 'the claim on this event was lost (it lapsed unrenewed): its attempt is abandoned, the holder that took it over writes its outcome')
+  }
+
+  // Writes the attempt's outcome, fenced by its claim: `lost` when the claim was lost meanwhile (nothing written).
+  async #record(record: ClaimedRecord, attempt: number, outcome: Outcome | null, failure: unknown): Promise<Settlement> {
     if (outcome) {
-      await this.#queue.complete(record.id, outcome.key)
+      if (!(await this.#queue.complete(record, outcome.key))) return 'lost'
       if (outcome.skipped === undefined) this.#counts.handled++
       else if (outcome.skipped === 'duplicate') this.#counts.duplicates++
       return outcome.skipped === undefined ? 'handled' : 'skipped'
     }
     if (failure instanceof Postponed) {
-      await this.#queue.retry(record.id, record.attempts, Date.now() + failure.delayMs, failure.message)
+      if (!(await this.#queue.retry(record, record.attempts, Date.now() + failure.delayMs, failure.message))) return 'lost'
       return 'postponed'
     }
     if (failure instanceof Undeliverable) {
-      await this.#queue.bury(record.id, attempt, failure.message)
+      if (!(await this.#queue.bury(record, attempt, failure.message))) return 'lost'
       this.#counts.rejected++
       // The reason names paths, never values: the wire is in the dead letter for whoever may read it.
       this.#logger.warn({ type: record.type, inboxId: record.id, reason: failure.message }, 'an event that does not decode is kept in the dead letter: fix it and `b24-receiver dlq replay` it')
@@ -243,13 +259,13 @@ export class Worker {
     const reason = reasonOf(failure)
     this.#counts.failedAttempts++
     if (attempt >= this.#options.maxAttempts) {
-      await this.#queue.bury(record.id, attempt, reason)
+      if (!(await this.#queue.bury(record, attempt, reason))) return 'lost'
       this.#counts.deadLettered++
       this.#logger.error(line, 'handlers kept failing: moved to the dead letter')
       return 'dead-lettered'
     }
     const delayMs = backoff(attempt, this.#options.retryBaseMs, this.#options.retryMaxMs, this.#options.random)
-    await this.#queue.retry(record.id, attempt, Date.now() + delayMs, reason)
+    if (!(await this.#queue.retry(record, attempt, Date.now() + delayMs, reason))) return 'lost'
     this.#logger.warn({ ...line, retryInMs: delayMs }, 'handlers failed: will retry')
     return 'retried'
   }

@@ -52,14 +52,14 @@ t.test('application mode: an event of a stored portal calls as the bot on the do
   const bitrix = { call: async <T>() => 'as the application' as T }
   const app = { bitrix, confirmed: { domain: botAuth.domain, clientEndpoint: fake.restEndpoint } }
   const settings: RestSettings = { webhook: null, botId: null, botToken: null, timeoutMs: 1000, portals: { ...local, hosts: [] } }
-  t.equal(await createBitrix(new Credentials({ domain: botAuth.domain }), null, settings, undefined, app).call('im.v2.Event.get'), 'as the application')
+  t.equal(await createBitrix(new Credentials({ domain: botAuth.domain }), null, settings, { app: app }).call('im.v2.Event.get'), 'as the application')
   // The domain confirmed, another endpoint on it: the rules apply (no pattern names 127.0.0.1, no plain http).
   const elsewhere = { bitrix, confirmed: { domain: botAuth.domain, clientEndpoint: 'https://portal.example/rest/' } }
-  await t.rejects(createBitrix(new Credentials(undefined, botAuth), 456, settings, undefined, elsewhere).call('imbot.v2.Command.answer'), { code: 'UNTRUSTED_ENDPOINT', message: /not https/ })
-  await t.rejects(createBitrix(new Credentials(undefined, botAuth), 456, settings, undefined, { bitrix, confirmed: { domain: 'other.example', clientEndpoint: 'https://other.example/rest/' } }).call('imbot.v2.Command.answer'), { message: /not a trusted portal/ })
+  await t.rejects(createBitrix(new Credentials(undefined, botAuth), 456, settings, { app: elsewhere }).call('imbot.v2.Command.answer'), { code: 'UNTRUSTED_ENDPOINT', message: /not https/ })
+  await t.rejects(createBitrix(new Credentials(undefined, botAuth), 456, settings, { app: { bitrix, confirmed: { domain: 'other.example', clientEndpoint: 'https://other.example/rest/' } } }).call('imbot.v2.Command.answer'), { message: /not a trusted portal/ })
   t.same(fake.calls, [], 'nothing sent')
   // The very endpoint app.info confirmed is used as is, as the application's own calls use it.
-  await createBitrix(new Credentials(undefined, botAuth), 456, settings, undefined, app).call('imbot.v2.Command.answer', { commandId: 1, messageId: 2, dialogId: 'chat5' })
+  await createBitrix(new Credentials(undefined, botAuth), 456, settings, { app: app }).call('imbot.v2.Command.answer', { commandId: 1, messageId: 2, dialogId: 'chat5' })
   t.match(fake.sent, [{ method: 'imbot.v2.Command.answer', params: { botId: 456 } }])
 })
 

@@ -2,7 +2,8 @@ import type { StoreStats } from '../../schemas/health.ts'
 import type { CandidateRow, NewCandidate, PortalRow } from '../../schemas/portal.ts'
 import { assertNewCandidate } from '../../src/store/candidate-rows.ts'
 import { assertPortalPatch, assertPortalRow, patchedFields, type PortalPatch } from '../../src/store/portal-rows.ts'
-import type { CandidateAdded, CandidateAppend, CandidateBounds, Candidates, DeadLetter, NewRecord, Portals, Store, StoredRecord } from '../../src/store/store.ts'
+import { ClaimLostError } from '../../src/store/claim-lost-error.ts'
+import type { CandidateAdded, CandidateAppend, CandidateBounds, Candidates, Claim, ClaimedRecord, DeadLetter, NewRecord, Portals, Store, StoredRecord } from '../../src/store/store.ts'
 import { StoreUnavailableError } from '../../src/store/store-unavailable-error.ts'
 
 interface Row extends StoredRecord {
@@ -25,7 +26,9 @@ export class MemoryStore implements Store {
   /** Dedup keys of handled records (no window: a test never outlives it). */
   readonly seenKeys = new Set<string>()
   readonly #leaseHolders = new Map<string, { owner: string; expiresAt: number }>()
-  readonly #held = new Set<string>()
+  /** Held chats, and the claim each is held by. */
+  readonly #held = new Map<string, { id: number; token: number; controller: AbortController }>()
+  #tokens = 0
   readonly #listeners = new Set<() => void>()
 
   async append(record: NewRecord): Promise<void> {
@@ -36,29 +39,31 @@ export class MemoryStore implements Store {
   }
 
   readonly queue = {
-    claim: async (limit: number): Promise<StoredRecord[]> => {
+    claim: async (limit: number): Promise<ClaimedRecord[]> => {
       const now = Date.now()
       const heads = new Map<string, Row>()
       for (const row of this.rows) if (row.status === 'pending' && !heads.has(row.chatKey)) heads.set(row.chatKey, row)
       const due = [...heads.values()].filter((row) => row.nextAt <= now && !this.#held.has(row.chatKey)).slice(0, limit)
-      for (const row of due) this.#held.add(row.chatKey)
-      return due.map(({ status: _, nextAt: __, error: ___, ...record }) => ({ ...record }))
+      return due.map(({ status: _, nextAt: __, error: ___, ...record }) => {
+        const claim = { id: record.id, token: ++this.#tokens, controller: new AbortController() }
+        this.#held.set(record.chatKey, claim)
+        return { ...record, token: claim.token, lost: claim.controller.signal }
+      })
     },
     seen: async (key: string) => this.seenKeys.has(key),
-    complete: async (id: number, key: string | null) => {
-      this.#finish(id, { status: 'done' })
+    complete: async (claim: Claim, key: string | null) => {
+      if (!this.#finish(claim, { status: 'done' })) return false
       if (key !== null) this.seenKeys.add(key)
+      return true
     },
-    retry: async (id: number, attempts: number, nextAt: number, error: string) => {
-      this.#finish(id, { attempts, nextAt, error })
+    retry: async (claim: Claim, attempts: number, nextAt: number, error: string) => {
+      if (!this.#finish(claim, { attempts, nextAt, error })) return false
       // A timer may fire a millisecond early: one more, or the record would not be due yet.
       setTimeout(() => this.#notify(), Math.max(0, nextAt - Date.now()) + 1).unref()
+      return true
     },
-    bury: async (id: number, attempts: number, error: string) => this.#finish(id, { status: 'dead', attempts, error }),
-    release: async (id: number) => {
-      this.#held.delete(this.#row(id).chatKey)
-      this.#notify()
-    },
+    bury: async (claim: Claim, attempts: number, error: string) => this.#finish(claim, { status: 'dead', attempts, error }),
+    release: async (claim: Claim) => this.#finish(claim, {}),
     onAvailable: (listener: () => void) => {
       this.#listeners.add(listener)
       return () => this.#listeners.delete(listener)
@@ -228,12 +233,28 @@ export class MemoryStore implements Store {
     return this.rows.find((row) => row.id === id) as Row
   }
 
-  #finish(id: number, update: Partial<Row>): void {
+  /**
+   * The claim on record `id` lapses, as a PostgreSQL claim does when its holder stops renewing it:
+   * its chat is free again, its `lost` aborts, and what its holder writes then changes nothing.
+   */
+  loseClaim(id: number): void {
+    const chatKey = this.#row(id).chatKey
+    const claim = this.#held.get(chatKey)
+    if (claim?.id !== id) throw new Error(`record ${id} is not claimed`)
+    this.#held.delete(chatKey)
+    claim.controller.abort(new ClaimLostError(id))
+    this.#notify()
+  }
+
+  // Writes an outcome fenced by its claim: `false` (nothing written) when the claim is not the chat's now.
+  #finish(claim: Claim, update: Partial<Row>): boolean {
     this.#write()
-    const row = this.#row(id)
+    const row = this.#row(claim.id)
+    if (this.#held.get(row.chatKey)?.token !== claim.token) return false
     Object.assign(row, update)
     this.#held.delete(row.chatKey)
     this.#notify()
+    return true
   }
 
   #notify(): void {

@@ -1,5 +1,5 @@
 import { Credentials } from '../../src/event/credentials.ts'
-import type { NewRecord, StoredRecord } from '../../src/store/store.ts'
+import type { ClaimedRecord, NewRecord, StoredRecord } from '../../src/store/store.ts'
 
 // Records as the doors would append them, for the store and worker tests. The store never looks
 // inside a body or credentials: these are plain text, not a real wire or a real seal.
@@ -21,3 +21,6 @@ export const newRecord = (chat: number | string, text: string, extra: Partial<Ne
 
 /** The `text` of a record made by {@link newRecord}. */
 export const textOf = (record: Pick<StoredRecord, 'body'>): string => (JSON.parse(record.body) as { text: string }).text
+
+/** A claimed record without its claim (`token`, `lost`): the record as stored, to compare with what another claim hands out. */
+export const unclaimed = ({ token: _, lost: __, ...record }: ClaimedRecord): StoredRecord => record

@@ -6,7 +6,7 @@ import { newRecord } from '../fakes/new-record.ts'
 t.test("/health's counters are the metrics' own: what /metrics counts, summed over types and doors", async (t) => {
   let inFlight = 0
   const metrics = createReceiverMetrics({ stats: () => null, poller: () => null, inFlight: () => inFlight })
-  t.same(await metrics.events(), { accepted: 0, duplicates: 0, rejected: 0, failed: 0, inFlight: 0 })
+  t.same(await metrics.events(), { accepted: 0, duplicates: 0, rejected: 0, failed: 0, claimsLost: 0, inFlight: 0 })
   t.equal(metrics.lastEventAt(), null)
   const before = new Date().toISOString()
   metrics.ingest.stored('webhook')
@@ -27,7 +27,7 @@ t.test("/health's counters are the metrics' own: what /metrics counts, summed ov
   ]
   for (const [type, settlement, why] of settled) metrics.worker.settled(record(type), settlement, 1, why)
   inFlight = 2
-  t.same(await metrics.events(), { accepted: 2, duplicates: 2, rejected: 1, failed: 3, inFlight: 2 }, 'a refusal is not accepted; a forgotten or postponed event is none of these')
+  t.same(await metrics.events(), { accepted: 2, duplicates: 2, rejected: 1, failed: 3, claimsLost: 0, inFlight: 2 }, 'a refusal is not accepted; a forgotten or postponed event is none of these')
   const last = metrics.lastEventAt() as string
   t.ok(last >= before && last <= after, `lastEventAt ${last}`)
   const text = await metrics.registry.metrics()

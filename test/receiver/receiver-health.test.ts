@@ -7,7 +7,7 @@ import { MemoryStore } from '../fakes/memory-store.ts'
 
 type Seen = Pick<Lifecycle, 'phase' | 'store' | 'running' | 'startedAt'>
 
-const EVENTS = { accepted: 3, duplicates: 1, rejected: 0, failed: 2, inFlight: 1 }
+const EVENTS = { accepted: 3, duplicates: 1, rejected: 0, failed: 2, claimsLost: 0, inFlight: 1 }
 const metrics = { events: async () => EVENTS, lastEventAt: () => '2026-01-01T00:00:00.000Z' }
 const running = (parts: Partial<Record<'poller' | 'application', unknown>> = {}) => ({ ingest: {}, worker: {}, poller: null, application: null, ...parts }) as unknown as Running
 

@@ -60,7 +60,7 @@ t.test('a failing handler never stops the others, and onError hears it', async (
     throw new Error('the error handler itself fails')
   })
   const input = inbound('im_v2_join_chat')
-  const result = await router.dispatch(input.event, createContext(input, logger, 2))
+  const result = await router.dispatch(input.event, createContext(input, logger, { attempt: 2 }))
   t.equal(result.handled, 3)
   t.same(result.errors.map((error) => (error as Error).message), ['sync failure', 'async failure'])
   t.same(seen, ['sync failure in ONIMV2JOINCHAT #2', 'async failure in ONIMV2JOINCHAT #2', 'still ran'])

@@ -1,7 +1,8 @@
 import type { Test } from 'tap'
 import { STORED_FORMAT } from '../../src/store/format.ts'
-import type { Portals, Store, StoredRecord } from '../../src/store/store.ts'
+import type { ClaimedRecord, Portals, Store } from '../../src/store/store.ts'
 import { newRecord, textOf } from '../fakes/new-record.ts'
+import { eventually } from '../helpers.ts'
 import { candidatesOf, newCandidate } from './candidates-contract.ts'
 import { claimTexts, drain, NONE_NEWER, portalRow, type ContractSubject } from './store-contract.ts'
 
@@ -52,9 +53,9 @@ export function formatContract(t: Test, subject: FormatSubject): void {
     const store = await open(t)
     await store.append(newRecord(1, 'ours'))
     await store.append(newRecord(2, 'newer'))
-    const [ours, newer] = (await store.queue.claim(10)) as [StoredRecord, StoredRecord]
-    await store.queue.bury(ours.id, 5, 'Error: down')
-    await store.queue.bury(newer.id, 5, 'Error: down')
+    const [ours, newer] = (await store.queue.claim(10)) as [ClaimedRecord, ClaimedRecord]
+    await store.queue.bury(ours, 5, 'Error: down')
+    await store.queue.bury(newer, 5, 'Error: down')
     await setFormat(t, store, 'inbox', `id = ${newer.id}`, NEWER)
     t.same((await store.deadLetters.list()).map((letter) => letter.id), [ours.id], 'not listed')
     await t.rejects(store.deadLetters.get(newer.id), { ...NEWER_FORMAT, message: new RegExp(`^dead letter ${newer.id} was stored by a newer version`) })
@@ -145,7 +146,11 @@ export function formatContract(t: Test, subject: FormatSubject): void {
     await t.rejects(candidates.confirm(id, portalRow('m1')), NEWER_FORMAT)
     t.same((await candidates.list()).map((row) => row.id), [id], 'still waiting')
     t.same(await drain(store), [], 'its events too')
+    let told = 0
+    store.queue.onAvailable(() => told++)
     t.equal(await candidates.confirm(id, null), true, 'confirmed, the row left to the newer version')
+    // Its events are in the inbox once the queue says so (PostgreSQL's, by the notification).
+    await eventually(() => told > 0)
     t.same((await drain(store)).map(textOf), ['install', 'other chat'], 'the event of a newer format is not handed out: it holds its chat')
     t.match(await store.stats(), { depth: 1, newerFormat: { ...NONE_NEWER, records: 1, portals: 1 } })
   })

@@ -1,6 +1,7 @@
 import type { Test } from 'tap'
 import type { Store } from '../../src/store/store.ts'
 import { textOf } from '../fakes/new-record.ts'
+import { eventually } from '../helpers.ts'
 import { candidatesOf } from './candidates-contract.ts'
 import { drain, portalRow } from './store-contract.ts'
 
@@ -54,7 +55,11 @@ export async function checkCarriedOver(t: Test, store: Store, refusesPending: ()
   t.same((await drain(store)).map(textOf), ['active event', 'polled'])
   await refusesPending()
 
+  let told = 0
+  store.queue.onAvailable(() => told++)
   t.equal(await candidates.confirm(candidate?.id as number, portalRow('pending-1')), true)
+  // Its events are in the inbox once the queue says so (PostgreSQL's, by the notification).
+  await eventually(() => told > 0)
   const released = await drain(store)
   t.same(released.map(textOf), ['install', 'pending event'], 'confirmed, its events are handled in the order they came')
   t.match(released, [

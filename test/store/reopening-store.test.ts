@@ -4,9 +4,9 @@ import t, { type Test } from 'tap'
 import { pino } from 'pino'
 import { reopeningStore } from '../../src/store/reopening-store.ts'
 import { openSqliteStore } from '../../src/store/sqlite/open-sqlite-store.ts'
-import type { NewRecord, Store } from '../../src/store/store.ts'
+import type { ClaimedRecord, NewRecord, Store } from '../../src/store/store.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
-import { newRecord } from '../fakes/new-record.ts'
+import { newRecord, unclaimed } from '../fakes/new-record.ts'
 import { captureLogs, eventually } from '../helpers.ts'
 import { newCandidate } from './candidates-contract.ts'
 import { portalRow } from './store-contract.ts'
@@ -41,10 +41,11 @@ t.test('an unusable DATA_DIR: appends refused and why said, until it is fixed; t
   t.same(await store.queue.claim(10), [], 'nothing to hand out')
   // Rejected, never thrown: every method that returns a promise.
   await t.rejects(store.queue.seen('hook:a'), unavailable)
-  await t.rejects(store.queue.complete(1, 'hook:a'), unavailable)
-  await t.rejects(store.queue.retry(1, 1, Date.now(), 'Error: boom'), unavailable)
-  await t.rejects(store.queue.bury(1, 1, 'Error: boom'), unavailable)
-  await t.rejects(store.queue.release(1), unavailable)
+  const claim = { id: 1, token: 1 }
+  await t.rejects(store.queue.complete(claim, 'hook:a'), unavailable)
+  await t.rejects(store.queue.retry(claim, 1, Date.now(), 'Error: boom'), unavailable)
+  await t.rejects(store.queue.bury(claim, 1, 'Error: boom'), unavailable)
+  await t.rejects(store.queue.release(claim), unavailable)
 
   await eventually(() => opens >= 3)
   t.match(logs.parsed(), [{ level: 50, msg: /^cannot open the inbox in DATA_DIR .*: EEXIST.*: events are refused with 503 until it is fixed$/ }], 'said once, not at every retry')
@@ -58,7 +59,7 @@ t.test('an unusable DATA_DIR: appends refused and why said, until it is fixed; t
   await store.append(record('a'))
   t.equal(told, 2, 'and told of what the store tells')
   const [stored] = await store.queue.claim(10)
-  await store.queue.complete(stored?.id as number, 'hook:a')
+  await store.queue.complete(stored as ClaimedRecord, 'hook:a')
   t.equal(await store.queue.seen('hook:a'), true)
   t.match(await store.stats(), { depth: 0 })
   const opened = opens
@@ -103,17 +104,18 @@ t.test('a store that opens at once is that store', async (t) => {
   t.equal(store.unavailable(), null)
   t.same(logs.lines, [], 'nothing to say')
   for (const text of ['a', 'b', 'c']) await store.append({ ...record(text), chatKey: `chat:${text}` })
-  const [a, b, c] = await store.queue.claim(10)
-  await store.queue.retry(a?.id as number, 1, Date.now() + 60000, 'Error: boom')
-  await store.queue.bury(b?.id as number, 3, 'Error: boom')
-  await store.queue.release(c?.id as number)
+  const [a, b, c] = (await store.queue.claim(10)) as [ClaimedRecord, ClaimedRecord, ClaimedRecord]
+  await store.queue.retry(a, 1, Date.now() + 60000, 'Error: boom')
+  await store.queue.bury(b, 3, 'Error: boom')
+  await store.queue.release(c)
   t.match(inner.rows, [
-    { id: a?.id, status: 'pending', attempts: 1, error: 'Error: boom' },
-    { id: b?.id, status: 'dead', attempts: 3 },
-    { id: c?.id, status: 'pending', attempts: 0 },
+    { id: a.id, status: 'pending', attempts: 1, error: 'Error: boom' },
+    { id: b.id, status: 'dead', attempts: 3 },
+    { id: c.id, status: 'pending', attempts: 0 },
   ])
-  t.same(await store.queue.claim(10), [c], 'released')
-  await store.queue.complete(c?.id as number, 'hook:c')
+  const [again] = (await store.queue.claim(10)) as [ClaimedRecord]
+  t.same([again].map(unclaimed), [unclaimed(c)], 'released')
+  await store.queue.complete(again, 'hook:c')
   t.equal(await store.queue.seen('hook:c'), true)
   t.same(inner.seenKeys, new Set(['hook:c']), 'the key it was given')
   t.equal(store.deadLetters, inner.deadLetters)

@@ -1,7 +1,7 @@
 import type { Test } from 'tap'
 import type { PortalRow } from '../../schemas/portal.ts'
-import type { Portals, Store, StoredRecord } from '../../src/store/store.ts'
-import { newRecord, PORTAL, textOf } from '../fakes/new-record.ts'
+import type { ClaimedRecord, Portals, Store, StoredRecord } from '../../src/store/store.ts'
+import { newRecord, PORTAL, textOf, unclaimed } from '../fakes/new-record.ts'
 import { eventually } from '../helpers.ts'
 
 /** The settings every store takes, in the units the contract needs. */
@@ -31,7 +31,7 @@ export async function drain(store: Store): Promise<StoredRecord[]> {
   for (let claimed = await store.queue.claim(100); claimed.length > 0; claimed = await store.queue.claim(100)) {
     for (const record of claimed) {
       handled.push(record)
-      await store.queue.complete(record.id, null)
+      await store.queue.complete(record, null)
     }
   }
   return handled
@@ -41,7 +41,7 @@ export async function drain(store: Store): Promise<StoredRecord[]> {
  * Resolves with the first claim that hands something out, claiming each time the queue says
  * something may be new, and once at the start; rejects after `timeoutMs`.
  */
-export function nextClaim(store: Store, timeoutMs = 3000): Promise<StoredRecord[]> {
+export function nextClaim(store: Store, timeoutMs = 3000): Promise<ClaimedRecord[]> {
   return new Promise((resolve, reject) => {
     let claiming = false
     const timer = setTimeout(() => {
@@ -103,7 +103,8 @@ export function storeContract(t: Test, subject: ContractSubject): void {
     const before = Date.now()
     t.equal(await store.append(newRecord(1, 'hello', { credentials: 'v1.sealed' })), undefined)
     const after = Date.now()
-    const [stored] = (await store.queue.claim(10)) as [StoredRecord]
+    const [claimed] = (await store.queue.claim(10)) as [ClaimedRecord]
+    const stored = unclaimed(claimed)
     t.same(stored, {
       id: stored.id,
       chatKey: 'chat:1',
@@ -119,10 +120,10 @@ export function storeContract(t: Test, subject: ContractSubject): void {
     t.type(stored.id, 'number')
     t.type(stored.receivedAt, 'number')
     t.ok(within(stored.receivedAt, before, after), 'received when it was appended')
-    await store.queue.release(stored.id)
+    await store.queue.release(claimed)
     await store.close()
     const reopened = await reopen(t, store)
-    t.same(await reopened.queue.claim(10), [stored], 'read back as it was handed out')
+    t.same((await reopened.queue.claim(10)).map(unclaimed), [stored], 'read back as it was handed out')
   })
 
   t.test('keeps every kind of body and door as it came, and a record without credentials', async (t) => {
@@ -149,8 +150,8 @@ export function storeContract(t: Test, subject: ContractSubject): void {
   t.test('across chats the oldest record comes first, whatever order the chats came in', async (t) => {
     const store = await open(t)
     await store.append(newRecord(1, 'A'))
-    const [a] = (await store.queue.claim(10)) as [StoredRecord]
-    await store.queue.bury(a.id, 1, 'Error: down')
+    const [a] = (await store.queue.claim(10)) as [ClaimedRecord]
+    await store.queue.bury(a, 1, 'Error: down')
     await store.append(newRecord(2, 'B'))
     // A's chat comes back after B's, with a record older than B.
     await store.deadLetters.revive(a.id)
@@ -161,30 +162,30 @@ export function storeContract(t: Test, subject: ContractSubject): void {
   t.test('a dead letter revived into a held chat waits until the chat is free', async (t) => {
     const store = await open(t)
     await store.append(newRecord(1, 'A'))
-    const [a] = (await store.queue.claim(10)) as [StoredRecord]
-    await store.queue.bury(a.id, 1, 'Error: down')
+    const [a] = (await store.queue.claim(10)) as [ClaimedRecord]
+    await store.queue.bury(a, 1, 'Error: down')
     await store.append(newRecord(1, 'B'))
-    const [b] = (await store.queue.claim(10)) as [StoredRecord]
+    const [b] = (await store.queue.claim(10)) as [ClaimedRecord]
     await store.deadLetters.revive(a.id)
     t.same(await claimTexts(store), [], 'the chat is held: its revived head waits')
-    await store.queue.complete(b.id, null)
+    await store.queue.complete(b, null)
     t.same(await claimTexts(store), ['A'], 'then it goes')
   })
 
   t.test("a chat is handed its next record once the one held is complete, retried, buried or released", async (t) => {
     const store = await open(t)
     for (const [chat, text] of [[1, 'a1'], [1, 'a2'], [2, 'b1'], [2, 'b2'], [3, 'c1'], [3, 'c2'], [4, 'd1'], [4, 'd2']] as const) await store.append(newRecord(chat, text))
-    const [a1, b1, c1, d1] = (await store.queue.claim(10)) as [StoredRecord, StoredRecord, StoredRecord, StoredRecord]
+    const [a1, b1, c1, d1] = (await store.queue.claim(10)) as [ClaimedRecord, ClaimedRecord, ClaimedRecord, ClaimedRecord]
     t.same([a1, b1, c1, d1].map(textOf), ['a1', 'b1', 'c1', 'd1'])
     t.same(await claimTexts(store), [], 'every chat held')
-    await store.queue.complete(a1.id, 'hook:a1')
+    await store.queue.complete(a1, 'hook:a1')
     t.same(await claimTexts(store), ['a2'], 'complete: the next one')
-    await store.queue.bury(b1.id, 3, 'Error: boom')
+    await store.queue.bury(b1, 3, 'Error: boom')
     t.same(await claimTexts(store), ['b2'], 'buried: the next one')
-    await store.queue.retry(c1.id, 1, Date.now() + 60000, 'Error: boom')
+    await store.queue.retry(c1, 1, Date.now() + 60000, 'Error: boom')
     t.same(await claimTexts(store), [], 'a retry not due yet keeps its place at the head of its chat')
-    await store.queue.release(d1.id)
-    t.same(await store.queue.claim(10), [d1], 'released: the same record again, before the next of its chat')
+    await store.queue.release(d1)
+    t.same((await store.queue.claim(10)).map(unclaimed), [unclaimed(d1)], 'released: the same record again, before the next of its chat')
     t.match(await store.stats(), { depth: 6, retrying: 1, deadLetters: 1 })
   })
 
@@ -194,15 +195,16 @@ export function storeContract(t: Test, subject: ContractSubject): void {
     const unsubscribe = store.queue.onAvailable(() => told++)
     await store.append(newRecord(1, 'x'))
     await eventually(() => told >= 1)
-    const [record] = (await store.queue.claim(10)) as [StoredRecord]
+    const [record] = (await store.queue.claim(10)) as [ClaimedRecord]
     const before = told
-    await store.queue.release(record.id)
+    await store.queue.release(record)
     t.ok(told > before, 'told once it is given back')
-    t.same(await store.queue.claim(10), [record], 'claimable once the release resolves')
+    const [again] = (await store.queue.claim(10)) as [ClaimedRecord]
+    t.same([again].map(unclaimed), [unclaimed(record)], 'claimable once the release resolves')
     unsubscribe()
     const after = told
-    await store.queue.release(record.id)
-    t.same(await store.queue.claim(10), [record])
+    await store.queue.release(again)
+    t.same((await store.queue.claim(10)).map(unclaimed), [unclaimed(record)])
     t.equal(told, after, 'not after unsubscribing')
   })
 
@@ -210,13 +212,13 @@ export function storeContract(t: Test, subject: ContractSubject): void {
     // Nothing else wakes it: not the poll interval.
     const store = await open(t, { pollIntervalMs: 60000 })
     await store.append(newRecord(1, 'flaky'))
-    const [record] = (await store.queue.claim(10)) as [StoredRecord]
+    const [record] = (await store.queue.claim(10)) as [ClaimedRecord]
     const nextAt = Date.now() + 100
-    await store.queue.retry(record.id, 1, nextAt, 'Error: boom')
+    await store.queue.retry(record, 1, nextAt, 'Error: boom')
     t.same(await store.queue.claim(10), [], 'not before it is due')
     const [again] = await nextClaim(store)
     t.ok(Date.now() >= nextAt - 1, 'once due')
-    t.same(again, { ...record, attempts: 1 }, 'read back, as it was stored, with its attempts')
+    t.same(unclaimed(again as ClaimedRecord), { ...unclaimed(record), attempts: 1 }, 'read back, as it was stored, with its attempts')
   })
 
   t.test('remembers the key of a handled record for the dedup window: seen, then not', async (t) => {
@@ -224,14 +226,14 @@ export function storeContract(t: Test, subject: ContractSubject): void {
     const store = await open(t, { dedupWindowMs: 1000 })
     for (const text of ['a', 'b', 'c']) await store.append(newRecord(1, text))
     t.equal(await store.queue.seen('hook:a'), false, 'nothing handled yet')
-    const [a] = (await store.queue.claim(10)) as [StoredRecord]
+    const [a] = (await store.queue.claim(10)) as [ClaimedRecord]
     // The window starts when the store completes the record: not before the call.
     const completing = Date.now()
-    await store.queue.complete(a.id, 'hook:a')
+    await store.queue.complete(a, 'hook:a')
     t.equal(await store.queue.seen('hook:a'), true)
     t.equal(await store.queue.seen('hook:b'), false, 'another key is another event')
-    const [b] = (await store.queue.claim(10)) as [StoredRecord]
-    await store.queue.complete(b.id, null)
+    const [b] = (await store.queue.claim(10)) as [ClaimedRecord]
+    await store.queue.complete(b, null)
     t.equal(await store.queue.seen('null'), false, 'no key: nothing remembered')
     t.same(await claimTexts(store), ['c'], 'a completed record is gone from its line')
     await eventually(async () => !(await store.queue.seen('hook:a')), 10_000)
@@ -242,14 +244,14 @@ export function storeContract(t: Test, subject: ContractSubject): void {
     const store = await open(t, { dedupWindowMs: 1000 })
     await store.append(newRecord(1, 'a'))
     await store.append(newRecord(1, 'a again'))
-    const [a] = (await store.queue.claim(10)) as [StoredRecord]
-    await store.queue.complete(a.id, 'hook:a')
+    const [a] = (await store.queue.claim(10)) as [ClaimedRecord]
+    await store.queue.complete(a, 'hook:a')
     const firstAt = Date.now()
-    const [again] = (await store.queue.claim(10)) as [StoredRecord]
+    const [again] = (await store.queue.claim(10)) as [ClaimedRecord]
     // The same event handled again (a double delivery the worker did not recognise), late in its window.
     await eventually(() => Date.now() >= firstAt + 600)
     const renewing = Date.now()
-    await store.queue.complete(again.id, 'hook:a')
+    await store.queue.complete(again, 'hook:a')
     await eventually(async () => !(await store.queue.seen('hook:a')), 10_000)
     t.ok(Date.now() >= renewing + 1000 - 5, 'seen for a window from the second time')
   })
@@ -259,10 +261,10 @@ export function storeContract(t: Test, subject: ContractSubject): void {
     await store.append(newRecord(1, 'handler down', { credentials: 'v1.sealed-secret' }))
     await store.append(newRecord('x', 'form', { bodyKind: 'form', body: FORM }))
     await store.append(newRecord(2, 'pending'))
-    const [failed, form, pending] = (await store.queue.claim(10)) as [StoredRecord, StoredRecord, StoredRecord]
+    const [failed, form, pending] = (await store.queue.claim(10)) as [ClaimedRecord, ClaimedRecord, ClaimedRecord]
     t.same(await store.deadLetters.list(), [], 'none yet')
-    await store.queue.bury(failed.id, 8, 'Error: handler down')
-    await store.queue.bury(form.id, 1, 'FORM_TOO_LARGE: more than 10 pairs')
+    await store.queue.bury(failed, 8, 'Error: handler down')
+    await store.queue.bury(form, 1, 'FORM_TOO_LARGE: more than 10 pairs')
 
     const letters = await store.deadLetters.list()
     t.same(letters, [
@@ -275,7 +277,7 @@ export function storeContract(t: Test, subject: ContractSubject): void {
     t.equal(await store.deadLetters.get(999999), null)
     t.equal(await store.deadLetters.get(pending.id), null, 'a pending record is no dead letter')
     t.equal(await store.deadLetters.record(pending.id), null)
-    t.same(await store.deadLetters.record(failed.id), { ...failed, attempts: 8 }, 'whole, sealed credentials included')
+    t.same(await store.deadLetters.record(failed.id), { ...unclaimed(failed), attempts: 8 }, 'whole, sealed credentials included')
     t.equal(await store.deadLetters.record(999999), null)
     t.match(await store.stats(), { depth: 1, deadLetters: 2 })
 
@@ -283,7 +285,7 @@ export function storeContract(t: Test, subject: ContractSubject): void {
     store.queue.onAvailable(() => told++)
     await store.deadLetters.revive(form.id)
     await eventually(() => told > 0)
-    t.same(await store.queue.claim(10), [{ ...form, attempts: 0 }], 'back in line as it came, attempts reset, claimable')
+    t.same((await store.queue.claim(10)).map(unclaimed), [{ ...unclaimed(form), attempts: 0 }], 'back in line as it came, attempts reset, claimable')
     t.equal(await store.deadLetters.get(form.id), null)
     await store.deadLetters.revive(999999)
     await store.deadLetters.revive(form.id)
@@ -328,9 +330,9 @@ export function storeContract(t: Test, subject: ContractSubject): void {
     const store = await open(t)
     t.same(await store.stats(), { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0, newerFormat: NONE_NEWER })
     for (const [chat, text] of [[1, 'a'], [2, 'b'], [3, 'c'], [3, 'c2']] as const) await store.append(newRecord(chat, text))
-    const [a, b] = (await store.queue.claim(2)) as [StoredRecord, StoredRecord]
-    await store.queue.retry(a.id, 1, Date.now() + 60000, 'Error: boom')
-    await store.queue.bury(b.id, 3, 'Error: boom')
+    const [a, b] = (await store.queue.claim(2)) as [ClaimedRecord, ClaimedRecord]
+    await store.queue.retry(a, 1, Date.now() + 60000, 'Error: boom')
+    await store.queue.bury(b, 3, 'Error: boom')
     t.same(await claimTexts(store), ['c'])
     const before = Date.now()
     const stats = await store.stats()
@@ -380,12 +382,12 @@ export function storeContract(t: Test, subject: ContractSubject): void {
   t.test('a restart keeps what is pending, in order with its attempts, the keys seen, values and dead letters', async (t) => {
     const first = await open(t)
     for (const [chat, text] of [[1, 'a1'], [2, 'b1'], [1, 'a2'], [3, 'c1'], [4, 'dead']] as const) await first.append(newRecord(chat, text))
-    const [a1, b1, c1, dead] = (await first.queue.claim(10)) as [StoredRecord, StoredRecord, StoredRecord, StoredRecord]
-    await first.queue.retry(a1.id, 2, Date.now(), 'Error: boom')
-    await first.queue.complete(c1.id, 'hook:c1')
-    await first.queue.bury(dead.id, 3, 'Error: boom')
+    const [a1, b1, c1, dead] = (await first.queue.claim(10)) as [ClaimedRecord, ClaimedRecord, ClaimedRecord, ClaimedRecord]
+    await first.queue.retry(a1, 2, Date.now(), 'Error: boom')
+    await first.queue.complete(c1, 'hook:c1')
+    await first.queue.bury(dead, 3, 'Error: boom')
     await first.meta.set('offset', '42')
-    await first.queue.release(b1.id)
+    await first.queue.release(b1)
     await first.close()
     const store = await reopen(t, first)
     t.equal(await store.queue.seen('hook:c1'), true, 'a key seen before')
@@ -395,7 +397,7 @@ export function storeContract(t: Test, subject: ContractSubject): void {
     const claimed = await store.queue.claim(10)
     t.same(claimed.map(textOf), ['a1', 'b1'])
     t.match(claimed, [{ attempts: 2 }, { attempts: 0 }])
-    for (const record of claimed) await store.queue.complete(record.id, null)
+    for (const record of claimed) await store.queue.complete(record, null)
     t.same(await claimTexts(store), ['a2'])
   })
 

@@ -22,6 +22,8 @@ import { asJson, eventually, readFixture } from '../helpers.ts'
 
 const sealer = createSealer(Buffer.alloc(32, 7))
 const logger = pino({ level: 'silent' })
+/** The signal of an attempt whose claim is never lost. */
+const NEVER = new AbortController().signal
 const POLL_PORTAL: Portal = { domain: 'example.bitrix24.com', memberId: 'polled-member', clientEndpoint: 'https://example.bitrix24.com/rest/' }
 
 let ids = 0
@@ -61,7 +63,7 @@ function setup(options: Partial<DispatchOptions> = {}) {
   const dispatch = createDispatch({ router, sinks: [(event, ctx) => void sunk.push(`${event.type} ${ctx.key}`)], logger, handlerTimeoutMs: 1000, sealer, seen: dedup.seen, ...options })
   /** Dispatches `record` as the worker would, then completes it: its key goes to the window. */
   const deliver = async (record: StoredRecord, attempt = 1) => {
-    const outcome = await dispatch(record, attempt)
+    const outcome = await dispatch(record, attempt, NEVER)
     if (outcome.key !== null) dedup.keys.add(outcome.key)
     return outcome
   }
@@ -89,7 +91,7 @@ t.test('runs the handlers, then the sinks, with the decoded event and the creden
   t.notOk(/access_token|application_token|0b02a0690000071b/.test(record.body), 'the stored wire holds no credentials')
   t.match(record.credentials, /^v1\./, 'they are sealed beside it')
   const dedup = window()
-  const outcome = await createDispatch({ router, sinks: [(event, ctx) => void seen.push(`sink ${event.type} ${ctx.key}`)], logger, handlerTimeoutMs: 1000, sealer, seen: dedup.seen })(record, 2)
+  const outcome = await createDispatch({ router, sinks: [(event, ctx) => void seen.push(`sink ${event.type} ${ctx.key}`)], logger, handlerTimeoutMs: 1000, sealer, seen: dedup.seen })(record, 2, NEVER)
   const [ctx] = contexts as [HandlerContext]
   t.match(outcome, { key: /^hook:/ })
   t.same(outcome, { key: ctx.key }, 'the key the handlers saw, not a duplicate')
@@ -159,17 +161,17 @@ t.test('a wire off its schema is Undeliverable, the reason naming the path, neve
   const { dispatch, handled, sunk, dedup } = setup()
   const broken = formBody('im_v2_message_add').replace('data%5Bmessage%5D%5Bid%5D=5012', 'data%5Bmessage%5D%5Bid%5D=secret-value-77')
   t.not(broken, formBody('im_v2_message_add'))
-  const failure = await rejectionOf(dispatch(stored(webhookRecord(broken)), 1))
+  const failure = await rejectionOf(dispatch(stored(webhookRecord(broken)), 1, NEVER))
   t.ok(failure instanceof Undeliverable)
   t.match(failure, { message: 'ONIMV2MESSAGEADD does not match its schema: /data/message/id: must be integer' })
   t.ok((failure as Error).cause instanceof EventValidationError, 'the decoder error as its cause')
   t.notOk((failure as Error).message.includes('secret-value-77'))
 
-  const refused = await rejectionOf(dispatch(stored(webhookRecord(formBody('variant_empty_and_null'))), 1))
+  const refused = await rejectionOf(dispatch(stored(webhookRecord(formBody('variant_empty_and_null'))), 1, NEVER))
   t.ok(refused instanceof Undeliverable)
   t.match(refused, { message: /^ONIMBOTV2MESSAGEADD does not match its schema: \/data\/chat\/type: is required; / })
 
-  const notPolled = await rejectionOf(dispatch(stored(arrivalRecord(polledArrival('not an event', POLL_PORTAL), sealer)), 1))
+  const notPolled = await rejectionOf(dispatch(stored(arrivalRecord(polledArrival('not an event', POLL_PORTAL), sealer)), 1, NEVER))
   t.ok(notPolled instanceof Undeliverable)
   t.ok((notPolled as Error).cause instanceof EnvelopeError)
   t.match(notPolled, { message: /^not a polled event: / })
@@ -180,16 +182,16 @@ t.test('a form past formLimits is Undeliverable; with the limits raised, the sam
   const record = stored(webhookRecord(formBody('imbot_v2_message_add_webhook')))
   const pairs = record.body.split('&').length
   const strict = setup({ formLimits: { maxPairs: pairs - 1 } })
-  const failure = await rejectionOf(strict.dispatch(record, 1))
+  const failure = await rejectionOf(strict.dispatch(record, 1, NEVER))
   t.ok(failure instanceof Undeliverable)
   t.ok((failure as Error).cause instanceof FormParseError)
   t.equal((failure as Error).message, `more than ${pairs - 1} form fields`)
   t.same(strict.handled, [])
-  const deep = await rejectionOf(setup({ formLimits: { maxDepth: 1 } }).dispatch(record, 1))
+  const deep = await rejectionOf(setup({ formLimits: { maxDepth: 1 } }).dispatch(record, 1, NEVER))
   t.match(deep, { name: 'Undeliverable', message: 'a form key nests deeper than 1 levels' })
 
   const raised = setup({ formLimits: { maxPairs: pairs } })
-  t.match(await raised.dispatch(record, 1), { key: /^hook:/ })
+  t.match(await raised.dispatch(record, 1, NEVER), { key: /^hook:/ })
   t.equal(raised.handled.length, 1)
 })
 
@@ -197,7 +199,7 @@ t.test('credentials sealed under another key fail with a SealError, an ordinary 
   const other = createSealer(Buffer.alloc(32, 8))
   const { dispatch, handled, dedup } = setup()
   const record = stored(webhookRecord(formBody('imbot_v2_message_add_webhook'), 'form', other))
-  const failure = await rejectionOf(dispatch(record, 1))
+  const failure = await rejectionOf(dispatch(record, 1, NEVER))
   t.ok(failure instanceof SealError)
   t.notOk(failure instanceof Undeliverable)
   t.notOk((failure as Error).message.includes('0b02a0690000071b'), 'no token in the message')
@@ -236,12 +238,12 @@ t.test('a failing handler fails the attempt with every error, and the sinks do n
   router.onAny(() => Promise.reject(new TypeError('second')))
   const sunk: unknown[] = []
   const dispatch = createDispatch({ router, sinks: [(event) => void sunk.push(event)], logger, handlerTimeoutMs: 1000, sealer, seen: async () => false })
-  const failure = await rejectionOf(dispatch(stored(webhookRecord(formBody('im_v2_message_add'))), 1))
+  const failure = await rejectionOf(dispatch(stored(webhookRecord(formBody('im_v2_message_add'))), 1, NEVER))
   t.ok(failure instanceof HandlersFailedError)
   t.match(failure, { name: 'HandlersFailedError', message: 'Error: first; TypeError: second', errors: [{ message: 'first' }, { message: 'second' }] })
   t.same(sunk, [])
   router.onAny(() => Promise.reject('a string'))
-  t.match(await rejectionOf(dispatch(stored(webhookRecord(formBody('im_v2_message_add'))), 2)), { message: /; a string$/ })
+  t.match(await rejectionOf(dispatch(stored(webhookRecord(formBody('im_v2_message_add'))), 2, NEVER)), { message: /; a string$/ })
 })
 
 t.test('a failing sink retries the sinks alone: the handlers never run twice for it', async (t) => {
@@ -282,7 +284,7 @@ t.test('a stored body that no decoder can read (a damaged row) is undeliverable,
   const { dispatch, handled } = setup()
   for (const body of ['{"event":"ONIMV2MESSAGEADD",', 'null']) {
     const record = stored({ ...webhookRecord(readFixture('bitrix/im_v2_message_add.payload.json'), 'json'), body })
-    const failure = await rejectionOf(dispatch(record, 1))
+    const failure = await rejectionOf(dispatch(record, 1, NEVER))
     t.ok(failure instanceof Undeliverable, body)
     t.notOk((failure as Error).message.includes('ONIMV2MESSAGEADD'), 'the reason quotes nothing of the body')
   }

@@ -48,9 +48,10 @@ function dueWakeups(queue: Queue): Queue {
   }
   return {
     ...queue,
-    retry: async (id, attempts, nextAt, error) => {
-      await queue.retry(id, attempts, nextAt, error)
+    retry: async (claim, attempts, nextAt, error) => {
+      const written = await queue.retry(claim, attempts, nextAt, error)
       wake(nextAt)
+      return written
     },
     onAvailable(listener) {
       listeners.add(listener)
@@ -168,9 +169,9 @@ t.test('retries a failing record with backoff, then buries it after maxAttempts;
     { maxAttempts: 3, retryBaseMs: 20, retryMaxMs: 1000, random: seeded(7) },
     (base) => ({
       ...base,
-      retry: async (id, count, nextAt, error) => {
+      retry: async (claim, count, nextAt, error) => {
         retries.push({ attempts: count, delay: nextAt - Date.now() })
-        return base.retry(id, count, nextAt, error)
+        return base.retry(claim, count, nextAt, error)
       },
     }),
   )
@@ -236,9 +237,9 @@ t.test("completes each record with its outcome's key; a double delivery counts a
     {},
     (base) => ({
       ...base,
-      complete: async (id, key) => {
-        completed.push([id, key])
-        return base.complete(id, key)
+      complete: async (claim, key) => {
+        completed.push([claim.id, key])
+        return base.complete(claim, key)
       },
     }),
   )
@@ -306,9 +307,9 @@ t.test('an Undeliverable whose burial cannot be written stays pending and is tri
     { retryBaseMs: 10 },
     (base) => ({
       ...base,
-      bury: async (id, count, error) => {
+      bury: async (claim, count, error) => {
         if (failures-- > 0) throw new StoreUnavailableError('the inbox cannot store events now')
-        return base.bury(id, count, error)
+        return base.bury(claim, count, error)
       },
     }),
   )
@@ -442,9 +443,9 @@ t.test('an outcome it cannot write leaves the record pending, handled again afte
     { retryBaseMs: 10 },
     (base) => ({
       ...base,
-      complete: async (id, key) => {
+      complete: async (claim, key) => {
         if (failures-- > 0) throw new StoreUnavailableError('the inbox cannot store events now')
-        return base.complete(id, key)
+        return base.complete(claim, key)
       },
     }),
   )
@@ -480,9 +481,9 @@ t.test('an observer is told of each attempt, and of each outcome once it is writ
     },
     (base) => ({
       ...base,
-      complete: async (id, key) => {
+      complete: async (claim, key) => {
         if (key === 'key:unwritten' && failures-- > 0) throw new StoreUnavailableError('the inbox cannot store events now')
-        return base.complete(id, key)
+        return base.complete(claim, key)
       },
     }),
   )
@@ -605,10 +606,10 @@ t.test('a claim that answers after the stop gives its records back untouched', a
         }
         return base.claim(limit)
       },
-      release: async (id) => {
-        released.push(id)
+      release: async (claim) => {
+        released.push(claim.id)
         await giving.promise
-        await base.release(id)
+        return base.release(claim)
       },
     }),
   )
@@ -651,9 +652,9 @@ t.test('a record the store cannot give back is told, and stays claimed until its
     { retryBaseMs: 10 },
     (base) => ({
       ...base,
-      complete: async (id, key) => {
+      complete: async (claim, key) => {
         if (failures-- > 0) throw new StoreUnavailableError('the inbox cannot store events now')
-        return base.complete(id, key)
+        return base.complete(claim, key)
       },
       release: async () => Promise.reject(new StoreUnavailableError('the inbox cannot store events now')),
     }),
@@ -709,4 +710,46 @@ t.test('a Postponed record waits its delay without spending an attempt, then is 
   t.same(worker.stats(), { inFlight: 0, handled: 1, duplicates: 0, rejected: 0, failedAttempts: 0, deadLettered: 0 }, 'neither a failure, nor a handled event, nor a duplicate')
   t.same(store.inStatus('dead'), [])
   t.notMatch(logs.text(), /will retry|dead letter/, 'a postponement is not logged as a failure')
+})
+
+t.test('an outcome the store refuses (the claim was lost, found out only as it is written) is written no further: settled as lost, one warn line each', async (t) => {
+  const settled: Array<[string, Settlement]> = []
+  const observe = { attempting: () => {}, settled: (stored: StoredRecord, settlement: Settlement) => void settled.push([textOf(stored), settlement]) }
+  const refused: string[] = []
+  // The store's fence refuses every outcome: another holder has each record now.
+  const refuse = (write: string) => async () => {
+    refused.push(write)
+    return false
+  }
+  const fenced = (base: Queue): Queue => ({ ...base, complete: refuse('complete'), retry: refuse('retry'), bury: refuse('bury') })
+  const { worker, add, logs } = setup(
+    t,
+    async (stored, attempt) => {
+      const text = textOf(stored)
+      if (text === 'postponed') throw new Postponed('not yet', 10)
+      if (text === 'undeliverable') throw new Undeliverable('does not decode')
+      if (text === 'failing') throw new Error(`boom ${attempt}`)
+      return handledOutcome(stored)
+    },
+    { observe },
+    fenced,
+  )
+  for (const [chat, text] of ['handled', 'postponed', 'undeliverable', 'failing'].entries()) await add(chat, text)
+  worker.start()
+  await eventually(() => settled.length === 4)
+  t.same(settled.sort(), [['failing', 'lost'], ['handled', 'lost'], ['postponed', 'lost'], ['undeliverable', 'lost']], 'each settled as lost')
+  t.same(refused.sort(), ['bury', 'complete', 'retry', 'retry'], 'each outcome tried once, through the fence')
+  const lines = logs.parsed().filter((line) => String(line.msg).startsWith('the claim on this event was lost'))
+  t.equal(lines.length, 4, 'one warn line each')
+  t.notOk(logs.parsed().some((line) => String(line.msg).startsWith('handlers failed: will retry')), 'no retry told for a write refused')
+})
+
+t.test('a failure on its last attempt whose dead-lettering the store refuses is lost too', async (t) => {
+  const settled: Settlement[] = []
+  const observe = { attempting: () => {}, settled: (_: StoredRecord, settlement: Settlement) => void settled.push(settlement) }
+  const { worker, add } = setup(t, async () => { throw new Error('boom') }, { observe, maxAttempts: 1 }, (base) => ({ ...base, bury: async () => false }))
+  await add(1, 'last')
+  worker.start()
+  await eventually(() => settled.length === 1)
+  t.same(settled, ['lost'])
 })

@@ -102,6 +102,12 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE b24_portals ADD COLUMN format integer NOT NULL DEFAULT 1;
    ALTER TABLE b24_meta ADD COLUMN format integer NOT NULL DEFAULT 1;
    ALTER TABLE b24_leases ADD COLUMN format integer NOT NULL DEFAULT 1;`,
+  // A claim's token, its fence: every claim statement takes a new one, and an outcome write acts
+  // only while the row still carries the one its writer was given (a claim taken over after it
+  // lapsed carries another). A replica of an earlier release claims without one, and names
+  // itself in claimed_by, which the fence also matches.
+  `ALTER TABLE b24_inbox ADD COLUMN claim bigint;
+   CREATE SEQUENCE b24_claims;`,
 ]
 
 /** Brings the schema up to date, each version in its own transaction, under an advisory lock. */

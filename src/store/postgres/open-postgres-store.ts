@@ -22,6 +22,15 @@ export interface PostgresStoreOptions extends PostgresConnection {
   claimTimeoutMs?: number
   /** How often an idle replica looks for retries come due and claims expired; 1 s. */
   pollIntervalMs?: number
+  /** How often a replica renews the claims it holds; a third of `claimTimeoutMs`. */
+  renewEveryMs?: number
+  /**
+   * Chats a claim takes beyond those the worker has room for, their records held ready for its
+   * next free slots (fewer round trips; another replica cannot take them meanwhile); 8.
+   */
+  claimAhead?: number
+  /** Records of one chat a claim takes at most, handed out in turn; 8. */
+  perChat?: number
   /** How often dedup keys past their window are forgotten; a minute. */
   purgeIntervalMs?: number
 }
@@ -42,6 +51,7 @@ export function openPostgresStore(options: PostgresStoreOptions, replica: string
     dedupWindowMs: settings.dedupWindowMs,
     claimTimeoutMs: settings.claimTimeoutMs,
     pollIntervalMs: settings.pollIntervalMs,
+    ...definedOnly({ renewEveryMs: options.renewEveryMs, claimAhead: options.claimAhead, perChat: options.perChat }),
   })
   const listener = new InboxListener(db, () => queue.notify())
   const batcher = new AppendBatcher(db)

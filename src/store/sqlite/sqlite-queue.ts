@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
-import type { Queue, StoredRecord } from '../store.ts'
+import type { Claim, ClaimedRecord, Queue, StoredRecord } from '../store.ts'
 import type { GroupCommit } from './group-commit.ts'
 import { isNewer } from '../format.ts'
 import { toRecord, type Row } from '../rows.ts'
@@ -28,6 +28,9 @@ export interface LineRef {
   record?: StoredRecord
 }
 
+/** The `lost` of every SQLite claim: one process holds the inbox, so a claim is never taken over. */
+const NEVER_LOST = new AbortController().signal
+
 /**
  * The SQLite store's queue. The line of each chat is kept in memory (ids and due times, read at
  * open and told of every append), so a claim costs nothing however deep the inbox is. Another
@@ -42,8 +45,13 @@ export class SqliteQueue implements Queue {
   #lines = new Map<string, LineRef[]>()
   /** How many refs in the lines hold their record. */
   #cached = 0
-  /** Claimed records and their chats: a held chat hands out nothing else. */
-  readonly #held = new Map<number, string>()
+  /**
+   * Claimed records, their chats and their claims' tokens: a held chat hands out nothing else. A
+   * claim lasts until its outcome is written or it is released: this process is its only holder,
+   * so it never lapses (its `lost` never fires); the token fences a write made after a release.
+   */
+  readonly #held = new Map<number, { chatKey: string; token: number }>()
+  #tokens = 0
   readonly #heldChats = new Set<string>()
   readonly #listeners = new Set<() => void>()
   #timer: NodeJS.Timeout | undefined
@@ -80,7 +88,7 @@ export class SqliteQueue implements Queue {
     if (refs.length > 0) this.#notify()
   }
 
-  async claim(limit: number): Promise<StoredRecord[]> {
+  async claim(limit: number): Promise<ClaimedRecord[]> {
     const now = Date.now()
     const heads: LineRef[] = []
     for (const line of this.#lines.values()) {
@@ -88,7 +96,7 @@ export class SqliteQueue implements Queue {
       if (head.nextAt <= now && this.#claimable(head)) heads.push(head)
     }
     heads.sort((a, b) => a.id - b.id)
-    const claimed: StoredRecord[] = []
+    const claimed: ClaimedRecord[] = []
     try {
       for (const head of heads) {
         if (claimed.length >= limit) break
@@ -97,9 +105,10 @@ export class SqliteQueue implements Queue {
           this.#dequeue(head) // handled or dropped by another process
           continue
         }
-        this.#held.set(head.id, head.chatKey)
+        const token = ++this.#tokens
+        this.#held.set(head.id, { chatKey: head.chatKey, token })
         this.#heldChats.add(head.chatKey)
-        claimed.push(record)
+        claimed.push({ ...record, token, lost: NEVER_LOST })
       }
     } catch (error) {
       // A record that cannot be read now: the claim takes nothing (what it held so far goes back,
@@ -116,33 +125,43 @@ export class SqliteQueue implements Queue {
     return this.#sql.seen.get(key, Date.now()) !== undefined
   }
 
-  async complete(id: number, key: string | null): Promise<void> {
+  async complete(claim: Claim, key: string | null): Promise<boolean> {
+    if (!this.#holds(claim)) return false
+    const { id } = claim
     const expiresAt = Date.now() + this.#dedupWindowMs
     await this.#writer.write(() => {
       this.#sql.complete.run(id)
       if (key !== null) this.#sql.remember.run(key, expiresAt)
     })
     this.#finish(id)
+    return true
   }
 
-  async retry(id: number, attempts: number, nextAt: number, error: string): Promise<void> {
+  async retry(claim: Claim, attempts: number, nextAt: number, error: string): Promise<boolean> {
+    if (!this.#holds(claim)) return false
+    const { id } = claim
     await this.#writer.write(() => this.#sql.retry.run(attempts, nextAt, error, id))
-    const line = this.#lines.get(this.#held.get(id) as string) as LineRef[]
+    const line = this.#lines.get(this.#chatOf(id)) as LineRef[]
     // The next attempt reads the record back, with its attempt count. (Usually the head, but a
     // revived dead letter may have rejoined ahead of it while it ran.)
     const ref = line.find((candidate) => candidate.id === id) as LineRef
     Object.assign(this.#forget(ref), { nextAt, attempts })
     this.#giveBack(id)
+    return true
   }
 
-  async bury(id: number, attempts: number, error: string): Promise<void> {
-    await this.#writer.write(() => this.#sql.bury.run(attempts, error, id))
-    this.#finish(id)
+  async bury(claim: Claim, attempts: number, error: string): Promise<boolean> {
+    if (!this.#holds(claim)) return false
+    await this.#writer.write(() => this.#sql.bury.run(attempts, error, claim.id))
+    this.#finish(claim.id)
+    return true
   }
 
   // Nothing to write: a claim is held in memory only.
-  async release(id: number): Promise<void> {
-    this.#giveBack(id)
+  async release(claim: Claim): Promise<boolean> {
+    if (!this.#holds(claim)) return false
+    this.#giveBack(claim.id)
+    return true
   }
 
   onAvailable(listener: () => void): () => void {
@@ -175,8 +194,17 @@ export class SqliteQueue implements Queue {
     clearTimeout(this.#timer)
   }
 
+  // Whether `claim` is the one this record is held by (not one given back and taken again since).
+  #holds(claim: Claim): boolean {
+    return this.#held.get(claim.id)?.token === claim.token
+  }
+
+  #chatOf(id: number): string {
+    return (this.#held.get(id) as { chatKey: string }).chatKey
+  }
+
   #finish(id: number): void {
-    this.#dequeue({ id, chatKey: this.#held.get(id) as string })
+    this.#dequeue({ id, chatKey: this.#chatOf(id) })
     this.#giveBack(id)
   }
 
@@ -191,7 +219,7 @@ export class SqliteQueue implements Queue {
   }
 
   #unhold(id: number): void {
-    this.#heldChats.delete(this.#held.get(id) as string)
+    this.#heldChats.delete(this.#chatOf(id))
     this.#held.delete(id)
   }
 

@@ -14,6 +14,8 @@ export interface Attempt {
   readonly record: StoredRecord
   /** 1 on the first try, more on a retry. */
   readonly number: number
+  /** Aborts when the record's claim is lost: the handlers see it as `ctx.signal`. */
+  readonly signal: AbortSignal
   /** The decode step's: the event and how it arrived. */
   decoded?: DecodedEvent
   /** The admission step's, in application mode: the portal the event came from, as stored. */

@@ -30,7 +30,7 @@ export function handlers({ router, handlerTimeoutMs, logger, rest }: HandlersOpt
   return async (attempt, next) => {
     const { id } = attempt.record
     const { event } = attempt.decoded as DecodedEvent
-    attempt.handlerContext = createContext(attempt.decoded as DecodedEvent, logger, attempt.number, attempt.key, rest, attempt.portal)
+    attempt.handlerContext = createContext(attempt.decoded as DecodedEvent, logger, { attempt: attempt.number, key: attempt.key, rest, app: attempt.portal, signal: attempt.signal })
     if (!succeeded.has(id)) {
       const { errors } = await router.dispatch(event, attempt.handlerContext, handlerTimeoutMs)
       if (errors.length > 0) throw new HandlersFailedError(errors)

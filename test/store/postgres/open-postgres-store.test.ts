@@ -1,6 +1,6 @@
 import t from 'tap'
 import { openPostgresStore, POSTGRES_DEFAULTS } from '../../../src/store/postgres/open-postgres-store.ts'
-import type { StoredRecord } from '../../../src/store/store.ts'
+import type { ClaimedRecord } from '../../../src/store/store.ts'
 import { eventually } from '../../helpers.ts'
 import { claimTexts, NONE_NEWER } from '../store-contract.ts'
 import { listening, newRecord, openPgStore, proxied, sql, testDatabase, textOf } from './postgres-fixture.ts'
@@ -13,11 +13,11 @@ t.test('its defaults: a day of dedup, 10 s claims, a poll every second, a purge 
   t.teardown(() => store.close())
   await store.append(newRecord(1, 'x'))
   const before = Date.now()
-  const [record] = (await store.queue.claim(10)) as [StoredRecord]
+  const [record] = (await store.queue.claim(10)) as [ClaimedRecord]
   const [row] = (await sql<{ claimed_by: string; until: string }>(url, 'SELECT claimed_by, claimed_until AS until FROM b24_inbox')) as [{ claimed_by: string; until: string }]
   t.equal(row.claimed_by, 'replica-a', 'its claims carry the replica name it was opened with')
   t.ok(Number(row.until) >= before + 10000 - 5 && Number(row.until) <= Date.now() + 10000 + 5, 'claimed for 10 s')
-  await store.queue.complete(record.id, 'hook:x')
+  await store.queue.complete(record, 'hook:x')
   const [seen] = (await sql<{ expires: string }>(url, 'SELECT expires_at AS expires FROM b24_seen')) as [{ expires: string }]
   t.ok(Number(seen.expires) >= before + 86400000 - 5 && Number(seen.expires) <= Date.now() + 86400000 + 5, 'seen for a day')
 })
@@ -39,8 +39,8 @@ t.test('forgets handled keys past their dedup window: the purge deletes them, an
   const store = await openPgStore(t, { dedupWindowMs: 60000, purgeIntervalMs: 20 })
   const url = store.connectionString
   await store.append(newRecord(1, 'kept'))
-  const [record] = (await store.queue.claim(10)) as [StoredRecord]
-  await store.queue.complete(record.id, 'hook:kept')
+  const [record] = (await store.queue.claim(10)) as [ClaimedRecord]
+  await store.queue.complete(record, 'hook:kept')
   await sql(url, "INSERT INTO b24_seen (key, expires_at) VALUES ('hook:old', 1)")
   const keys = async () => (await sql<{ key: string }>(url, 'SELECT key FROM b24_seen ORDER BY key')).map((row) => row.key)
   await eventually(async () => !(await keys()).includes('hook:old'))

@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { StoredRecord } from '../../../src/store/store.ts'
+import type { ClaimedRecord } from '../../../src/store/store.ts'
 import { eventually } from '../../helpers.ts'
 import { eavesdrop, listening, newRecord, openPgStore, textOf } from './postgres-fixture.ts'
 
@@ -9,8 +9,8 @@ t.test('a dead letter revived on one replica wakes the idle workers of every rep
   const a = await openPgStore(t, { pollIntervalMs: 60000 })
   const b = await openPgStore(t, { pollIntervalMs: 60000, connectionString: a.connectionString })
   await a.append(newRecord(1, 'failed'))
-  const [record] = (await a.queue.claim(10)) as [StoredRecord]
-  await a.queue.bury(record.id, 3, 'Error: boom')
+  const [record] = (await a.queue.claim(10)) as [ClaimedRecord]
+  await a.queue.bury(record, 3, 'Error: boom')
   t.same(await b.queue.claim(10), [])
   t.match(await b.deadLetters.list(), [{ id: record.id, attempts: 3, error: 'Error: boom' }], 'every replica sees the same dead letter')
   await eventually(async () => (await listening(a.connectionString)) === 2)

@@ -1,5 +1,6 @@
 import t from 'tap'
 import type { Store } from '../../../src/store/store.ts'
+import { claimsContract } from '../claims-contract.ts'
 import { formatContract } from '../format-contract.ts'
 import { storeContract } from '../store-contract.ts'
 import { openPgStore, sql, type PgStore } from './postgres-fixture.ts'
@@ -13,6 +14,7 @@ const subject = {
 const urlOf = (store: Store) => (store as PgStore).connectionString
 
 storeContract(t, subject)
+claimsContract(t, subject)
 formatContract(t, {
   ...subject,
   setFormat: async (_t, store, table, where, format) => void (await sql(urlOf(store), `UPDATE b24_${table} SET format = $1 WHERE ${where}`, [format])),

@@ -34,10 +34,10 @@ async function storeAndHandle(t: Test, store: Store & { dataDir: string }): Prom
   const claimed = await store.queue.claim(100)
   const retried = claimed.find((record) => record.body.includes('retried')) as (typeof claimed)[number]
   const dropped = claimed.find((record) => record.body.includes('dropped')) as (typeof claimed)[number]
-  await store.queue.retry(retried.id, 1, Date.now(), 'Error: handler down')
-  await store.queue.bury(dropped.id, 1, 'Error: handler down')
+  await store.queue.retry(retried, 1, Date.now(), 'Error: handler down')
+  await store.queue.bury(dropped, 1, 'Error: handler down')
   t.equal(await store.deadLetters.drop(dropped.id), true)
-  for (const record of claimed) if (record !== retried && record !== dropped) await store.queue.release(record.id)
+  for (const record of claimed) if (record !== retried && record !== dropped) await store.queue.release(record)
   const handled = await drain(store, (record) => `key:${record.id}`)
   t.equal(handled.length, records.length - 1, 'all handled but the dropped one')
   t.same(await store.stats(), { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0, newerFormat: NONE_NEWER })

@@ -1,8 +1,9 @@
 import t from 'tap'
 import { BUSY_TIMEOUT_MS } from '../../../src/store/sqlite/open-database.ts'
 import { openSqliteStore } from '../../../src/store/sqlite/open-sqlite-store.ts'
-import type { StoredRecord } from '../../../src/store/store.ts'
+import type { ClaimedRecord } from '../../../src/store/store.ts'
 import { eventually } from '../../helpers.ts'
+import { unclaimed } from '../../fakes/new-record.ts'
 import { claimTexts, drain, newRecord, openStore, otherConnection, PORTAL, textOf } from './sqlite-fixture.ts'
 import { NONE_NEWER } from '../store-contract.ts'
 
@@ -10,9 +11,10 @@ t.test('stores a record and hands it back whole, credentials included, here and 
   const store = openStore(t)
   const before = Date.now()
   t.equal(await store.append(newRecord(1, 'hello', { credentials: 'v1.sealed' })), undefined)
-  const [stored] = await store.queue.claim(10)
+  const [claimed] = (await store.queue.claim(10)) as [ClaimedRecord]
+  const stored = unclaimed(claimed)
   t.same(stored, {
-    id: stored?.id,
+    id: stored.id,
     chatKey: 'chat:1',
     type: 'ONIMV2MESSAGEADD',
     source: 'webhook',
@@ -21,14 +23,14 @@ t.test('stores a record and hands it back whole, credentials included, here and 
     body: '{"text":"hello"}',
     credentials: 'v1.sealed',
     attempts: 0,
-    receivedAt: stored?.receivedAt,
+    receivedAt: stored.receivedAt,
   })
-  t.type(stored?.id, 'number')
-  t.ok((stored?.receivedAt as number) >= before && (stored?.receivedAt as number) <= Date.now())
+  t.type(stored.id, 'number')
+  t.ok(stored.receivedAt >= before && stored.receivedAt <= Date.now())
   await store.close()
 
   const reopened = openStore(t, { dataDir: store.dataDir })
-  t.same(await reopened.queue.claim(10), [stored], 'read back from the database as it was handed out')
+  t.same((await reopened.queue.claim(10)).map(unclaimed), [stored], 'read back from the database as it was handed out')
 })
 
 t.test('keeps every kind of body and door as it came, and a record without credentials', async (t) => {
@@ -46,7 +48,7 @@ t.test('keeps every kind of body and door as it came, and a record without crede
   t.match(claimed, expected)
   await store.close()
   const reopened = openStore(t, { dataDir: store.dataDir })
-  t.same(await reopened.queue.claim(10), claimed, 'the same, read back from the database')
+  t.same((await reopened.queue.claim(10)).map(unclaimed), claimed.map(unclaimed), 'the same, read back from the database')
 })
 
 t.test('stores a double delivery twice: the worker recognises it once decoded', async (t) => {
@@ -79,7 +81,7 @@ t.test('forgets a handled key once its dedup window is over: the purge deletes i
   const db = otherConnection(t, store.dataDir)
   await store.append(newRecord(1, 'once'))
   const [record] = await store.queue.claim(10)
-  await store.queue.complete(record?.id as number, 'hook:once')
+  await store.queue.complete(record as ClaimedRecord, 'hook:once')
   const kept = () => db.prepare("SELECT COUNT(*) FROM seen WHERE key = 'hook:once'").pluck().get() === 1
   t.ok(kept(), 'remembered')
   t.equal(await store.queue.seen('hook:once'), true)
@@ -92,7 +94,7 @@ t.test('keeps the key of a handled record through the purges of its dedup window
   const db = otherConnection(t, store.dataDir)
   await store.append(newRecord(1, 'kept'))
   const [record] = await store.queue.claim(10)
-  await store.queue.complete(record?.id as number, 'hook:kept')
+  await store.queue.complete(record as ClaimedRecord, 'hook:kept')
   // A key whose window ended long ago, to see a purge go by.
   db.prepare("INSERT INTO seen (key, expires_at) VALUES ('hook:old', 1)").run()
   const old = () => db.prepare("SELECT COUNT(*) FROM seen WHERE key = 'hook:old'").pluck().get() as number
@@ -144,10 +146,9 @@ t.test('tells its figures from the lines it keeps: depth, the oldest pending age
   await store.append(newRecord(2, 'b'))
   await store.append(newRecord(3, 'c'))
   await store.append(newRecord(3, 'c2'))
-  const [a, b] = await store.queue.claim(2)
-  const first = a as StoredRecord
-  await store.queue.retry(first.id, 1, Date.now() + 60000, 'Error: boom')
-  await store.queue.bury((b as StoredRecord).id, 3, 'Error: boom')
+  const [first, b] = (await store.queue.claim(2)) as [ClaimedRecord, ClaimedRecord]
+  await store.queue.retry(first, 1, Date.now() + 60000, 'Error: boom')
+  await store.queue.bury(b, 3, 'Error: boom')
   t.same(await claimTexts(store), ['c'])
   const before = Date.now()
   const stats = await store.stats()
@@ -158,8 +159,8 @@ t.test('tells its figures from the lines it keeps: depth, the oldest pending age
 t.test('a revived dead letter older than every pending record: its age is the oldest', async (t) => {
   const store = openStore(t)
   await store.append(newRecord(1, 'old'))
-  const [old] = (await store.queue.claim(10)) as [StoredRecord]
-  await store.queue.bury(old.id, 3, 'Error: boom')
+  const [old] = (await store.queue.claim(10)) as [ClaimedRecord]
+  await store.queue.bury(old, 3, 'Error: boom')
   await eventually(() => Date.now() > old.receivedAt + 20)
   await store.append(newRecord(2, 'new'))
   await store.deadLetters.revive(old.id)
@@ -175,29 +176,29 @@ t.test('tells the same figures after a restart, read from the database', async (
   await first.append(newRecord(1, 'a'))
   await first.append(newRecord(2, 'b'))
   await first.append(newRecord(1, 'a2'))
-  const [a, b] = await first.queue.claim(10)
-  await first.queue.retry((a as StoredRecord).id, 2, Date.now(), 'Error: boom')
-  await first.queue.bury((b as StoredRecord).id, 3, 'Error: boom')
+  const [a, b] = (await first.queue.claim(10)) as [ClaimedRecord, ClaimedRecord]
+  await first.queue.retry(a, 2, Date.now(), 'Error: boom')
+  await first.queue.bury(b, 3, 'Error: boom')
   const figures = await first.stats()
   await first.close()
   const store = openStore(t, { dataDir: first.dataDir })
   const stats = await store.stats()
   t.same({ ...stats, oldestPendingAgeMs: null }, { depth: 2, retrying: 1, deadLetters: 1, oldestPendingAgeMs: null, newerFormat: NONE_NEWER })
   t.ok((stats.oldestPendingAgeMs as number) >= (figures.oldestPendingAgeMs as number), 'the same oldest record')
-  t.ok((stats.oldestPendingAgeMs as number) <= Date.now() - (a as StoredRecord).receivedAt)
+  t.ok((stats.oldestPendingAgeMs as number) <= Date.now() - a.receivedAt)
 })
 
 t.test('tells what another process changed once its queue has looked (within pollIntervalMs)', async (t) => {
   const store = openStore(t, { pollIntervalMs: 20 })
   // As the worker does: claims whenever the queue says something may be new (and keeps them running).
-  const running: StoredRecord[] = []
+  const running: ClaimedRecord[] = []
   store.queue.onAvailable(async () => running.push(...(await store.queue.claim(100))))
   await store.append(newRecord(1, 'a'))
   await store.append(newRecord(2, 'b'))
   await eventually(() => running.length === 2)
-  const [a, b] = running as [StoredRecord, StoredRecord]
-  await store.queue.retry(a.id, 1, Date.now() + 60000, 'Error: boom')
-  await store.queue.bury(b.id, 3, 'Error: boom')
+  const [a, b] = running as [ClaimedRecord, ClaimedRecord]
+  await store.queue.retry(a, 1, Date.now() + 60000, 'Error: boom')
+  await store.queue.bury(b, 3, 'Error: boom')
   t.match(await store.stats(), { depth: 1, retrying: 1, deadLetters: 1 })
 
   // `dlq replay` in another process, and an event stored there.

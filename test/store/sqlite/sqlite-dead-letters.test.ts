@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
-import type { StoredRecord } from '../../../src/store/store.ts'
+import type { ClaimedRecord } from '../../../src/store/store.ts'
+import { unclaimed } from '../../fakes/new-record.ts'
 import { claimTexts, newRecord, openStore, otherConnection, PORTAL, textOf } from './sqlite-fixture.ts'
 
 const FORM = 'event=ONIMBOTV2MESSAGEADD&data%5BPARAMS%5D%5BMESSAGE%5D=hi'
@@ -9,9 +10,9 @@ async function withDeadLetters(t: Test) {
   const store = openStore(t)
   await store.append(newRecord(1, 'handler down', { credentials: 'v1.sealed-secret' }))
   await store.append(newRecord('x', 'form', { bodyKind: 'form', body: FORM, source: 'webhook' }))
-  const [failed, form] = (await store.queue.claim(10)) as [StoredRecord, StoredRecord]
-  await store.queue.bury(failed.id, 8, 'Error: handler down')
-  await store.queue.bury(form.id, 1, 'FORM_TOO_LARGE: more than 10 pairs')
+  const [failed, form] = (await store.queue.claim(10)) as [ClaimedRecord, ClaimedRecord]
+  await store.queue.bury(failed, 8, 'Error: handler down')
+  await store.queue.bury(form, 1, 'FORM_TOO_LARGE: more than 10 pairs')
   return { store, failed, form }
 }
 
@@ -26,7 +27,7 @@ t.test('lists dead letters, with their body (JSON parsed, a form as its text), n
   t.same(await store.deadLetters.get(form.id), letters[1])
   t.equal(await store.deadLetters.get(999), null)
   await store.append(newRecord(2, 'pending'))
-  const [pending] = (await store.queue.claim(10)) as [StoredRecord]
+  const [pending] = (await store.queue.claim(10)) as [ClaimedRecord]
   t.same(await store.deadLetters.list(), letters, 'a pending record is no dead letter')
   t.equal(await store.deadLetters.get(pending.id), null)
   t.equal(await store.deadLetters.record(pending.id), null)
@@ -35,8 +36,8 @@ t.test('lists dead letters, with their body (JSON parsed, a form as its text), n
 
 t.test('gives a dead letter whole, sealed credentials included, for a replay', async (t) => {
   const { store, failed, form } = await withDeadLetters(t)
-  t.same(await store.deadLetters.record(failed.id), { ...failed, attempts: 8 })
-  t.same(await store.deadLetters.record(form.id), { ...form, attempts: 1 })
+  t.same(await store.deadLetters.record(failed.id), { ...unclaimed(failed), attempts: 8 })
+  t.same(await store.deadLetters.record(form.id), { ...unclaimed(form), attempts: 1 })
   t.equal((await store.deadLetters.record(failed.id))?.credentials, 'v1.sealed-secret')
   t.equal(await store.deadLetters.record(999), null)
 })
@@ -47,7 +48,7 @@ t.test('revives a dead letter as it was stored: back in line, attempts reset', a
   store.queue.onAvailable(() => told++)
   await store.deadLetters.revive(form.id)
   t.equal(told, 1, 'the queue says so')
-  t.same(await store.queue.claim(10), [{ ...form, attempts: 0 }], 'its chat, body, kind and credentials as they came')
+  t.same((await store.queue.claim(10)).map(unclaimed), [{ ...unclaimed(form), attempts: 0 }], 'its chat, body, kind and credentials as they came')
   t.equal(await store.deadLetters.get(form.id), null)
   t.match(await store.stats(), { depth: 1, retrying: 0, deadLetters: 1 })
   await store.deadLetters.revive(999)
@@ -59,23 +60,23 @@ t.test('revives a dead letter as it was stored: back in line, attempts reset', a
 t.test('a revived dead letter rejoins its chat in its arrival place, even while the chat is busy', async (t) => {
   const store = openStore(t)
   await store.append(newRecord(1, 'A'))
-  const [a] = (await store.queue.claim(10)) as [StoredRecord]
-  await store.queue.bury(a.id, 1, 'Error: down')
+  const [a] = (await store.queue.claim(10)) as [ClaimedRecord]
+  await store.queue.bury(a, 1, 'Error: down')
   await store.append(newRecord(1, 'B'))
   await store.append(newRecord(1, 'C'))
   await store.append(newRecord(1, 'D'))
-  const [b] = (await store.queue.claim(10)) as [StoredRecord]
+  const [b] = (await store.queue.claim(10)) as [ClaimedRecord]
   t.equal(textOf(b), 'B')
   await store.deadLetters.revive(a.id)
   t.same(await claimTexts(store), [], 'B still runs')
   t.match(await store.stats(), { depth: 4, deadLetters: 0 })
   // B fails while A waits ahead of it: B keeps its own place.
-  await store.queue.retry(b.id, 1, Date.now(), 'Error: boom')
+  await store.queue.retry(b, 1, Date.now(), 'Error: boom')
   const order: string[] = []
   for (let claimed = await store.queue.claim(10); claimed.length > 0; claimed = await store.queue.claim(10)) {
     for (const record of claimed) {
       order.push(`${textOf(record)}#${record.attempts}`)
-      await store.queue.complete(record.id, null)
+      await store.queue.complete(record, null)
     }
   }
   t.same(order, ['A#0', 'B#1', 'C#0', 'D#0'], 'A, older than B, C and D, first; then B with its attempt; then C and D')
@@ -98,7 +99,7 @@ t.test('drops a dead letter for good', async (t) => {
   t.equal(await store.deadLetters.record(failed.id), null)
   t.equal((await store.deadLetters.list()).length, 1)
   await store.append(newRecord(2, 'pending'))
-  const [pending] = (await store.queue.claim(10)) as [StoredRecord]
+  const [pending] = (await store.queue.claim(10)) as [ClaimedRecord]
   t.equal(await store.deadLetters.drop(pending.id), false, 'never a pending record')
   t.match(await store.stats(), { depth: 1, deadLetters: 1 })
 })

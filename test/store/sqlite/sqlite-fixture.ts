@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type { Test } from 'tap'
 import { INBOX_FILE } from '../../../src/store/sqlite/open-database.ts'
 import { openSqliteStore, type OpenSqliteOptions } from '../../../src/store/sqlite/open-sqlite-store.ts'
-import type { Store, StoredRecord } from '../../../src/store/store.ts'
+import type { ClaimedRecord, Store, StoredRecord } from '../../../src/store/store.ts'
 
 import { textOf } from '../../fakes/new-record.ts'
 
@@ -45,7 +45,7 @@ export async function drain(store: Store, key: (record: StoredRecord) => string 
   for (let claimed = await store.queue.claim(100); claimed.length > 0; claimed = await store.queue.claim(100)) {
     for (const record of claimed) {
       handled.push(record)
-      await store.queue.complete(record.id, key(record))
+      await store.queue.complete(record, key(record))
     }
   }
   return handled
@@ -55,7 +55,7 @@ export async function drain(store: Store, key: (record: StoredRecord) => string 
  * Resolves with the first claim that hands something out, claiming each time the queue says
  * something may be new (a claim re-arms the queue's own wake-up); rejects after `timeoutMs`.
  */
-export function nextClaim(store: Store, timeoutMs = 3000): Promise<StoredRecord[]> {
+export function nextClaim(store: Store, timeoutMs = 3000): Promise<ClaimedRecord[]> {
   return new Promise((resolve, reject) => {
     let claiming = false
     const timer = setTimeout(() => {

@@ -1,6 +1,7 @@
 import t from 'tap'
-import type { StoredRecord } from '../../../src/store/store.ts'
+import type { ClaimedRecord } from '../../../src/store/store.ts'
 import { eventually } from '../../helpers.ts'
+import { unclaimed } from '../../fakes/new-record.ts'
 import { claimTexts, drain, newRecord, nextClaim, openStore, otherConnection, textOf } from './sqlite-fixture.ts'
 
 t.test('hands out the oldest record of each chat nobody holds, oldest first, up to the limit', async (t) => {
@@ -16,7 +17,7 @@ t.test('across chats the oldest record comes first, whatever order the chats cam
   const store = openStore(t)
   await store.append(newRecord(1, 'A'))
   const [a] = await store.queue.claim(10)
-  await store.queue.bury(a?.id as number, 1, 'Error: down')
+  await store.queue.bury(a as ClaimedRecord, 1, 'Error: down')
   await store.append(newRecord(2, 'B'))
   // A's chat comes back after B's, with a record older than B.
   await store.deadLetters.revive(a?.id as number)
@@ -28,11 +29,11 @@ t.test('a chat is handed its next record once the one held is complete, retried 
   const store = openStore(t)
   for (const [chat, text] of [[1, 'a1'], [1, 'a2'], [2, 'b1'], [2, 'b2'], [3, 'c1'], [3, 'c2']] as const) await store.append(newRecord(chat, text))
   const [a1, b1, c1] = await store.queue.claim(10)
-  await store.queue.complete(a1?.id as number, 'hook:a1')
+  await store.queue.complete(a1 as ClaimedRecord, 'hook:a1')
   t.same(await claimTexts(store), ['a2'])
-  await store.queue.bury(b1?.id as number, 3, 'Error: boom')
+  await store.queue.bury(b1 as ClaimedRecord, 3, 'Error: boom')
   t.same(await claimTexts(store), ['b2'])
-  await store.queue.retry(c1?.id as number, 1, Date.now() + 60000, 'Error: boom')
+  await store.queue.retry(c1 as ClaimedRecord, 1, Date.now() + 60000, 'Error: boom')
   t.same(await claimTexts(store), [], 'a retry not due yet keeps its place at the head of its chat')
   t.match(await store.stats(), { depth: 4, retrying: 1, deadLetters: 1 })
 })
@@ -41,26 +42,26 @@ t.test('a retry is claimable when due, with its attempts, and the queue says so 
   // Nothing else wakes it: not the poll interval.
   const store = openStore(t, { pollIntervalMs: 60000 })
   await store.append(newRecord(1, 'flaky'))
-  const [record] = await store.queue.claim(10)
+  const [record] = (await store.queue.claim(10)) as [ClaimedRecord]
   const nextAt = Date.now() + 30
-  await store.queue.retry(record?.id as number, 1, nextAt, 'Error: boom')
+  await store.queue.retry(record, 1, nextAt, 'Error: boom')
   t.same(await store.queue.claim(10), [])
   const [again] = await nextClaim(store)
   t.ok(Date.now() >= nextAt, 'not before it is due')
-  t.same(again, { ...record, attempts: 1 }, 'read back, as it was stored')
+  t.same(unclaimed(again as ClaimedRecord), { ...unclaimed(record), attempts: 1 }, 'read back, as it was stored')
 })
 
 t.test('remembers the key of a handled record for the dedup window: seen, then not', async (t) => {
   const store = openStore(t, { dedupWindowMs: 200 })
   for (const text of ['a', 'b', 'c']) await store.append(newRecord(1, text))
   t.equal(await store.queue.seen('hook:a'), false, 'nothing handled yet')
-  const [a] = (await store.queue.claim(10)) as [StoredRecord]
+  const [a] = (await store.queue.claim(10)) as [ClaimedRecord]
   const completedAt = Date.now()
-  await store.queue.complete(a.id, 'hook:a')
+  await store.queue.complete(a, 'hook:a')
   t.equal(await store.queue.seen('hook:a'), true)
   t.equal(await store.queue.seen('hook:b'), false, 'another key is another event')
-  const [b] = (await store.queue.claim(10)) as [StoredRecord]
-  await store.queue.complete(b.id, null)
+  const [b] = (await store.queue.claim(10)) as [ClaimedRecord]
+  await store.queue.complete(b, null)
   t.equal(await store.queue.seen('null'), false, 'no key: nothing remembered')
   t.same(await claimTexts(store), ['c'], 'a completed record is gone from its line')
 
@@ -71,8 +72,8 @@ t.test('remembers the key of a handled record for the dedup window: seen, then n
   t.ok(first >= completedAt + 200 && first <= Date.now() + 200)
   await eventually(() => Date.now() > first - 150)
   await store.append(newRecord(2, 'a again'))
-  const [again] = (await store.queue.claim(10)) as [StoredRecord]
-  await store.queue.complete(again.id, 'hook:a')
+  const [again] = (await store.queue.claim(10)) as [ClaimedRecord]
+  await store.queue.complete(again, 'hook:a')
   t.ok(expiry() > first, 'the window is renewed')
   t.equal(db.prepare('SELECT COUNT(*) FROM seen').pluck().get(), 1, 'one key')
 
@@ -84,8 +85,8 @@ t.test('remembers the key of a handled record for the dedup window: seen, then n
 t.test('remembers the keys handled before a restart', async (t) => {
   const first = openStore(t)
   await first.append(newRecord(1, 'a'))
-  const [a] = (await first.queue.claim(10)) as [StoredRecord]
-  await first.queue.complete(a.id, 'hook:a')
+  const [a] = (await first.queue.claim(10)) as [ClaimedRecord]
+  await first.queue.complete(a, 'hook:a')
   await first.close()
   const store = openStore(t, { dataDir: first.dataDir })
   t.equal(await store.queue.seen('hook:a'), true)
@@ -96,13 +97,13 @@ t.test('reads what a previous run left pending, in order, and completes it', asy
   const first = openStore(t)
   for (const [chat, text] of [[1, 'a1'], [2, 'b1'], [1, 'a2']] as const) await first.append(newRecord(chat, text))
   const [a1] = await first.queue.claim(1)
-  await first.queue.retry(a1?.id as number, 2, Date.now(), 'Error: boom')
+  await first.queue.retry(a1 as ClaimedRecord, 2, Date.now(), 'Error: boom')
   await first.close()
   const store = openStore(t, { dataDir: first.dataDir })
   const claimed = await store.queue.claim(10)
   t.same(claimed.map(textOf), ['a1', 'b1'])
   t.match(claimed, [{ attempts: 2 }, { attempts: 0 }])
-  for (const record of claimed) await store.queue.complete(record.id, null)
+  for (const record of claimed) await store.queue.complete(record, null)
   t.same(await claimTexts(store), ['a2'])
 })
 
@@ -112,12 +113,13 @@ t.test('a released record is claimable again as it was, and the queue says so', 
   const unsubscribe = store.queue.onAvailable(() => told++)
   await store.append(newRecord(1, 'x'))
   t.equal(told, 1, 'told of a record stored')
-  const [record] = await store.queue.claim(10)
-  await store.queue.release(record?.id as number)
+  const [record] = (await store.queue.claim(10)) as [ClaimedRecord]
+  await store.queue.release(record)
   t.equal(told, 2, 'told of a record released')
-  t.same(await store.queue.claim(10), [record])
+  const [again] = (await store.queue.claim(10)) as [ClaimedRecord]
+  t.same(unclaimed(again), unclaimed(record))
   unsubscribe()
-  await store.queue.release(record?.id as number)
+  await store.queue.release(again)
   t.equal(told, 2, 'not after unsubscribing')
 })
 
@@ -126,23 +128,23 @@ t.test('an outcome that cannot be committed rejects, and leaves the record pendi
   const db = otherConnection(t, store.dataDir)
   await store.append(newRecord(1, 'x'))
   await store.append(newRecord(1, 'next'))
-  const [record] = await store.queue.claim(10)
-  const id = record?.id as number
+  const [record] = (await store.queue.claim(10)) as [ClaimedRecord]
   db.exec(`
     CREATE TRIGGER broken_update BEFORE UPDATE ON inbox BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;
     CREATE TRIGGER broken_delete BEFORE DELETE ON inbox BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;`)
   const failure = { name: 'StoreUnavailableError', statusCode: 503 }
-  await t.rejects(store.queue.complete(id, 'hook:x'), failure)
-  await t.rejects(store.queue.retry(id, 1, Date.now(), 'Error: boom'), failure)
-  await t.rejects(store.queue.bury(id, 1, 'Error: boom'), failure)
+  await t.rejects(store.queue.complete(record, 'hook:x'), failure)
+  await t.rejects(store.queue.retry(record, 1, Date.now(), 'Error: boom'), failure)
+  await t.rejects(store.queue.bury(record, 1, 'Error: boom'), failure)
   t.equal(store.unavailable(), 'the inbox cannot be written')
   t.equal(await store.queue.seen('hook:x'), false, 'a failed complete remembers no key')
   t.same(await store.queue.claim(10), [], 'still held')
-  await store.queue.release(id)
-  t.same(await store.queue.claim(10), [record], 'the same record, as it was')
+  await store.queue.release(record)
+  const [again] = (await store.queue.claim(10)) as [ClaimedRecord]
+  t.same(unclaimed(again), unclaimed(record), 'the same record, as it was')
   t.match(await store.stats(), { depth: 2, retrying: 0, deadLetters: 0 })
   db.exec('DROP TRIGGER broken_update; DROP TRIGGER broken_delete')
-  await store.queue.complete(id, 'hook:x')
+  await store.queue.complete(again, 'hook:x')
   t.same(await claimTexts(store), ['next'])
 })
 
@@ -180,7 +182,7 @@ t.test("notices another process's change within pollIntervalMs", async (t) => {
   const store = openStore(t, { pollIntervalMs: 20 })
   await store.append(newRecord(1, 'failed'))
   const [record] = await store.queue.claim(10)
-  await store.queue.bury(record?.id as number, 3, 'Error: boom')
+  await store.queue.bury(record as ClaimedRecord, 3, 'Error: boom')
   // `dlq replay` in another process.
   const other = openStore(t, { dataDir: store.dataDir })
   // The claim arms the queue's wake-up; claiming at every wake-up (as the worker does) arms the next.
@@ -195,7 +197,7 @@ t.test("notices another process's change within pollIntervalMs", async (t) => {
   t.same(claimed.map(textOf), ['failed'])
   // At the default interval (1 s) no wake-up could have come before a second had passed.
   t.ok(delay < 1000, `noticed ${delay} ms after the wake-ups began, every 20 ms (the default interval is 1 s)`)
-  await store.queue.complete(claimed[0]?.id as number, null)
+  await store.queue.complete(claimed[0] as ClaimedRecord, null)
   t.same(await drain(other), [], 'handled here: gone there too')
 })
 

@@ -21,7 +21,7 @@ t.test('opens the embedded store under dataDir, with the dedup window given', as
   t.teardown(() => store.close())
   await store.append(newRecord(1, 'hello'))
   const [claimed] = await store.queue.claim(10)
-  await store.queue.complete(claimed!.id, 'key-1')
+  await store.queue.complete(claimed!, 'key-1')
   await eventually(async () => !(await store.queue.seen('key-1')))
   t.pass('the key forgotten past its 1 ms window')
 })

@@ -1,5 +1,6 @@
 import t from 'tap'
 import type { Store } from '../../../src/store/store.ts'
+import { claimsContract } from '../claims-contract.ts'
 import { formatContract } from '../format-contract.ts'
 import { storeContract } from '../store-contract.ts'
 import { openStore, otherConnection } from './sqlite-fixture.ts'
@@ -12,6 +13,7 @@ const subject = {
 const dataDirOf = (store: Store) => (store as Store & { dataDir: string }).dataDir
 
 storeContract(t, subject)
+claimsContract(t, subject)
 formatContract(t, {
   ...subject,
   setFormat: async (t, store, table, where, format) => void otherConnection(t, dataDirOf(store)).prepare(`UPDATE ${table} SET format = ? WHERE ${where}`).run(format),

@@ -34,6 +34,7 @@ async function admit(app: Admitter, source: 'webhook' | 'poll', logger = pino({ 
   const attempt: Attempt = {
     record: { ...newRecord(1, 'hi', { source }), id: 7, attempts: 0, receivedAt: 0 },
     number: 1,
+    signal: new AbortController().signal,
     decoded: { event: { eventId: null, type: 'ONIMV2MESSAGEADD', date: '', data: {} } as never, delivery: { source, portal: PORTAL, handlerId: null, credentials } },
   }
   let went = false
