@@ -50,8 +50,13 @@ export class PostgresDatabase {
    * PostgreSQL may lose the last of them, though they were answered. Only writes whose loss
    * leaves the inbox correct go through it: a claim or a release lost leaves its record unclaimed
    * or claimed until its timeout, then claimed again (at least once, as after a replica's death);
-   * a renewal lost ends a claim early, the same; a notification lost is found by the next poll.
-   * Never a record, an outcome or anything a door acknowledges: those go through {@link pool}.
+   * a renewal lost ends a claim early, the same; a notification lost is found by the next poll. A
+   * completion lost leaves its record pending, handled again once PostgreSQL is back (at least
+   * once, as after a replica's death between the handlers and the completion), and its dedup key
+   * unkept; what is lost is the last of the WAL, so a chat's completions are lost from the end,
+   * never one before another that stays: the chat's order holds. Waiting for the flush there put
+   * an fsync between each of a chat's events (the worker fell seconds behind a door at full speed).
+   * Never a record or anything a door acknowledges: those go through {@link pool}.
    */
   readonly unsyncedPool: pg.Pool
   readonly #options: PostgresConnection
@@ -63,7 +68,7 @@ export class PostgresDatabase {
     const settings = connectionSettings(options)
     // A 200 means committed: whatever the server's default, commits wait for the WAL flush.
     this.pool = new pg.Pool({ ...settings, max: options.poolSize ?? 10, options: `${settings.options} -c synchronous_commit=on` })
-    this.unsyncedPool = new pg.Pool({ ...settings, max: 2, options: `${settings.options} -c synchronous_commit=off` })
+    this.unsyncedPool = new pg.Pool({ ...settings, max: 4, options: `${settings.options} -c synchronous_commit=off` })
     // An idle connection that breaks (a restart of PostgreSQL) is dropped from the pool; the next query reconnects.
     for (const pool of [this.pool, this.unsyncedPool]) pool.on('error', () => undefined)
   }

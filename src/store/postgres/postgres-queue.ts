@@ -75,7 +75,8 @@ RETURNING b24_inbox.*`
 const RENEW = `WITH mine AS (${MINE})
 UPDATE b24_inbox SET claimed_until = ${NOW_MS} + $4 FROM mine WHERE b24_inbox.id = mine.id RETURNING b24_inbox.id`
 
-// A turn's completions in one statement: the records go, their dedup keys ($4) are kept.
+// A turn's completions in one statement: the records go, their dedup keys ($4) are kept. Sent
+// unsynced (see PostgresDatabase.unsyncedPool for why a completion may be).
 const COMPLETE = `WITH mine AS (${MINE}),
 keys AS (SELECT DISTINCT ON (c.key) c.key FROM unnest($1::bigint[], $4::text[]) AS c(id, key) JOIN mine ON mine.id = c.id WHERE c.key IS NOT NULL ORDER BY c.key),
 remembered AS (INSERT INTO b24_seen (key, expires_at) SELECT key, ${NOW_MS} + $5 FROM keys ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at)
@@ -146,7 +147,7 @@ export class PostgresQueue implements Queue {
     this.#db = db
     this.#options = { claimAhead: 8, perChat: 8, renewEveryMs: options.claimTimeoutMs / 3, ...options }
     // One statement at a time: what comes meanwhile goes in the next, which waiting makes bigger.
-    this.#completions = new Batcher((items) => this.#complete(items), { maxBatch: 256, maxInFlight: 1 })
+    this.#completions = new Batcher((items) => this.#complete(items), { maxBatch: 256, maxInFlight: 2 })
     this.#lookups = new Batcher((items) => this.#lookUp(items), { maxBatch: 256, maxInFlight: 1 })
     this.#renewer = setInterval(() => void this.renew(), this.#options.renewEveryMs).unref()
   }
@@ -305,7 +306,7 @@ export class PostgresQueue implements Queue {
       this.#options.owner,
       items.map(({ key }) => key),
       this.#options.dedupWindowMs,
-    ])
+    ], this.#db.unsyncedPool)
     const done = new Set(rows.map(({ id }) => id))
     for (const item of items) item.done = done.has(item.claim.id)
   }
