@@ -26,10 +26,23 @@
 //   ~10 s): each read is made after SETTLE_MS of quiet, so that what is still unflushed at a read
 //   is the same few idle transactions at both ends of a span. Nothing else reads the database
 //   during a round (the drain is followed over IPC, not /health, which would query it).
+// - a paced phase, after the above (with PostgreSQL after the idle window, so that none of the
+//   figures above counts it): a steady PACED_RATE events/s for PACED_SECONDS, sent evenly in time
+//   (bench/paced-load.ts, 16 sockets in all, split between the replicas as the rate is), distinct
+//   events round-robin over the same 16 chats, ids of their own. At full speed the time from the
+//   200 to the handler is mostly the backlog a door faster than its worker builds, which favours a
+//   slower door; at a rate both keep up with it is the worker's own delay. Reported for that
+//   phase's events alone: request p50/p99 (send → answer, waiting for a free socket included), the
+//   200 → handler p50/p99/max, the depth as the phase's load stops (events answered 200, handler
+//   not yet started: about rate × lag when the worker keeps pace, a backlog when it does not) and
+//   its drain, whether every event sent was answered 200 and handled; with PostgreSQL its
+//   transactions per handled event (a settled read after it, left out of the figures above).
+//   No floor: reported.
 //
 //   npm run bench -- replicas      BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_IDLE_SECONDS (30),
-//   BENCH_DRAIN_TIMEOUT_SECONDS (120), BENCH_DATABASE_URL (a database the benchmark may create
-//   databases through; the local one by default)
+//   BENCH_DRAIN_TIMEOUT_SECONDS (120), BENCH_PACED_RATE (600 events/s), BENCH_PACED_SECONDS (5),
+//   BENCH_DATABASE_URL (a database the benchmark may create databases through; the local one by
+//   default)
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -38,6 +51,7 @@ import autocannon from 'autocannon'
 import pg from 'pg'
 import { CAPTURED_CHAT, EVENT_TOKEN, eventBody } from './event-bodies.ts'
 import type { HandledCount, LagReport } from './lag-receiver.ts'
+import { pacedLoad, type PacedLoadResult } from './paced-load.ts'
 import { median, percentile } from './percentile.ts'
 import { serveChild, type ServerChild } from './serve-child.ts'
 import { verdict } from './verdict.ts'
@@ -46,6 +60,13 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 30)
 const DRAIN_TIMEOUT_MS = Number(process.env.BENCH_DRAIN_TIMEOUT_SECONDS ?? 120) * 1000
+/** The paced phase: events per second in all (split between the replicas), and for how long. */
+const PACED_RATE = Number(process.env.BENCH_PACED_RATE ?? 600)
+const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 5)
+/** Quiet before the paced phase (after the drain, or the idle window with PostgreSQL). */
+const PACED_QUIET_MS = 1000
+/** The paced phase's message ids start here, past any the closed loop uses (3_000_000 up). */
+const PACED_ID_BASE = 50_000_000
 /** Concurrent senders in all, split between the replicas. */
 const CONNECTIONS = 16
 /** Chats the events are spread over, round-robin. */
@@ -88,6 +109,33 @@ interface Round {
   transactionsPerEventToStop: number
   /** PostgreSQL: transactions per second per replica over the quiet window after the drain. */
   idleTransactionsPerSecond: number
+  paced: PacedRound
+}
+
+/** The paced phase's figures, over its events alone. */
+interface PacedRound {
+  sent: number
+  answered: number
+  non2xx: number
+  errors: number
+  /** From the phase's first send to its last answer, s (PACED_SECONDS when the door keeps up). */
+  loadSeconds: number
+  /** Send → answer, ms. */
+  requestP50Ms: number
+  requestP99Ms: number
+  /** Events answered 200 whose handler had not started as the phase's load stops. */
+  depth: number
+  /** From the phase's load end to its last handler start; NaN when not drained within the timeout. */
+  drainSeconds: number
+  /** The phase's distinct events whose handler started, and those answered 200 whose handler never did. */
+  handled: number
+  unhandled: number
+  /** Handler start − the door's 200, ms, over the phase's events. */
+  lagP50Ms: number
+  lagP99Ms: number
+  lagMaxMs: number
+  /** PostgreSQL: transactions of the database per handled event of the phase (settled before and after). */
+  transactionsPerEvent: number
 }
 
 interface Setup {
@@ -143,10 +191,71 @@ function load(children: ServerChild[]) {
   )
 }
 
+let pacedSent = 0
+const pacedHeaders = { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'Bitrix24 Webhook Engine' }
+// The paced phase's load: PACED_RATE in all, split between the replicas, each with its share of
+// the sockets; the j-th event of the phase (j counting over every replica, in send order) has its
+// own id and the next of CHATS chats.
+async function pacedPhaseLoad(children: ServerChild[]): Promise<{ result: PacedLoadResult; seconds: number }> {
+  const n = children.length
+  const offset = pacedSent
+  const perReplica = Math.round((PACED_RATE / n) * PACED_SECONDS)
+  pacedSent += perReplica * n
+  const start = performance.now()
+  const results = await Promise.all(
+    children.map((child, k) => {
+      let id = 0
+      // bench/paced-load.ts takes one set of headers for every request and spreads it into each
+      // right after making that request's body: a getter gives each its own id, the one the body
+      // just made (the service keeps it as the request id; bench/lag-receiver.ts matches by it).
+      const headers = {
+        ...pacedHeaders,
+        get 'x-request-id'() {
+          return String(id)
+        },
+      }
+      return pacedLoad({
+        url: `${child.url}/webhook`,
+        rate: PACED_RATE / n,
+        seconds: PACED_SECONDS,
+        connections: CONNECTIONS / n,
+        headers,
+        body: (i) => {
+          const j = offset + i * n + k
+          id = PACED_ID_BASE + j
+          return eventBody({ id, text: `размеренное сообщение ${j}`, chat: CAPTURED_CHAT + (j % CHATS) })
+        },
+      })
+    }),
+  )
+  const seconds = (performance.now() - start) / 1000
+  const result: PacedLoadResult = { sent: 0, answered: 0, non2xx: 0, errors: 0, latencies: [] }
+  for (const r of results) {
+    result.sent += r.sent
+    result.answered += r.answered
+    result.non2xx += r.non2xx
+    result.errors += r.errors
+    for (const latency of r.latencies) result.latencies.push(latency)
+  }
+  return { result, seconds }
+}
+
 async function handledBy(children: ServerChild[]): Promise<HandledCount> {
   const counts = await Promise.all(children.map((child) => child.ask<HandledCount>('handled')))
   const sum = (figure: (c: HandledCount) => number) => counts.reduce((total, c) => total + figure(c), 0)
   return { answered: sum((c) => c.answered), handled: sum((c) => c.handled), repeats: sum((c) => c.repeats) }
+}
+
+// Until every event answered 200 has had its handler started, up to DRAIN_TIMEOUT_MS from `from`:
+// seconds from `from`, or NaN; and the last count.
+async function drained(children: ServerChild[], from: number): Promise<{ seconds: number; count: HandledCount }> {
+  let count = await handledBy(children)
+  while (performance.now() - from < DRAIN_TIMEOUT_MS) {
+    count = await handledBy(children)
+    if (count.handled >= count.answered) return { seconds: (performance.now() - from) / 1000, count }
+    await sleep(50)
+  }
+  return { seconds: Number.NaN, count }
 }
 
 // The bucket bound (ms) at which the summed cumulative histogram reaches fraction p of its count.
@@ -207,25 +316,33 @@ async function round(setup: Setup, dataDir: string, databaseUrl: string | null, 
     const depth = atLoadEnd.answered - atLoadEnd.handled
 
     // The drain: every event answered 200 has had its handler started.
-    let drainSeconds = Number.NaN
-    let lastCount = atLoadEnd
-    while (performance.now() - loadEnd < DRAIN_TIMEOUT_MS) {
-      lastCount = await handledBy(children)
-      if (lastCount.handled >= lastCount.answered) {
-        drainSeconds = (performance.now() - loadEnd) / 1000
-        break
-      }
-      await sleep(50)
-    }
+    const { seconds: drainSeconds, count: lastCount } = await drained(children, loadEnd)
     const cpuDrained = cpuMs() - cpuBefore
 
     let afterDrain = Number.NaN
+    let idleEnd = Number.NaN
     let idle = Number.NaN
     if (transactions) {
       await sleep(SETTLE_MS) // the outcomes written, counts flushed
       afterDrain = await transactions.read()
       await sleep(IDLE_SECONDS * 1000)
-      idle = ((await transactions.read()) - afterDrain) / IDLE_SECONDS / setup.replicas
+      idleEnd = await transactions.read()
+      idle = (idleEnd - afterDrain) / IDLE_SECONDS / setup.replicas
+    }
+
+    // The paced phase, from a quiet service; its depth counts only what it adds (the closed loop
+    // drained, or not, before it).
+    await sleep(PACED_QUIET_MS)
+    const beforePaced = await handledBy(children)
+    const paced = await pacedPhaseLoad(children)
+    const pacedEnd = performance.now()
+    const atPacedEnd = await handledBy(children)
+    const pacedDepth = atPacedEnd.answered - atPacedEnd.handled - (beforePaced.answered - beforePaced.handled)
+    const { seconds: pacedDrainSeconds } = await drained(children, pacedEnd)
+    let afterPaced = Number.NaN
+    if (transactions) {
+      await sleep(SETTLE_MS)
+      afterPaced = await transactions.read()
     }
 
     const reports = await Promise.all(children.map((child) => child.ask<LagReport>('report')))
@@ -243,15 +360,23 @@ async function round(setup: Setup, dataDir: string, databaseUrl: string | null, 
         const earlier = firstStart.get(id)
         if (earlier === undefined || at < earlier) firstStart.set(id, at)
       })
+    // The closed loop's events and the paced phase's, apart by id.
+    const isPaced = (id: number) => id >= PACED_ID_BASE
     const lags: number[] = []
+    const pacedLags: number[] = []
+    let handled = 0
+    let pacedHandled = 0
     for (const [id, at] of firstStart) {
+      if (isPaced(id)) pacedHandled++
+      else handled++
       const door = answeredAt.get(id)
-      if (door !== undefined) lags.push(at - door)
+      if (door !== undefined) (isPaced(id) ? pacedLags : lags).push(at - door)
     }
-    const handled = firstStart.size
-    const unhandled = [...answeredAt.keys()].filter((id) => !firstStart.has(id)).length
-    const repeats = reports.reduce((sum, r) => sum + r.repeats, 0) + reports.reduce((sum, r) => sum + r.startedIds.length, 0) - handled
-    const idleSpan = IDLE_SECONDS * setup.replicas * idle
+    const neverHandled = [...answeredAt.keys()].filter((id) => !firstStart.has(id))
+    const unhandled = neverHandled.filter((id) => !isPaced(id)).length
+    const pacedUnhandled = neverHandled.length - unhandled
+    // Over both phases: the lag receiver counts them, not by id.
+    const repeats = reports.reduce((sum, r) => sum + r.repeats, 0) + reports.reduce((sum, r) => sum + r.startedIds.length, 0) - firstStart.size
 
     return {
       requestsPerSecond: results.reduce((sum, r) => sum + r.requests.average, 0),
@@ -272,8 +397,26 @@ async function round(setup: Setup, dataDir: string, databaseUrl: string | null, 
       histogramP50Ms: histogramPercentile(reports, 0.5),
       histogramP99Ms: histogramPercentile(reports, 0.99),
       transactionsPerEvent: (afterDrain - beforeLoad) / handled,
-      transactionsPerEventToStop: (afterStop - beforeLoad - idleSpan) / handled,
+      // The idle window and the paced phase (with its settle) left out: the closed loop's and the stop's.
+      transactionsPerEventToStop: (afterDrain - beforeLoad + (afterStop - afterPaced)) / handled,
       idleTransactionsPerSecond: idle,
+      paced: {
+        sent: paced.result.sent,
+        answered: paced.result.answered,
+        non2xx: paced.result.non2xx,
+        errors: paced.result.errors,
+        loadSeconds: paced.seconds,
+        requestP50Ms: percentile(paced.result.latencies, 0.5),
+        requestP99Ms: percentile(paced.result.latencies, 0.99),
+        depth: pacedDepth,
+        drainSeconds: pacedDrainSeconds,
+        handled: pacedHandled,
+        unhandled: pacedUnhandled,
+        lagP50Ms: percentile(pacedLags, 0.5),
+        lagP99Ms: percentile(pacedLags, 0.99),
+        lagMaxMs: percentile(pacedLags, 1),
+        transactionsPerEvent: (afterPaced - idleEnd) / pacedHandled,
+      },
     }
   } finally {
     if (!stopped) for (const child of children) await child.stop()
@@ -321,15 +464,33 @@ export async function benchReplicas(): Promise<string> {
     if (setup.postgres)
       lines.push(
         `${''.padEnd(12)} transactions/handled event ${med(name, (r) => r.transactionsPerEvent).toFixed(3)} (rounds: ${list(name, (r) => r.transactionsPerEvent, 3)}; ` +
-          `before load → stopped, idle window left out: ${med(name, (r) => r.transactionsPerEventToStop).toFixed(3)})  ` +
+          `before load → stopped, idle window and paced phase left out: ${med(name, (r) => r.transactionsPerEventToStop).toFixed(3)})  ` +
           `idle ${med(name, (r) => r.idleTransactionsPerSecond).toFixed(2)} transactions/s per replica (rounds: ${list(name, (r) => r.idleTransactionsPerSecond, 2)})`,
       )
+    // The paced phase: every event sent answered 200 and handled, in every round?
+    const ps = rs.map((r) => r.paced)
+    const short = ps.filter((p) => p.handled < p.sent || p.non2xx > 0 || p.errors > 0 || p.unhandled > 0)
+    const pacedUndrained = ps.filter((p) => Number.isNaN(p.drainSeconds)).length
+    const pmed = (figure: (p: PacedRound) => number) => med(name, (r) => figure(r.paced))
+    const plist = (figure: (p: PacedRound) => number, digits = 0) => list(name, (r) => figure(r.paced), digits)
+    lines.push(
+      `${''.padEnd(12)} paced ${PACED_RATE}/s × ${PACED_SECONDS} s: request p50 ${ms(pmed((p) => p.requestP50Ms))} ms  p99 ${ms(pmed((p) => p.requestP99Ms))} ms  ` +
+        `200 → handler p50 ${ms(pmed((p) => p.lagP50Ms))} ms  p99 ${ms(pmed((p) => p.lagP99Ms))} ms  max ${ms(pmed((p) => p.lagMaxMs))} ms  ` +
+        `(p99 rounds: ${plist((p) => p.lagP99Ms)}; max rounds: ${plist((p) => p.lagMaxMs)}; reported, no floor)`,
+      `${''.padEnd(12)} paced: load ${pmed((p) => p.loadSeconds).toFixed(2)} s  depth at its end ${pmed((p) => p.depth)} (rounds: ${plist((p) => p.depth)})  drain ${pmed((p) => p.drainSeconds).toFixed(2)} s  ` +
+        (short.length === 0
+          ? `every event sent answered 200 and handled (${ps.map((p) => `${p.handled}/${p.sent}`).join(', ')})`
+          : `NOT ALL HANDLED in ${short.length} round(s): handled/sent ${ps.map((p) => `${p.handled}/${p.sent}`).join(', ')}, non-2xx ${ps.reduce((s, p) => s + p.non2xx, 0)}, errors ${ps.reduce((s, p) => s + p.errors, 0)}, answered 200 never handled ${ps.reduce((s, p) => s + p.unhandled, 0)}`) +
+        `${pacedUndrained > 0 ? `  NOT DRAINED in ${pacedUndrained} round(s)` : ''}` +
+        (setup.postgres ? `  transactions/handled event ${pmed((p) => p.transactionsPerEvent).toFixed(3)} (rounds: ${plist((p) => p.transactionsPerEvent, 3)})` : ''),
+    )
     return lines.join('\n')
   }
   const perRound = (name: string, figure: (r: Round) => number) => of(name).map((r, i) => (figure(r) / figure(of('sqlite')[i] as Round)).toFixed(2)).join(', ')
   return [
     `${ROUNDS} rounds of ${SECONDS} s (sqlite → sqlite+fsync → pg → pg×2): ${CONNECTIONS} concurrent senders in all (split between replicas), ` +
-      `distinct 4.6 KB events round-robin over ${CHATS} chats, a handler with no REST call; pg: ${SETTLE_MS / 1000} s settles, ${IDLE_SECONDS} s idle window; medians`,
+      `distinct 4.6 KB events round-robin over ${CHATS} chats, a handler with no REST call; pg: ${SETTLE_MS / 1000} s settles, ${IDLE_SECONDS} s idle window; ` +
+      `then a paced phase of ${PACED_RATE} events/s for ${PACED_SECONDS} s (evenly in time, ${CONNECTIONS} sockets in all); medians`,
     ...SETUPS.map(summary),
     ...['pg', 'pg×2'].flatMap((name) => [
       verdict(`${name}: transactions per handled event`, med(name, (r) => r.transactionsPerEvent), '≤', 1),
