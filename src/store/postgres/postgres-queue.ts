@@ -146,7 +146,8 @@ export class PostgresQueue implements Queue {
   constructor(db: PostgresDatabase, options: PostgresQueueOptions) {
     this.#db = db
     this.#options = { claimAhead: 8, perChat: 8, renewEveryMs: options.claimTimeoutMs / 3, ...options }
-    // One statement at a time: what comes meanwhile goes in the next, which waiting makes bigger.
+    // Few statements at a time (two of completions, one of lookups): what comes meanwhile goes in
+    // the next, which waiting makes bigger.
     this.#completions = new Batcher((items) => this.#complete(items), { maxBatch: 256, maxInFlight: 2 })
     this.#lookups = new Batcher((items) => this.#lookUp(items), { maxBatch: 256, maxInFlight: 1 })
     this.#renewer = setInterval(() => void this.renew(), this.#options.renewEveryMs).unref()
