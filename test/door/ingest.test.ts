@@ -99,3 +99,25 @@ t.test('an observer is told the door of each arrival once it is stored, of nothi
   await t.rejects(ingest.accept(webhookArrival()), StoreUnavailableError)
   t.same(stored, ['webhook:1', 'poll:2'], 'told after the commit')
 })
+
+t.test('accepted only once the store says it is committed, however long that takes', async (t) => {
+  const { store, stored, ingest } = setup()
+  // A store whose commit takes as long as the test says.
+  let commit = () => {}
+  const committed = new Promise<void>((resolve) => (commit = resolve))
+  const append = store.append.bind(store)
+  store.append = async (record) => {
+    await committed
+    return append(record)
+  }
+  let accepted = false
+  const accepting = ingest.accept(webhookArrival()).then(() => (accepted = true))
+  for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve))
+  t.notOk(accepted, 'not accepted while the commit is under way')
+  t.same(stored, [], 'nothing told yet')
+  commit()
+  await accepting
+  t.ok(accepted, 'accepted once committed')
+  t.equal(store.rows.length, 1)
+  t.same(stored, ['webhook'])
+})
