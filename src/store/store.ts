@@ -77,8 +77,9 @@ export interface Queue {
   bury(claim: Claim, attempts: number, error: string): Promise<boolean>
   /**
    * Gives a claimed record back as it is (its outcome could not be written, or the worker stops);
-   * resolves once it is claimable again (`false`: the claim was lost meanwhile). A store that
-   * cannot write it now may let the claim end on its own instead (PostgreSQL's, by its timeout).
+   * resolves once it is claimable again. `false`: not given back by this call, because the claim
+   * was lost meanwhile, or because the store cannot write it now and lets the claim end on its own
+   * instead (PostgreSQL's, by its timeout).
    */
   release(claim: Claim): Promise<boolean>
   /** Calls `listener` whenever a claim may find something new (a record stored, a retry due); returns the unsubscribe. */
