@@ -1,8 +1,9 @@
 import type { Logger } from 'pino'
 import type { InstalledPortal } from '../../schemas/portal.ts'
-import type { Bitrix } from '../bitrix/bitrix.ts'
+import type { HandlerBitrix } from '../bitrix/bitrix.ts'
 import type { Credentials } from '../event/credentials.ts'
 import type { Delivery, Portal } from '../event/decoded-event.ts'
+import type { Reply } from './create-reply.ts'
 
 /** What a handler gets beside the event. */
 export interface HandlerContext {
@@ -18,9 +19,18 @@ export interface HandlerContext {
   /**
    * Bitrix24 REST calls for this event: as its bot when it brought the bot's tokens, else as the
    * application (application mode), else with the event's tokens or through `B24_REST_URL` (see
-   * {@link createBitrix}).
+   * {@link createBitrix}). `ctx.bitrix.batch` sends up to 50 calls as one request.
    */
-  bitrix: Bitrix
+  bitrix: HandlerBitrix
+  /**
+   * Answers a bot event in its dialog as its bot: `imbot.v2.Chat.Message.send` with the event's
+   * bot and dialog (the chat a message or command came from, the chat a join is about), a text or
+   * the method's `fields` (`{message, attach, keyboard, replyId, …}`); returns `{id, uuidMap}`.
+   * Paced and refused once the attempt is abandoned, like any `ctx.bitrix` call. Rejects with a
+   * `BitrixError` `NO_REPLY_DIALOG` for an event without a bot and a dialog
+   * (`ONIMBOTV2DELETE`, user events, non-chat events), sending nothing.
+   */
+  reply: Reply
   /** Which door the event came through. */
   source: Delivery['source']
   /** 1 on the first try, more on a retry. */
