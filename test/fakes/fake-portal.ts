@@ -1,10 +1,11 @@
 // A fake Bitrix24 portal's REST API for the tests, following the documented semantics
 // (bitrix24/b24restdocs: chat-bots-v2 im.v2/events/event-get.md, event-subscribe.md,
 // imbot.v2/events/event-get.md, messages/chat-message-send.md, commands/command-answer.md,
-// _includes/system-errors.md). Where the docs are silent the choice is noted as ours.
+// _includes/system-errors.md; how-to-call-rest-api/batch.md). Where the docs are silent the choice is noted as ours.
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { parseForm } from '../../src/wire/parse-form.ts'
 
 export interface FakeBot {
   id: number
@@ -288,6 +289,8 @@ export class FakeBitrix {
         this.sent.push({ method, params: { ...params } })
         return { id: this.#nextMessageId++, uuidMap: {} }
       }
+      case 'batch':
+        return this.#batch(params, auth)
       case 'imbot.v2.Command.answer':
         this.#bot(params, auth)
         if (!params.commandId || !params.messageId) throw new MethodError(400, 'COMMAND_ANSWER_FAILED', 'Command answer failed')
@@ -296,6 +299,39 @@ export class FakeBitrix {
       default:
         throw new MethodError(404, 'ERROR_METHOD_NOT_FOUND', 'Method not found!')
     }
+  }
+
+  /**
+   * `batch`: up to 50 `method?query` commands (the query as PHP's `http_build_query` writes it),
+   * run in order with the request's credentials; each answer or error under its key, the rest
+   * going on unless `halt`. A status fault injected for a command's method is its error. A batch
+   * counts once in the rate limit (limits.md). Maps keyed 0..n-1 come back as lists, an empty one
+   * as `[]`, as PHP's `json_encode` writes them.
+   */
+  #batch(params: Record<string, unknown>, auth: FakeCall['auth']) {
+    const commands = typeof params.cmd === 'object' && params.cmd !== null ? Object.entries(params.cmd as Record<string, unknown>) : []
+    if (commands.length > 50) throw new MethodError(400, 'ERROR_BATCH_LENGTH_EXCEEDED', 'Max batch length exceeded')
+    const results: Record<string, unknown> = {}
+    const errors: Record<string, unknown> = {}
+    const times: Record<string, unknown> = {}
+    for (const [key, command] of commands) {
+      const text = String(command)
+      const at = text.indexOf('?')
+      const method = at < 0 ? text : text.slice(0, at)
+      try {
+        if (method === 'batch') throw new MethodError(405, 'ERROR_BATCH_METHOD_NOT_ALLOWED', 'Method is not allowed for batch usage')
+        const faultAt = this.#faults.findIndex((entry) => entry.method === method && 'status' in entry.fault)
+        const fault = faultAt >= 0 ? (this.#faults.splice(faultAt, 1)[0]?.fault as { status: number; error: string; description?: string }) : undefined
+        if (fault) throw new MethodError(fault.status, fault.error, fault.description ?? '')
+        results[key] = this.#call(method, { ...parseForm(at < 0 ? '' : text.slice(at + 1)) }, auth)
+        times[key] = { start: Date.now() / 1000, finish: Date.now() / 1000, duration: 0, processing: 0 }
+      } catch (error) {
+        if (!(error instanceof MethodError)) throw error
+        errors[key] = { error: error.code, error_description: error.message }
+        if (truthy(params.halt)) break
+      }
+    }
+    return { result: phpJson(results), result_error: phpJson(errors), result_total: [], result_next: [], result_time: phpJson(times) }
   }
 
   /** The bot a call is for, checked as imbot.v2 methods check it; its queue. */
@@ -328,6 +364,12 @@ export class FakeBitrix {
     const last = events.at(-1)
     return { events, nextOffset: last ? last.eventId + 1 : (offset ?? this.#nextId), hasMore: waiting.length > events.length }
   }
+}
+
+/** A map as PHP's `json_encode` writes an array: keys 0..n-1 (or none) as a list, any others as an object. */
+function phpJson(map: Record<string, unknown>): unknown {
+  const keys = Object.keys(map)
+  return keys.every((key, index) => key === String(index)) ? Object.values(map) : map
 }
 
 function readParams(text: string, contentType: string | undefined): Record<string, unknown> {
