@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { ProcessRestBuckets } from './process-rest-buckets.ts'
 import type { Candidates, Portals, Queue, Store } from './store.ts'
 import { StoreUnavailableError } from './store-unavailable-error.ts'
 
@@ -73,6 +74,8 @@ export function reopeningStore(open: () => Store, logger: Logger, retryMs = 5000
       stats: async () => candidates().stats(),
     },
     queue,
+    // One process calls the portals: its buckets need no store, and pace even while it cannot be opened.
+    restBuckets: new ProcessRestBuckets(),
     get deadLetters() {
       return opened().deadLetters
     },

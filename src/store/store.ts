@@ -1,5 +1,6 @@
 import type { StoreStats } from '../../schemas/health.ts'
 import type { CandidateRow, NewCandidate, Portal, PortalRow } from '../../schemas/portal.ts'
+import type { RestBuckets } from './rest-buckets.ts'
 
 /** Which door an event came through: a replay decodes it again the same way. */
 export type Source = 'webhook' | 'poll'
@@ -215,5 +216,11 @@ export interface Store {
   stats(): Promise<StoreStats>
   /** Why records cannot be appended now, or `null` when they can. */
   unavailable(): string | null
+  /**
+   * Each portal's REST bucket, counted by every process that shares this store (both built-in
+   * stores have them: PostgreSQL's shared by the replicas, SQLite's the process's). Without them,
+   * each receiver paces its own calls alone.
+   */
+  readonly restBuckets?: RestBuckets
   close(): Promise<void>
 }

@@ -108,6 +108,16 @@ export const MIGRATIONS: readonly string[] = [
   // itself in claimed_by, which the fence also matches.
   `ALTER TABLE b24_inbox ADD COLUMN claim bigint;
    CREATE SEQUENCE b24_claims;`,
+  // Each portal's REST bucket, shared by the replicas (see ../rest-buckets.ts): its level as of
+  // \`at\` (the database's clock, epoch ms), and how many calls the last take granted (what the
+  // statement that took them answers).
+  `CREATE TABLE b24_rest_buckets (
+     portal text PRIMARY KEY,
+     level double precision NOT NULL,
+     at bigint NOT NULL,
+     granted integer NOT NULL DEFAULT 0,
+     format integer NOT NULL DEFAULT 1
+   );`,
 ]
 
 /** Brings the schema up to date, each version in its own transaction, under an advisory lock. */

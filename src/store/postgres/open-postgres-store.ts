@@ -10,6 +10,7 @@ import { PostgresLeases } from './postgres-leases.ts'
 import { PostgresMeta } from './postgres-meta.ts'
 import { PostgresPortals } from './postgres-portals.ts'
 import { PostgresQueue } from './postgres-queue.ts'
+import { PostgresRestBuckets } from './postgres-rest-buckets.ts'
 import { postgresStats } from './postgres-stats.ts'
 
 export interface PostgresStoreOptions extends PostgresConnection {
@@ -66,6 +67,7 @@ export function openPostgresStore(options: PostgresStoreOptions, replica: string
     leases: new PostgresLeases(db),
     portals: new PostgresPortals(db),
     candidates: new PostgresCandidates(db),
+    restBuckets: new PostgresRestBuckets(db),
     stats: () => postgresStats(db),
     unavailable: () => db.failure,
     close: () =>

@@ -22,7 +22,7 @@ const tables = async (url: string) => (await sql<{ name: string }>(url, "SELECT 
 t.test('brings a fresh database to the last version, recorded once', async (t) => {
   const url = await testDatabase(t)
   await migrate(pool(t, url))
-  t.same(await tables(url), ['b24_candidate_events', 'b24_candidates', 'b24_inbox', 'b24_leases', 'b24_meta', 'b24_migrations', 'b24_portals', 'b24_seen'])
+  t.same(await tables(url), ['b24_candidate_events', 'b24_candidates', 'b24_inbox', 'b24_leases', 'b24_meta', 'b24_migrations', 'b24_portals', 'b24_rest_buckets', 'b24_seen'])
   t.same(await versions(url), ALL_VERSIONS)
   await migrate(pool(t, url))
   t.same(await versions(url), ALL_VERSIONS, 'up to date: nothing again')

@@ -1,0 +1,39 @@
+import type { RestRate } from '../bitrix/rest-rate.ts'
+
+/** What {@link RestBuckets.take} gave: slots granted now, and when the next one frees. */
+export interface BucketTake {
+  /** Calls that may be sent now (0 to `want`): counted in the bucket already. */
+  granted: number
+  /** In how many ms the bucket has room for one more call (0: now). */
+  retryInMs: number
+  /** Calls counted in the bucket now, those granted included. */
+  level: number
+}
+
+/**
+ * Each portal's REST bucket as this side counts it, shared by whoever calls that portal: the
+ * replicas of one store count in one bucket, as Bitrix24 counts the account's calls in one. It
+ * models Bitrix24's leaky bucket (a level that drains by `drainPerSecond`, a call refused above
+ * `threshold`) and grants calls only up to {@link BUCKET_MARGIN} below the threshold: a clock
+ * that runs a little apart from the portal's, or a call that arrives later than it was counted,
+ * costs no refusal.
+ */
+export interface RestBuckets {
+  /** Counts up to `want` calls to `portal` in its bucket, as many as it has room for now. */
+  take(portal: string, want: number, rate: RestRate): Promise<BucketTake>
+  /** The portal refused a call (`QUERY_LIMIT_EXCEEDED`): its bucket is full, whatever was counted here. */
+  fill(portal: string, rate: RestRate): Promise<void>
+}
+
+/** Calls kept free below the portal's threshold. */
+export const BUCKET_MARGIN = 2
+
+/** How many calls the bucket holds before this side waits: the threshold less the margin, at least one. */
+export const usableOf = (rate: RestRate): number => Math.max(1, rate.threshold - BUCKET_MARGIN)
+
+/** Calls granted to a bucket at `level` (drained to now) asked for `want`. */
+export const grantable = (level: number, want: number, rate: RestRate): number => Math.max(0, Math.min(want, Math.floor(usableOf(rate) - level)))
+
+/** In how many ms a bucket at `level` has room for one more call. */
+// (A millionth of a ms of float noise, 47.2 - 47, is not a ms more.)
+export const nextSlotInMs = (level: number, rate: RestRate): number => Math.max(0, Math.ceil(((level - usableOf(rate) + 1) / rate.drainPerSecond) * 1000 - 1e-6))
