@@ -1,9 +1,9 @@
 // A bot that answers every message under Bitrix24's REST limits: two replicas of the service on
 // one fresh PostgreSQL database, each event carrying the REST endpoint and tokens of a stand-in
 // portal that enforces the documented bucket and operating time (test/fakes/limited-portal.ts:
-// 2/50, 480 s per method per ten minutes), B24_PORTAL_HOSTS naming its loopback host, pacing as
-// the service ships it (B24_REST_RATE's default, 2/50). The handler (bench/outbound-receiver.ts)
-// answers each message with one `ctx.reply`. The floors are the issue's acceptance (#26):
+// 2/50, 480 s per method per ten minutes; each on a loopback host of its own), B24_PORTAL_HOSTS
+// naming them, pacing as the service ships it (B24_REST_RATE's default, 2/50). The handler
+// (bench/outbound-receiver.ts) answers each message with one `ctx.reply`. The floors are the issue's acceptance (#26):
 //
 // 1. A burst: OUTBOUND_N messages (400) of one portal over 50 chats, posted at once (split between
 //    the replicas), the portal's bucket empty: every message answered exactly once, at most 1% of
@@ -54,6 +54,8 @@ const TRICKLE_WAIT_MS = 10_000
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const SECRET_KEY = '5a'.repeat(32)
 const SERVICE = new URL('./outbound-receiver.ts', import.meta.url)
+/** The stand-in portals' hosts (loopback addresses, 127.0.0.0/8 on Linux): the burst's, the second portal's, the two calls', the held one's. */
+const HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4']
 const SEND = 'imbot.v2.Chat.Message.send'
 const NOTIFY = 'imbot.v2.Chat.InputAction.notify'
 const HEADERS = { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'Bitrix24 Webhook Engine' }
@@ -164,7 +166,8 @@ const seconds = (ms: number) => (ms / 1000).toFixed(2)
 
 export async function benchOutbound(): Promise<string> {
   const dataDir = mkdtempSync(join(tmpdir(), 'b24-bench-outbound-'))
-  const portals = await Promise.all([LimitedPortal.start(), LimitedPortal.start(), LimitedPortal.start(), LimitedPortal.start()])
+  // A host each: the service paces by a portal's host name (its port aside), as Bitrix24 counts a portal's bucket.
+  const portals = await Promise.all(HOSTS.map((host) => LimitedPortal.start({ host })))
   try {
     return await withDatabase(async (databaseUrl) => {
       const children: ServerChild[] = []
@@ -190,7 +193,7 @@ async function measure(children: ServerChild[], databaseUrl: string, dataDir: st
       DATABASE_URL: databaseUrl,
       B24_APP_TOKENS: EVENT_TOKEN,
       B24_SECRET_KEY: SECRET_KEY,
-      B24_PORTAL_HOSTS: '127.0.0.1',
+      B24_PORTAL_HOSTS: HOSTS.join(','),
       HANDLER_TIMEOUT_MS,
     }
     children.push(await serveChild(SERVICE, env, join(dataDir, `replica-${i}.log`)))
