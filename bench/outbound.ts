@@ -3,7 +3,8 @@
 // portal that enforces the documented bucket and operating time (test/fakes/limited-portal.ts:
 // 2/50, 480 s per method per ten minutes; each on a loopback host of its own), B24_PORTAL_HOSTS
 // naming them, pacing as the service ships it (B24_REST_RATE's default, 2/50). The handler
-// (bench/outbound-receiver.ts) answers each message with one `ctx.reply`. The floors are the issue's acceptance (#26):
+// (bench/outbound-receiver.ts) answers each message with one `ctx.reply`. The floors are the
+// issue's acceptance (#26):
 //
 // 1. A burst: OUTBOUND_N messages (400) of one portal over 50 chats, posted at once (split between
 //    the replicas), the portal's bucket empty: every message answered exactly once, at most 1% of
