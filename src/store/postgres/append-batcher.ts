@@ -2,12 +2,14 @@ import type { NewRecord } from '../store.ts'
 import { recordColumns } from '../rows.ts'
 import { StoreUnavailableError } from '../store-unavailable-error.ts'
 import { Batcher } from './batcher.ts'
-import { NOW_MS, type PostgresDatabase } from './postgres-database.ts'
+import { NOW_MS, prepared, type PostgresDatabase } from './postgres-database.ts'
 
 /** Rows in one insert at most (8 parameters each, well under the protocol's 65 535). */
 const MAX_BATCH = 256
 
 const COLUMNS = 'chat_key, type, source, portal_json, body_kind, body, credentials, format'
+
+const ANNOUNCE = prepared('announce', "SELECT pg_notify('b24_inbox', '')")
 
 /**
  * A statement that takes, for the rest of its transaction, the advisory lock of each chat in
@@ -70,10 +72,14 @@ export class AppendBatcher {
       rows.push(`($${n - 7}, $${n - 6}, $${n - 5}, $${n - 4}, $${n - 3}, $${n - 2}, $${n - 1}, $${n}::integer, ${NOW_MS}, ${NOW_MS})`)
       chats.push(`($${n - 7})`)
     }
+    // Prepared by its number of rows: a few sizes come back again and again.
     await this.#db.query(
-      `WITH locked AS MATERIALIZED (${lockChats(`(VALUES ${chats.join(', ')}) AS appended (chat_key)`)})
+      prepared(
+        `append_${records.length}`,
+        `WITH locked AS MATERIALIZED (${lockChats(`(VALUES ${chats.join(', ')}) AS appended (chat_key)`)})
        INSERT INTO b24_inbox (${COLUMNS}, received_at, next_at)
        SELECT batch.* FROM (VALUES ${rows.join(', ')}) AS batch, locked`,
+      ),
       values,
     )
     this.#announce()
@@ -88,7 +94,7 @@ export class AppendBatcher {
       return
     }
     this.#announcing = this.#db
-      .query("SELECT pg_notify('b24_inbox', '')", [], this.#db.unsyncedPool)
+      .query(ANNOUNCE, [], this.#db.unsyncedPool)
       .then(
         () => undefined,
         () => undefined,

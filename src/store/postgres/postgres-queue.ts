@@ -3,7 +3,7 @@ import type { Claim, ClaimedRecord, Queue } from '../store.ts'
 import { STORED_FORMAT } from '../format.ts'
 import { toRecord, type Row } from '../rows.ts'
 import { Batcher } from './batcher.ts'
-import { NOW_MS, type PostgresDatabase } from './postgres-database.ts'
+import { NOW_MS, prepared, type PostgresDatabase } from './postgres-database.ts'
 
 export interface PostgresQueueOptions {
   /** Who claims: this replica, as its claims name it. */
@@ -28,6 +28,11 @@ export interface PostgresQueueOptions {
 const MINE = `SELECT i.id FROM b24_inbox i JOIN unnest($1::bigint[], $2::bigint[]) AS c(id, claim) ON i.id = c.id AND i.claim = c.claim
   WHERE i.claimed_by = $3 AND i.status = 'pending' ORDER BY i.id FOR UPDATE OF i`
 
+/** What a claim returns of each row: named (see {@link prepared} for why never `*`). */
+const RETURNED = ['id', 'status', 'chat_key', 'type', 'source', 'received_at', 'next_at', 'attempts', 'last_error', 'portal_json', 'body_kind', 'body', 'credentials', 'format', 'claim']
+  .map((column) => `b24_inbox.${column}`)
+  .join(', ')
+
 // Every statement that writes several claimed rows locks them in id order (MINE, and the claim's
 // SKIP LOCKED, which never waits): two of them, on one replica or two, cannot deadlock.
 //
@@ -38,7 +43,7 @@ const MINE = `SELECT i.id FROM b24_inbox i JOIN unnest($1::bigint[], $2::bigint[
 // only as an unbroken run from its head: a head another replica is claiming (locked, or claimed
 // once its commit is seen) takes nothing of its chat. What is taken carries one new token. A head
 // of a newer format than this version's is left alone, and holds its chat here: order is kept.
-const CLAIM = `WITH RECURSIVE clock AS MATERIALIZED (SELECT ${NOW_MS} AS now),
+const CLAIM = prepared('claim', `WITH RECURSIVE clock AS MATERIALIZED (SELECT ${NOW_MS} AS now),
 chats AS (
   (SELECT chat_key FROM b24_inbox WHERE status = 'pending' ORDER BY chat_key LIMIT 1)
   UNION ALL
@@ -70,21 +75,27 @@ taken AS (
 token AS MATERIALIZED (SELECT nextval('b24_claims') AS token)
 UPDATE b24_inbox SET claimed_by = $1, claimed_until = clock.now + $2, claim = token.token FROM clock, token
 WHERE b24_inbox.id IN (SELECT id FROM taken)
-RETURNING b24_inbox.*`
+RETURNING ${RETURNED}`)
 
-const RENEW = `WITH mine AS (${MINE})
-UPDATE b24_inbox SET claimed_until = ${NOW_MS} + $4 FROM mine WHERE b24_inbox.id = mine.id RETURNING b24_inbox.id`
+const RENEW = prepared('renew', `WITH mine AS (${MINE})
+UPDATE b24_inbox SET claimed_until = ${NOW_MS} + $4 FROM mine WHERE b24_inbox.id = mine.id RETURNING b24_inbox.id`)
 
 // A turn's completions in one statement: the records go, their dedup keys ($4) are kept. Sent
 // unsynced (see PostgresDatabase.unsyncedPool for why a completion may be).
-const COMPLETE = `WITH mine AS (${MINE}),
+const COMPLETE = prepared('complete', `WITH mine AS (${MINE}),
 keys AS (SELECT DISTINCT ON (c.key) c.key FROM unnest($1::bigint[], $4::text[]) AS c(id, key) JOIN mine ON mine.id = c.id WHERE c.key IS NOT NULL ORDER BY c.key),
 remembered AS (INSERT INTO b24_seen (key, expires_at) SELECT key, ${NOW_MS} + $5 FROM keys ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at)
-DELETE FROM b24_inbox USING mine WHERE b24_inbox.id = mine.id RETURNING b24_inbox.id`
+DELETE FROM b24_inbox USING mine WHERE b24_inbox.id = mine.id RETURNING b24_inbox.id`)
 
 const UNCLAIMED = 'claimed_by = NULL, claimed_until = NULL, claim = NULL'
 
-const RELEASE = `WITH mine AS (${MINE}) UPDATE b24_inbox SET ${UNCLAIMED} FROM mine WHERE b24_inbox.id = mine.id RETURNING b24_inbox.id`
+const RELEASE = prepared('release', `WITH mine AS (${MINE}) UPDATE b24_inbox SET ${UNCLAIMED} FROM mine WHERE b24_inbox.id = mine.id RETURNING b24_inbox.id`)
+
+const RETRY = prepared('retry', `WITH mine AS (${MINE}) UPDATE b24_inbox SET attempts = $4, next_at = ${NOW_MS} + $5, last_error = $6, ${UNCLAIMED} FROM mine WHERE b24_inbox.id = mine.id RETURNING b24_inbox.id`)
+
+const BURY = prepared('bury', `WITH mine AS (${MINE}) UPDATE b24_inbox SET status = 'dead', attempts = $4, last_error = $5, ${UNCLAIMED} FROM mine WHERE b24_inbox.id = mine.id RETURNING b24_inbox.id`)
+
+const SEEN = prepared('seen', `SELECT key FROM b24_seen WHERE key = ANY($1::text[]) AND expires_at > ${NOW_MS}`)
 
 /** A claim this replica holds: handed out to the worker, or waiting here to be. */
 interface Held {
@@ -187,10 +198,7 @@ export class PostgresQueue implements Queue {
     if (!this.#holds(claim)) return false
     // Due times are the database's: a delay, not this host's clock, crosses over.
     const delayMs = Math.max(0, nextAt - Date.now())
-    const rows = await this.#db.query(
-      `WITH mine AS (${MINE}) UPDATE b24_inbox SET attempts = $4, next_at = ${NOW_MS} + $5, last_error = $6, ${UNCLAIMED} FROM mine WHERE b24_inbox.id = mine.id RETURNING b24_inbox.id`,
-      [[claim.id], [claim.token], this.#options.owner, attempts, delayMs, error],
-    )
+    const rows = await this.#db.query(RETRY, [[claim.id], [claim.token], this.#options.owner, attempts, delayMs, error])
     // Its chat's next records wait for it, not due yet: held here they would hold the chat from
     // everyone, this replica too, until it is due. They go back with it.
     const back = this.#dropAhead((this.#held.get(claim.id) as Held).record.chatKey)
@@ -202,10 +210,7 @@ export class PostgresQueue implements Queue {
 
   async bury(claim: Claim, attempts: number, error: string): Promise<boolean> {
     if (!this.#holds(claim)) return false
-    const rows = await this.#db.query(
-      `WITH mine AS (${MINE}) UPDATE b24_inbox SET status = 'dead', attempts = $4, last_error = $5, ${UNCLAIMED} FROM mine WHERE b24_inbox.id = mine.id RETURNING b24_inbox.id`,
-      [[claim.id], [claim.token], this.#options.owner, attempts, error],
-    )
+    const rows = await this.#db.query(BURY, [[claim.id], [claim.token], this.#options.owner, attempts, error])
     this.#finish(claim.id, false)
     return rows.length > 0
   }
@@ -313,7 +318,7 @@ export class PostgresQueue implements Queue {
   }
 
   async #lookUp(items: Lookup[]): Promise<void> {
-    const rows = await this.#db.query<{ key: string }>(`SELECT key FROM b24_seen WHERE key = ANY($1::text[]) AND expires_at > ${NOW_MS}`, [items.map(({ key }) => key)])
+    const rows = await this.#db.query<{ key: string }>(SEEN, [items.map(({ key }) => key)])
     const seen = new Set(rows.map(({ key }) => key))
     for (const item of items) item.seen = seen.has(item.key)
   }
