@@ -20,3 +20,10 @@ export function dedupKey({ event, delivery }: DecodedEvent, eventJson = JSON.str
  */
 export const chatKey = (portal: Portal, type: string, chat: string | null): string =>
   chat === null ? `solo:${portalKey(portal)}:${type}` : `chat:${portalKey(portal)}:${chat}`
+
+/**
+ * The portal of a chat key: its member id (its domain without a port when it had none), what
+ * turns are shared by. The stores' claims read it from the key alike (the part after the first
+ * `:`), in SQL too.
+ */
+export const portalOfChat = (chatKey: string): string => chatKey.split(':', 2)[1] as string

@@ -40,7 +40,7 @@ export function reopeningStore(open: () => Store, logger: Logger, retryMs = 5000
     return current
   }
   const queue: Queue = {
-    claim: async (limit) => (current ? current.queue.claim(limit) : []),
+    claim: async (limit, skip) => (current ? current.queue.claim(limit, skip) : []),
     seen: async (key) => opened().queue.seen(key),
     complete: async (claim, key) => opened().queue.complete(claim, key),
     retry: async (claim, attempts, nextAt, error) => opened().queue.retry(claim, attempts, nextAt, error),

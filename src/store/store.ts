@@ -63,8 +63,11 @@ export interface ClaimedRecord extends StoredRecord, Claim {
  * never complete, retry, bury or release the record under its new holder.
  */
 export interface Queue {
-  /** Up to `limit` due records, each the oldest of a chat nobody holds, oldest first. */
-  claim(limit: number): Promise<ClaimedRecord[]>
+  /**
+   * Up to `limit` due records, each the oldest of a chat nobody holds, oldest first; none of a
+   * portal in `skip` (the part of the chat key `portalOfChat` reads: portals with their share of the worker).
+   */
+  claim(limit: number, skip?: ReadonlySet<string>): Promise<ClaimedRecord[]>
   /** Whether an event with this dedup key was handled within the dedup window. */
   seen(key: string): Promise<boolean>
   /**
@@ -213,14 +216,14 @@ export interface Store {
   readonly portals?: Portals
   /** The installs not confirmed yet. */
   readonly candidates?: Candidates
-  stats(): Promise<StoreStats>
-  /** Why records cannot be appended now, or `null` when they can. */
-  unavailable(): string | null
   /**
    * Each portal's REST bucket, counted by every process that shares this store (both built-in
    * stores have them: PostgreSQL's shared by the replicas, SQLite's the process's). Without them,
    * each receiver paces its own calls alone.
    */
   readonly restBuckets?: RestBuckets
+  stats(): Promise<StoreStats>
+  /** Why records cannot be appended now, or `null` when they can. */
+  unavailable(): string | null
   close(): Promise<void>
 }

@@ -1,3 +1,4 @@
+import { portalOfChat } from '../../src/event/event-keys.ts'
 import type { StoreStats } from '../../schemas/health.ts'
 import type { CandidateRow, NewCandidate, PortalRow } from '../../schemas/portal.ts'
 import { assertNewCandidate } from '../../src/store/candidate-rows.ts'
@@ -39,11 +40,11 @@ export class MemoryStore implements Store {
   }
 
   readonly queue = {
-    claim: async (limit: number): Promise<ClaimedRecord[]> => {
+    claim: async (limit: number, skip: ReadonlySet<string> = new Set()): Promise<ClaimedRecord[]> => {
       const now = Date.now()
       const heads = new Map<string, Row>()
       for (const row of this.rows) if (row.status === 'pending' && !heads.has(row.chatKey)) heads.set(row.chatKey, row)
-      const due = [...heads.values()].filter((row) => row.nextAt <= now && !this.#held.has(row.chatKey)).slice(0, limit)
+      const due = [...heads.values()].filter((row) => row.nextAt <= now && !this.#held.has(row.chatKey) && !skip.has(portalOfChat(row.chatKey))).slice(0, limit)
       return due.map(({ status: _, nextAt: __, error: ___, ...record }) => {
         const claim = { id: record.id, token: ++this.#tokens, controller: new AbortController() }
         this.#held.set(record.chatKey, claim)

@@ -40,4 +40,31 @@ export function claimsContract(t: Test, subject: ContractSubject): void {
     t.equal(await store.queue.release({ id: record.id + 1000, token: record.token }), false, 'nor one of a record not held')
     t.equal(await store.queue.complete(record, null), true)
   })
+
+  t.test('a claim skips the portals it is told to (their share of the worker is under way), and they come back once not', async (t) => {
+    const store = await subject.open(t)
+    // Chat keys `chat:PORTAL:CHAT`, as the doors make them (newRecord prefixes `chat:`).
+    await store.append(newRecord('busy:1', 'busy one'))
+    await store.append(newRecord('busy:2', 'busy two'))
+    await store.append(newRecord('other:1', 'other one'))
+    const first = await store.queue.claim(5, new Set(['busy']))
+    t.same(first.map(textOf), ['other one'], 'only the portal not skipped, though the skipped one is older')
+    const later = await store.queue.claim(5)
+    t.same(later.map(textOf), ['busy one', 'busy two'], 'skipped no more: its records are claimed, oldest first')
+    for (const record of [...first, ...later]) t.equal(await store.queue.complete(record, null), true)
+  })
+
+  t.test('records a store claimed ahead are handed out skipping the same portals', async (t) => {
+    const store = await subject.open(t)
+    await store.append(newRecord('busy:1', 'busy one'))
+    await store.append(newRecord('busy:2', 'busy two'))
+    await store.append(newRecord('other:1', 'other one'))
+    const first = await store.queue.claim(1)
+    t.same(first.map(textOf), ['busy one'])
+    const second = await store.queue.claim(5, new Set(['busy']))
+    t.same(second.map(textOf), ['other one'], 'the busy portal skipped')
+    const third = await store.queue.claim(5)
+    t.same(third.map(textOf), ['busy two'])
+    for (const record of [...first, ...second, ...third]) t.equal(await store.queue.complete(record, null), true)
+  })
 }

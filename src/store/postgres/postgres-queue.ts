@@ -1,3 +1,4 @@
+import { portalOfChat } from '../../event/event-keys.ts'
 import { ClaimLostError } from '../claim-lost-error.ts'
 import type { Claim, ClaimedRecord, Queue } from '../store.ts'
 import { STORED_FORMAT } from '../format.ts'
@@ -41,7 +42,8 @@ const RETURNED = ['id', 'status', 'chat_key', 'type', 'source', 'received_at', '
 // chats are walked along the (chat_key, id) index, one probe per chat with something pending. A
 // row locked by another statement is skipped, never waited for, and a chat's records are taken
 // only as an unbroken run from its head: a head another replica is claiming (locked, or claimed
-// once its commit is seen) takes nothing of its chat. What is taken carries one new token. A head
+// once its commit is seen) takes nothing of its chat. No chat of a portal in $5 (those with their
+// share of the worker: `portalOfChat`, the key's second part). What is taken carries one new token. A head
 // of a newer format than this version's is left alone, and holds its chat here: order is kept.
 const CLAIM = prepared('claim', `WITH RECURSIVE clock AS MATERIALIZED (SELECT ${NOW_MS} AS now),
 chats AS (
@@ -53,7 +55,7 @@ chats AS (
 heads AS (
   SELECT c.chat_key, head.id FROM chats c CROSS JOIN clock
   CROSS JOIN LATERAL (SELECT id, next_at, format FROM b24_inbox i WHERE i.status = 'pending' AND i.chat_key = c.chat_key ORDER BY id LIMIT 1) head
-  WHERE c.chat_key IS NOT NULL AND head.next_at <= clock.now AND head.format <= ${STORED_FORMAT}
+  WHERE c.chat_key IS NOT NULL AND head.next_at <= clock.now AND head.format <= ${STORED_FORMAT} AND split_part(c.chat_key, ':', 2) <> ALL($5::text[])
     AND NOT EXISTS (SELECT 1 FROM b24_inbox x WHERE x.chat_key = c.chat_key AND x.claimed_by IS NOT NULL AND x.status = 'pending' AND x.claimed_until > clock.now)
   ORDER BY head.id LIMIT $3
 ),
@@ -86,6 +88,8 @@ const COMPLETE = prepared('complete', `WITH mine AS (${MINE}),
 keys AS (SELECT DISTINCT ON (c.key) c.key FROM unnest($1::bigint[], $4::text[]) AS c(id, key) JOIN mine ON mine.id = c.id WHERE c.key IS NOT NULL ORDER BY c.key),
 remembered AS (INSERT INTO b24_seen (key, expires_at) SELECT key, ${NOW_MS} + $5 FROM keys ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at)
 DELETE FROM b24_inbox USING mine WHERE b24_inbox.id = mine.id RETURNING b24_inbox.id`)
+
+const NONE: ReadonlySet<string> = new Set()
 
 const UNCLAIMED = 'claimed_by = NULL, claimed_until = NULL, claim = NULL'
 
@@ -141,6 +145,8 @@ export class PostgresQueue implements Queue {
   readonly #outChats = new Set<string>()
   /** Whether a claim statement may find something not yet claimed here: told by notifications, wake-ups, and a chat drained. */
   #more = true
+  /** The portals the last claim statement skipped. */
+  #skipped: ReadonlySet<string> = NONE
   readonly #completions: Batcher<Completion>
   readonly #lookups: Batcher<Lookup>
   readonly #listeners = new Set<() => void>()
@@ -164,20 +170,22 @@ export class PostgresQueue implements Queue {
     this.#renewer = setInterval(() => void this.renew(), this.#options.renewEveryMs).unref()
   }
 
-  async claim(limit: number): Promise<ClaimedRecord[]> {
+  async claim(limit: number, skip: ReadonlySet<string> = NONE): Promise<ClaimedRecord[]> {
     this.#arm(this.#options.pollIntervalMs)
-    const out = this.#handOut(limit)
+    const out = this.#handOut(limit, skip)
+    // A portal skipped by the last claim statement and not by this one: what it has pending is claimable now.
+    if ([...this.#skipped].some((portal) => !skip.has(portal))) this.#more = true
     if (out.length === limit || !this.#more) return out
     this.#more = false
     try {
-      await this.#fetch(limit - out.length + this.#options.claimAhead)
+      await this.#fetch(limit - out.length + this.#options.claimAhead, skip)
     } catch (error) {
       this.#more = true
       // What was handed out already is held: it must reach the worker, whatever the statement did.
       if (out.length > 0) return out
       throw error
     }
-    return out.concat(this.#handOut(limit - out.length))
+    return out.concat(this.#handOut(limit - out.length, skip))
   }
 
   async seen(key: string): Promise<boolean> {
@@ -272,10 +280,11 @@ export class PostgresQueue implements Queue {
     await Promise.all(this.#releasing)
   }
 
-  // Takes from what is claimed here the oldest record of each chat with none out, up to `limit`.
-  #handOut(limit: number): ClaimedRecord[] {
+  // Takes from what is claimed here the oldest record of each chat with none out, up to `limit`,
+  // none of a portal in `skip`.
+  #handOut(limit: number, skip: ReadonlySet<string>): ClaimedRecord[] {
     const heads: ClaimedRecord[] = []
-    for (const [chatKey, line] of this.#ahead) if (!this.#outChats.has(chatKey)) heads.push(line[0] as ClaimedRecord)
+    for (const [chatKey, line] of this.#ahead) if (!this.#outChats.has(chatKey) && !skip.has(portalOfChat(chatKey))) heads.push(line[0] as ClaimedRecord)
     heads.sort((a, b) => a.id - b.id)
     const out = heads.slice(0, Math.max(0, limit))
     for (const record of out) {
@@ -289,9 +298,10 @@ export class PostgresQueue implements Queue {
   }
 
   // Claims up to `chats` chats' records, to be handed out from here.
-  async #fetch(chats: number): Promise<void> {
+  async #fetch(chats: number, skip: ReadonlySet<string>): Promise<void> {
     const { owner, claimTimeoutMs, perChat } = this.#options
-    const rows = await this.#db.query<Row & { claim: number }>(CLAIM, [owner, claimTimeoutMs, chats, perChat], this.#db.unsyncedPool)
+    const rows = await this.#db.query<Row & { claim: number }>(CLAIM, [owner, claimTimeoutMs, chats, perChat, [...skip]], this.#db.unsyncedPool)
+    this.#skipped = skip
     rows.sort((a, b) => a.id - b.id)
     // As many chats as asked: there may be more.
     if (new Set(rows.map((row) => row.chat_key)).size === chats) this.#more = true

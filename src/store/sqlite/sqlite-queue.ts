@@ -1,3 +1,4 @@
+import { portalOfChat } from '../../event/event-keys.ts'
 import type { Database, Statement } from 'better-sqlite3'
 import type { Claim, ClaimedRecord, Queue, StoredRecord } from '../store.ts'
 import type { GroupCommit } from './group-commit.ts'
@@ -30,6 +31,8 @@ export interface LineRef {
 
 /** The `lost` of every SQLite claim: one process holds the inbox, so a claim is never taken over. */
 const NEVER_LOST = new AbortController().signal
+
+const NONE: ReadonlySet<string> = new Set()
 
 /**
  * The SQLite store's queue. The line of each chat is kept in memory (ids and due times, read at
@@ -88,12 +91,12 @@ export class SqliteQueue implements Queue {
     if (refs.length > 0) this.#notify()
   }
 
-  async claim(limit: number): Promise<ClaimedRecord[]> {
+  async claim(limit: number, skip: ReadonlySet<string> = NONE): Promise<ClaimedRecord[]> {
     const now = Date.now()
     const heads: LineRef[] = []
     for (const line of this.#lines.values()) {
       const head = line[0] as LineRef
-      if (head.nextAt <= now && this.#claimable(head)) heads.push(head)
+      if (head.nextAt <= now && this.#claimable(head) && !skip.has(portalOfChat(head.chatKey))) heads.push(head)
     }
     heads.sort((a, b) => a.id - b.id)
     const claimed: ClaimedRecord[] = []
