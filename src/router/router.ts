@@ -2,6 +2,7 @@ import type { ChatEventOf } from '../../schemas/chat-event.ts'
 import { CHAT_EVENT_TYPES, isChatEventType, type ChatEventType } from '../../schemas/event-data.ts'
 import type { GenericEvent } from '../../schemas/chat-event.ts'
 import type { NormalizedEvent } from '../event/decoded-event.ts'
+import type { Waits } from '../wait.ts'
 import type { HandlerContext } from './handler-context.ts'
 
 /** A handler: may be async; a throw or rejection is reported to `onError`, never further. */
@@ -86,21 +87,23 @@ export class Router {
   /**
    * Runs every handler the event has, then those of the routers it uses; never throws.
    * @param timeoutMs how long each handler may run (this router's `handlerTimeoutMs` by default)
+   * @param waits the attempt's waits for something outside it (its portal's REST bucket): a
+   *   handler's time stands still while one is under way
    */
-  async dispatch(event: NormalizedEvent, ctx: HandlerContext, timeoutMs = this.#timeoutMs): Promise<DispatchResult> {
+  async dispatch(event: NormalizedEvent, ctx: HandlerContext, timeoutMs = this.#timeoutMs, waits?: Waits): Promise<DispatchResult> {
     const typed = isChatEventType(event.type) ? (this.#byType.get(event.type) ?? []) : (this.#unknown as Array<Handler<never>>)
     const result: DispatchResult = { handled: 0, errors: [] }
     for (const handler of [...typed, ...this.#any] as Array<Handler<NormalizedEvent>>) {
       result.handled++
       try {
-        await limit(handler(event, ctx), timeoutMs)
+        await limit(handler(event, ctx), timeoutMs, waits)
       } catch (error) {
         result.errors.push(error)
         await this.#report(error, event, ctx)
       }
     }
     for (const router of this.#used) {
-      const used = await router.dispatch(event, ctx, timeoutMs)
+      const used = await router.dispatch(event, ctx, timeoutMs, waits)
       result.handled += used.handled
       for (const error of used.errors) {
         result.errors.push(error)
@@ -122,13 +125,32 @@ export class Router {
 }
 
 // A handler past its time counts as failed; it cannot be stopped, so it may still finish later.
-// One that returned no promise has finished already.
-function limit(running: unknown, timeoutMs: number | null): unknown {
+// One that returned no promise has finished already. Its time runs only while it is not waiting
+// for room outside it (`waits`): a call waiting for its portal's bucket is the portal's pace, not
+// the handler being slow.
+function limit(running: unknown, timeoutMs: number | null, waits?: Waits): unknown {
   if (timeoutMs === null || !(running instanceof Promise)) return running
+  let left = timeoutMs
+  let since = 0
   let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new HandlerTimeoutError(timeoutMs)), timeoutMs)
-    timer.unref()
+  let stopFollowing: () => void = () => undefined
+  return new Promise((resolve, reject) => {
+    const run = () => {
+      since = performance.now()
+      timer = setTimeout(() => reject(new HandlerTimeoutError(timeoutMs)), left)
+      timer.unref()
+    }
+    if (waits) {
+      stopFollowing = waits.onChange((waiting) => {
+        if (!waiting) return run()
+        clearTimeout(timer)
+        left -= performance.now() - since
+      })
+    }
+    if (!waits?.waiting) run()
+    running.then(resolve, reject)
+  }).finally(() => {
+    clearTimeout(timer)
+    stopFollowing()
   })
-  return Promise.race([running, timeout]).finally(() => clearTimeout(timer))
 }

@@ -11,6 +11,7 @@ import { decode } from './steps/decode.ts'
 import { dedup } from './steps/dedup.ts'
 import { handlers } from './steps/handlers.ts'
 import { sinks, type Sink } from './steps/sinks.ts'
+import { justWait } from '../wait.ts'
 import type { Dispatch } from './worker.ts'
 
 export interface DispatchOptions {
@@ -43,8 +44,8 @@ export function createDispatch(options: DispatchOptions): Dispatch {
     handlers(options),
     sinks(options.sinks),
   ])
-  return async (record, number, signal) => {
-    const attempt: Attempt = { record, number, signal }
+  return async (record, number, signal, wait = justWait) => {
+    const attempt: Attempt = { record, number, signal, wait }
     await run(attempt)
     const key = attempt.key ?? null
     return attempt.skipped ? { key, skipped: attempt.skipped } : { key }

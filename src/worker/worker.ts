@@ -1,9 +1,15 @@
 import type { Logger } from 'pino'
 import { backoff } from '../backoff.ts'
+import { portalOfChat } from '../event/event-keys.ts'
 import type { ClaimedRecord, Queue, StoredRecord } from '../store/store.ts'
+import type { Wait } from '../wait.ts'
 
 export interface WorkerOptions {
-  /** Records handled at once, across chats (one at a time within a chat). */
+  /**
+   * Records handled at once, across chats (one at a time within a chat). An attempt waiting for
+   * room outside it (its portal's REST bucket) lends its slot meanwhile; a portal has at most this
+   * many attempts under way, waiting or not.
+   */
   concurrency: number
   /** Attempts before a record goes to the dead letter. */
   maxAttempts: number
@@ -49,9 +55,11 @@ export interface Outcome {
 /**
  * Handles one record on attempt number `attempt`; what it throws makes the attempt fail, and an
  * {@link Undeliverable} sends the record to the dead letter at once. `signal` aborts when the
- * record's claim is lost: whatever the attempt does after that, nothing of it is written.
+ * record's claim is lost: whatever the attempt does after that, nothing of it is written. What
+ * it waits for outside it (its portal's REST bucket) goes through `wait`: meanwhile its slot is
+ * another event's.
  */
-export type Dispatch = (record: StoredRecord, attempt: number, signal: AbortSignal) => Promise<Outcome>
+export type Dispatch = (record: StoredRecord, attempt: number, signal: AbortSignal, wait?: Wait) => Promise<Outcome>
 
 /** A record that no attempt can deliver (it does not decode): to the dead letter at once, its wire kept for a replay. */
 export class Undeliverable extends Error {
@@ -75,6 +83,8 @@ export class Postponed extends Error {
 /** Counters for `/health`. */
 export interface WorkerStats {
   inFlight: number
+  /** Of those in flight, attempts waiting for room outside them (their portal's REST bucket): their slots are lent. */
+  waiting: number
   handled: number
   /** Double deliveries recognised (not handled again). */
   duplicates: number
@@ -97,6 +107,10 @@ export class Worker {
   readonly #logger: Logger
   readonly #options: WorkerOptions
   readonly #running = new Map<number, Promise<void>>()
+  /** Attempts waiting for room outside them, by record id (how many waits each): their slots are lent. */
+  readonly #lent = new Map<number, number>()
+  /** Attempts under way (waiting or not) by portal: a portal at `concurrency` gets no more turns. */
+  readonly #portals = new Map<string, number>()
   readonly #counts = { handled: 0, duplicates: 0, rejected: 0, failedAttempts: 0, deadLettered: 0 }
   #stopped = true
   #scheduled = false
@@ -140,7 +154,7 @@ export class Worker {
   }
 
   stats(): WorkerStats {
-    return { inFlight: this.#running.size, ...this.#counts }
+    return { inFlight: this.#running.size, waiting: this.#lent.size, ...this.#counts }
   }
 
   #schedule(): void {
@@ -161,22 +175,60 @@ export class Worker {
   }
 
   async #claim(): Promise<void> {
-    const free = this.#options.concurrency - this.#running.size
+    const { concurrency } = this.#options
+    // Slots lent by waiting attempts are free; so many attempts under way in all, at most.
+    const free = Math.min(concurrency - (this.#running.size - this.#lent.size), concurrency * MAX_UNDER_WAY - this.#running.size)
     if (free <= 0 || this.#stopped) return
     try {
-      const claimed = await this.#queue.claim(free)
+      const claimed = await this.#queue.claim(free, this.#fullPortals())
       if (this.#unreadable) this.#logger.info('the inbox can be read again')
       this.#unreadable = false
       for (const record of claimed) {
         // A claim that answered after the stop: given back untouched, for the next start.
         if (this.#stopped) await this.#release(record)
-        else this.#running.set(record.id, this.#handle(record))
+        else this.#start(record)
       }
     } catch (error) {
       // A store that is away fails every poll (PostgreSQL's, each second): told when it goes and
       // when it is back, with no stack (the store's `unavailable()` keeps the reason for /ready).
       if (!this.#unreadable) this.#logger.error({ reason: reasonOf(error) }, 'cannot read the inbox')
       this.#unreadable = true
+    }
+  }
+
+  // Turns are fair between portals: one with `concurrency` attempts under way (most of them
+  // waiting for its REST bucket, likely) is skipped by the claim while it has, so its backlog
+  // does not keep another portal's events waiting behind it.
+  #fullPortals(): ReadonlySet<string> {
+    const full = new Set<string>()
+    for (const [portal, count] of this.#portals) if (count >= this.#options.concurrency) full.add(portal)
+    return full
+  }
+
+  #start(record: ClaimedRecord): void {
+    const portal = portalOfChat(record.chatKey)
+    this.#portals.set(portal, (this.#portals.get(portal) ?? 0) + 1)
+    const handled = this.#handle(record).finally(() => {
+      const left = (this.#portals.get(portal) as number) - 1
+      if (left === 0) this.#portals.delete(portal)
+      else this.#portals.set(portal, left)
+    })
+    this.#running.set(record.id, handled)
+  }
+
+  // The attempt's waits for room outside it: its slot is lent meanwhile (another event may be
+  // claimed), and taken back as the wait ends, even past `concurrency` for a moment.
+  #waitFor(id: number): Wait {
+    return async (waiting) => {
+      this.#lent.set(id, (this.#lent.get(id) ?? 0) + 1)
+      this.#schedule()
+      try {
+        return await waiting
+      } finally {
+        const left = (this.#lent.get(id) as number) - 1
+        if (left === 0) this.#lent.delete(id)
+        else this.#lent.set(id, left)
+      }
     }
   }
 
@@ -188,7 +240,7 @@ export class Worker {
     let outcome: Outcome | null = null
     let failure: unknown = null
     try {
-      outcome = await this.#dispatch(record, attempt, record.lost)
+      outcome = await this.#dispatch(record, attempt, record.lost, this.#waitFor(record.id))
     } catch (error) {
       failure = error ?? new Error('a handler failed without a reason')
     }
@@ -270,5 +322,8 @@ export class Worker {
     return 'retried'
   }
 }
+
+/** Attempts under way at most, waiting ones included, as a multiple of `concurrency`: what waits is held in memory, and claimed. */
+const MAX_UNDER_WAY = 8
 
 const reasonOf = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error))

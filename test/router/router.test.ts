@@ -3,6 +3,7 @@ import { pino } from 'pino'
 import { decodeBody } from '../../src/event/decode-body.ts'
 import { createContext } from '../../src/router/create-context.ts'
 import { Router } from '../../src/router/router.ts'
+import { Waits } from '../../src/wait.ts'
 import type { NormalizedEvent } from '../../src/event/decoded-event.ts'
 import { captureLogs, readFixture } from '../helpers.ts'
 
@@ -107,4 +108,31 @@ t.test('a handler past its time fails the dispatch; the others run; one that ret
   t.match(result.errors, [{ name: 'HandlerTimeoutError', message: 'the handler did not finish within 20 ms' }, { name: 'HandlerTimeoutError' }])
   const none = await new Router().onAny(() => new Promise((resolve) => setImmediate(resolve))).dispatch(input.event, createContext(input, logger))
   t.same(none.errors, [], 'no limit by default')
+})
+
+t.test("a handler's time stands still while its attempt waits for room outside it (its portal's REST bucket)", async (t) => {
+  const alive = setInterval(() => {}, 1000)
+  t.teardown(() => clearInterval(alive))
+  const input = inbound('im_v2_message_add')
+  const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+  const waits = new Waits()
+  const waited = new Router({ handlerTimeoutMs: 40 }).use(new Router().onAny(async () => waits.wait(later(120))))
+  t.same((await waited.dispatch(input.event, createContext(input, logger), undefined, waits)).errors, [], 'three times its limit waiting, through a used router: no timeout')
+
+  // 25 ms running, a wait, 25 ms running again: 50 ms of its own past a 40 ms limit.
+  const slow = new Router({ handlerTimeoutMs: 40 }).onAny(async () => {
+    await later(25)
+    await waits.wait(later(60))
+    await later(25)
+  })
+  const result = await slow.dispatch(input.event, createContext(input, logger), undefined, waits)
+  t.match(result.errors, [{ name: 'HandlerTimeoutError' }], 'the time before and after the wait adds up')
+
+  // The next handler begins while a wait the first left running is under way: its time starts when
+  // that ends (60 ms of it, 20 ms past the end of the wait, within 40).
+  const overlap = new Router({ handlerTimeoutMs: 40 })
+    .onAny(() => void waits.wait(later(80)))
+    .onAny(() => (waits.waiting ? later(60) : Promise.reject(new Error('no wait under way'))))
+  t.same((await overlap.dispatch(input.event, createContext(input, logger), undefined, waits)).errors, [])
 })

@@ -87,7 +87,7 @@ t.test('handles what was pending before it started, then what arrives', async (t
   await eventually(() => seen.length === 2)
   t.same(seen, ['left by a previous run', 'new'])
   await eventually(() => texts('done').length === 2)
-  t.same(worker.stats(), { inFlight: 0, handled: 2, duplicates: 0, rejected: 0, failedAttempts: 0, deadLettered: 0 })
+  t.same(worker.stats(), { inFlight: 0, waiting: 0, handled: 2, duplicates: 0, rejected: 0, failedAttempts: 0, deadLettered: 0 })
   t.same([...store.seenKeys], ['key:left by a previous run', 'key:new'], 'each dedup key kept as its record completes')
 })
 
@@ -203,7 +203,7 @@ t.test('retries a failing record with backoff, then buries it after maxAttempts;
   retries.forEach((retry, i) => t.ok(retry.delay <= (delays[i] as number) && retry.delay >= (delays[i] as number) - 5, `retry ${i + 1} due after its backoff (${retry.delay} ms)`))
   const gaps = attempts.slice(1).map(([, at], i) => at - (attempts[i] as [number, number])[1])
   gaps.forEach((gap, i) => t.ok(gap >= (delays[i] as number), `attempt ${i + 2} waited its backoff: ${gap} ms`))
-  t.same(worker.stats(), { inFlight: 0, handled: 1, duplicates: 0, rejected: 0, failedAttempts: 3, deadLettered: 1 })
+  t.same(worker.stats(), { inFlight: 0, waiting: 0, handled: 1, duplicates: 0, rejected: 0, failedAttempts: 3, deadLettered: 1 })
 })
 
 t.test('records what a dispatch threw, whatever it threw', async (t) => {
@@ -258,7 +258,7 @@ t.test("completes each record with its outcome's key; a double delivery counts a
     'the key each dispatch gave, or none',
   )
   t.same([...store.seenKeys], ['key:first'])
-  t.same(worker.stats(), { inFlight: 0, handled: 2, duplicates: 1, rejected: 0, failedAttempts: 0, deadLettered: 0 })
+  t.same(worker.stats(), { inFlight: 0, waiting: 0, handled: 2, duplicates: 1, rejected: 0, failedAttempts: 0, deadLettered: 0 })
   t.same(logs.lines, [], 'nothing to say about either')
 })
 
@@ -283,7 +283,7 @@ t.test('an Undeliverable record goes to the dead letter on its first attempt, lo
     ['next in the chat', 1],
   ], 'one attempt, no retry, and the chat goes on')
   t.match(store.inStatus('dead'), [{ id: 1, attempts: 1, error: reason }])
-  t.same(worker.stats(), { inFlight: 0, handled: 1, duplicates: 0, rejected: 1, failedAttempts: 0, deadLettered: 0 })
+  t.same(worker.stats(), { inFlight: 0, waiting: 0, handled: 1, duplicates: 0, rejected: 1, failedAttempts: 0, deadLettered: 0 })
   t.same([...store.seenKeys], ['key:next in the chat'], 'no key kept for what did not decode')
 
   const logged = logs.parsed()
@@ -319,7 +319,7 @@ t.test('an Undeliverable whose burial cannot be written stays pending and is tri
   t.equal(attempts, 2)
   t.match(store.inStatus('dead'), [{ attempts: 1, error: '/data: must be object' }], 'still its first attempt: the first was never written')
   t.match(logs.parsed(), [{ level: 50, msg: 'cannot record the outcome in the inbox' }, { level: 40, reason: '/data: must be object' }])
-  t.same(worker.stats(), { inFlight: 0, handled: 0, duplicates: 0, rejected: 1, failedAttempts: 0, deadLettered: 0 })
+  t.same(worker.stats(), { inFlight: 0, waiting: 0, handled: 0, duplicates: 0, rejected: 1, failedAttempts: 0, deadLettered: 0 })
 })
 
 t.test('other errors are still retried, then buried, even beside Undeliverable ones', async (t) => {
@@ -342,7 +342,7 @@ t.test('other errors are still retried, then buried, even beside Undeliverable o
       ['flaky', 2, 'TypeError: broken on attempt 2'],
     ],
   )
-  t.same(worker.stats(), { inFlight: 0, handled: 0, duplicates: 0, rejected: 1, failedAttempts: 2, deadLettered: 1 })
+  t.same(worker.stats(), { inFlight: 0, waiting: 0, handled: 0, duplicates: 0, rejected: 1, failedAttempts: 2, deadLettered: 1 })
 })
 
 t.test('stopping finishes what is due and leaves a retry that is not due pending', async (t) => {
@@ -365,7 +365,7 @@ t.test('stopping finishes what is due and leaves a retry that is not due pending
   t.same(seen, ['a', 'b'], 'one after another, within the time given')
   t.same(texts('done'), ['a', 'b'])
   t.match(store.inStatus('pending'), [{ attempts: 1, error: 'Error: not now' }], 'the retry waits for the next start')
-  t.same(worker.stats(), { inFlight: 0, handled: 2, duplicates: 0, rejected: 0, failedAttempts: 1, deadLettered: 0 })
+  t.same(worker.stats(), { inFlight: 0, waiting: 0, handled: 2, duplicates: 0, rejected: 0, failedAttempts: 1, deadLettered: 0 })
 })
 
 t.test('a worker stopped before its first turn takes nothing', async (t) => {
@@ -707,7 +707,7 @@ t.test('a Postponed record waits its delay without spending an attempt, then is 
     'each try is still the first attempt: with maxAttempts 1 a failure would have buried it',
   )
   t.same(settled.sort(), ['handled', 'postponed', 'postponed', 'skipped:dropped by a step'])
-  t.same(worker.stats(), { inFlight: 0, handled: 1, duplicates: 0, rejected: 0, failedAttempts: 0, deadLettered: 0 }, 'neither a failure, nor a handled event, nor a duplicate')
+  t.same(worker.stats(), { inFlight: 0, waiting: 0, handled: 1, duplicates: 0, rejected: 0, failedAttempts: 0, deadLettered: 0 }, 'neither a failure, nor a handled event, nor a duplicate')
   t.same(store.inStatus('dead'), [])
   t.notMatch(logs.text(), /will retry|dead letter/, 'a postponement is not logged as a failure')
 })
@@ -752,4 +752,53 @@ t.test('a failure on its last attempt whose dead-lettering the store refuses is 
   worker.start()
   await eventually(() => settled.length === 1)
   t.same(settled, ['lost'])
+})
+
+t.test('an attempt waiting for room outside it lends its slot; a portal gets at most `concurrency` attempts under way', async (t) => {
+  const room = deferred()
+  const started: string[] = []
+  const { worker, add, texts } = setup(
+    t,
+    async (stored, _attempt, _signal, wait = (waiting) => waiting) => {
+      started.push(textOf(stored))
+      // The first of portal `slow` waits for its bucket; everything else goes straight through.
+      if (textOf(stored) === 'slow 1') await wait(room.promise)
+      return handledOutcome(stored)
+    },
+    { concurrency: 1 },
+  )
+  await add('slow:1', 'slow 1')
+  worker.start()
+  await eventually(() => worker.stats().waiting === 1)
+  await add('slow:2', 'slow 2')
+  await add('fast:1', 'fast 1')
+  await eventually(() => texts('done').includes('fast 1'))
+  t.same(started, ['slow 1', 'fast 1'], 'the slot lent went to another portal; the waiting portal had its one attempt under way')
+  t.same(worker.stats(), { inFlight: 1, waiting: 1, handled: 1, duplicates: 0, rejected: 0, failedAttempts: 0, deadLettered: 0 })
+  room.resolve()
+  await eventually(() => texts('done').length === 3)
+  t.same(started, ['slow 1', 'fast 1', 'slow 2'], 'its next once the wait ended and the attempt was done')
+  t.equal(worker.stats().waiting, 0)
+})
+
+t.test('attempts under way, waiting ones included, stay within eight times `concurrency`', async (t) => {
+  const room = deferred()
+  let waiting = 0
+  const { worker, add, texts } = setup(
+    t,
+    async (stored, _attempt, _signal, wait = (waiting) => waiting) => {
+      waiting++
+      await wait(room.promise)
+      return handledOutcome(stored)
+    },
+    { concurrency: 1 },
+  )
+  for (let portal = 1; portal <= 10; portal++) await add(`p${portal}:1`, `event ${portal}`)
+  worker.start()
+  await eventually(() => waiting === 8)
+  // Whatever the worker would do next, it would have done by now: a claim is a turn of the loop.
+  for (let i = 0; i < 5; i++) await turn()
+  t.equal(worker.stats().inFlight, 8, 'eight under way, all waiting; two left pending')
+  room.resolve()
+  await eventually(() => texts('done').length === 10)
 })

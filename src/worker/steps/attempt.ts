@@ -2,6 +2,7 @@ import type { DecodedEvent } from '../../event/decoded-event.ts'
 import type { AppPortal } from '../../router/create-context.ts'
 import type { HandlerContext } from '../../router/handler-context.ts'
 import type { StoredRecord } from '../../store/store.ts'
+import type { Wait } from '../../wait.ts'
 
 /** Why a step stopped the chain before the handlers: a double delivery (dedup), an event its portal forgot (admission). */
 export type SkipReason = 'duplicate' | 'forgotten'
@@ -16,6 +17,8 @@ export interface Attempt {
   readonly number: number
   /** Aborts when the record's claim is lost: the handlers see it as `ctx.signal`. */
   readonly signal: AbortSignal
+  /** How it waits for room outside it (its portal's REST bucket): the worker lends its slot meanwhile. */
+  readonly wait: Wait
   /** The decode step's: the event and how it arrived. */
   decoded?: DecodedEvent
   /** The admission step's, in application mode: the portal the event came from, as stored. */

@@ -1,3 +1,4 @@
+import { justWait } from '../../../src/wait.ts'
 import t from 'tap'
 import { pino } from 'pino'
 import type { PortalRow } from '../../../schemas/portal.ts'
@@ -35,6 +36,7 @@ async function admit(app: Admitter, source: 'webhook' | 'poll', logger = pino({ 
     record: { ...newRecord(1, 'hi', { source }), id: 7, attempts: 0, receivedAt: 0 },
     number: 1,
     signal: new AbortController().signal,
+    wait: justWait,
     decoded: { event: { eventId: null, type: 'ONIMV2MESSAGEADD', date: '', data: {} } as never, delivery: { source, portal: PORTAL, handlerId: null, credentials } },
   }
   let went = false
