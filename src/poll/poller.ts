@@ -136,7 +136,7 @@ export class Poller {
     while (!this.#abort.signal.aborted) {
       try {
         if (!subscribed) {
-          await this.#options.client.call('im.v2.Event.subscribe', {}, this.#abort.signal)
+          await this.#options.client.call('im.v2.Event.subscribe', {}, { signal: this.#abort.signal })
           subscribed = true
         }
         const hasMore = await this.#pollOnce()
@@ -185,7 +185,7 @@ export class Poller {
     await this.#pause(this.#lastGetAt + this.#options.busyMs - performance.now())
     this.#lastGetAt = performance.now()
     const method = mode === 'im' ? 'im.v2.Event.get' : 'imbot.v2.Event.get'
-    const result = await client.call(method, params, this.#abort.signal)
+    const result = await client.call(method, params, { signal: this.#abort.signal })
     const batch = decodeBatch(result)
     if (!batch.ok) throw new BitrixError(method, 'ERROR_UNEXPECTED_ANSWER', 200, `not an Event.get result: ${batch.issues.map((issue) => `${issue.path} ${issue.message}`).join('; ')}`)
     const { nextOffset, hasMore } = batch.value

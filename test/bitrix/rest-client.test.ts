@@ -2,10 +2,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { BitrixError } from '../../src/bitrix/bitrix-error.ts'
+import { Pacer } from '../../src/bitrix/pacer.ts'
 import { RestClient } from '../../src/bitrix/rest-client.ts'
 import { oauthTarget, webhookTarget } from '../../src/bitrix/rest-target.ts'
 import { createLogger } from '../../src/log/create-logger.ts'
-import { captureLogs } from '../helpers.ts'
+import type { Wait } from '../../src/wait.ts'
+import { ManualClock } from '../fakes/manual-clock.ts'
+import { captureLogs, eventually } from '../helpers.ts'
 
 const SECRET = 'k8s9e2cr3t0000000'
 const ACCESS_TOKEN = 'a0c3ss-t0k3n-0000000'
@@ -133,13 +136,13 @@ t.test('a caller abort rejects with its reason, while the call waits for its ans
   const abort = new AbortController()
   // A timeout far beyond the test: only the abort can end the call.
   const client = new RestClient(p.webhook, { timeoutMs: 600_000 })
-  const call = client.call('im.v2.Event.get', {}, abort.signal)
+  const call = client.call('im.v2.Event.get', {}, { signal: abort.signal })
   await held
   abort.abort(new Error('stopping'))
   await t.rejects(call, { message: 'stopping' })
   const before = new AbortController()
   before.abort(new Error('stopped already'))
-  await t.rejects(client.call('im.v2.Event.get', {}, before.signal), { message: 'stopped already' })
+  await t.rejects(client.call('im.v2.Event.get', {}, { signal: before.signal }), { message: 'stopped already' })
   t.equal(p.seen.length, 1, 'an aborted signal sends nothing')
 })
 
@@ -166,4 +169,77 @@ t.test('logs one debug line per call with method, status and target host; never 
   ])
   t.notMatch(logs.text(), SECRET)
   t.notMatch(logs.text(), ACCESS_TOKEN)
+})
+
+/** A pacer whose waits last milliseconds: a bucket of 2 calls that drains 1000 a second, holds of 5 ms. */
+const quickPacer = (counted: string[] = []) =>
+  new Pacer({
+    rates: { rate: { drainPerSecond: 1000, threshold: 4 }, portals: {} },
+    holdBaseMs: 5,
+    observe: { called: (method, outcome) => void counted.push(`${method} ${outcome}`), limited: () => undefined, waited: () => undefined },
+  })
+
+t.test('paced: a call the portal refused for its bucket or its operating time waits and is sent again, as often as it takes', async (t) => {
+  const p = await portal(t)
+  const counted: string[] = []
+  const logs = captureLogs()
+  const client = new RestClient(p.webhook, { timeoutMs: 10_000, pacer: quickPacer(counted), logger: createLogger({ level: 'debug' }, logs.stream) })
+  const answers = [
+    (_q: IncomingMessage, response: ServerResponse) => void response.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'QUERY_LIMIT_EXCEEDED', error_description: 'Too many requests' })),
+    (_q: IncomingMessage, response: ServerResponse) => void response.writeHead(429).end('Too Many Requests'),
+    (_q: IncomingMessage, response: ServerResponse) => void response.writeHead(429, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'OPERATION_TIME_LIMIT', error_description: 'Method is blocked', time: { operating: 500 } })),
+    (_q: IncomingMessage, response: ServerResponse) => void response.end(JSON.stringify({ result: { id: 7 }, time: { operating: 1, operating_reset_at: Date.now() / 1000 + 600 } })),
+  ]
+  p.answer((request, response) => (answers.shift() as (typeof answers)[number])(request, response))
+  t.same(await client.call('imbot.v2.Chat.Message.send', { botId: 1, text: 'hi' }), { id: 7 })
+  t.equal(p.seen.length, 4, 'sent four times: none of the refused ones was executed')
+  t.same(new Set(p.seen.map((seen) => JSON.stringify(seen.body))), new Set([JSON.stringify({ botId: 1, text: 'hi' })]), 'the same call each time')
+  t.same(counted, ['imbot.v2.Chat.Message.send limited', 'imbot.v2.Chat.Message.send limited', 'imbot.v2.Chat.Message.send limited', 'imbot.v2.Chat.Message.send ok'])
+  t.match(logs.parsed().filter((line) => line.msg !== 'bitrix24 call'), [
+    { msg: 'bitrix24 call limited: sent again once there is room', error: 'QUERY_LIMIT_EXCEEDED', target: 'webhook 127.0.0.1' },
+    { error: 'QUERY_LIMIT_EXCEEDED' },
+    { error: 'OPERATION_TIME_LIMIT' },
+  ])
+})
+
+t.test('paced: a timeout, a dropped connection or any other error is not sent again', async (t) => {
+  const p = await portal(t)
+  const counted: string[] = []
+  const pacer = quickPacer(counted)
+  p.json(200, { error: 'SENDING_FAILED' })
+  await t.rejects(new RestClient(p.webhook, { timeoutMs: 10_000, pacer }).call('imbot.v2.Chat.Message.send'), { code: 'SENDING_FAILED' })
+  void p.hold()
+  await t.rejects(new RestClient(p.webhook, { timeoutMs: 50, pacer }).call('imbot.v2.Chat.Message.send'), { code: 'TIMEOUT' })
+  t.equal(p.seen.length, 2, 'each sent once')
+  p.json(200, { time: {} })
+  await t.rejects(new RestClient(p.webhook, { timeoutMs: 10_000, pacer }).call('imbot.v2.Chat.Message.send'), { code: 'ERROR_UNEXPECTED_ANSWER' })
+  t.same(counted, ['imbot.v2.Chat.Message.send error', 'imbot.v2.Chat.Message.send transient', 'imbot.v2.Chat.Message.send transient'])
+})
+
+t.test('paced: a call waits for room in its portal’s bucket through `wait`, and its signal ends the wait', async (t) => {
+  const p = await portal(t)
+  const clock = new ManualClock()
+  const pacer = new Pacer({ clock, rates: { rate: { drainPerSecond: 1, threshold: 3 }, portals: {} } })
+  const client = new RestClient(p.webhook, { timeoutMs: 10_000, pacer })
+  let waits = 0
+  const wait: Wait = (waiting) => {
+    waits++
+    return waiting
+  }
+  await client.call('im.v2.Event.get', {}, { wait })
+  t.equal(waits, 1)
+  const abort = new AbortController()
+  const waiting = client.call('im.v2.Event.get', {}, { wait, signal: abort.signal })
+  // Its deadline, and the bucket's next slot: the bucket was asked and has no room.
+  await eventually(() => clock.timers === 2)
+  abort.abort(new Error('attempt abandoned'))
+  await t.rejects(waiting, { message: 'attempt abandoned' })
+  t.equal(clock.timers, 1)
+  const later = client.call('im.v2.Event.get', {}, { wait })
+  t.equal(clock.timers, 2, 'in line for that slot')
+  t.equal(p.seen.length, 1, 'nothing sent while the bucket has no room')
+  clock.advance(1000)
+  await later
+  t.equal(p.seen.length, 2)
+  t.equal(waits, 3)
 })

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import type { RestSettings } from '../../src/bitrix/bitrix.ts'
 import { BitrixError } from '../../src/bitrix/bitrix-error.ts'
-import { RestClient, type RestParams } from '../../src/bitrix/rest-client.ts'
+import { RestClient, type CallOptions, type RestParams } from '../../src/bitrix/rest-client.ts'
 import { oauthTarget, webhookTarget } from '../../src/bitrix/rest-target.ts'
 import { MalformedBodyError } from '../../src/errors.ts'
 import { polledArrival, type Arrival } from '../../src/door/arrival.ts'
@@ -141,9 +141,9 @@ t.test('never calls Event.get closer than the busy pause, after a failure too; p
   const real = new RestClient(webhookTarget(fake.webhookUrl), { timeoutMs: 5000 })
   const client = {
     target: real.target,
-    call: (method: string, params: RestParams, signal: AbortSignal) => {
+    call: (method: string, params: RestParams, options: CallOptions) => {
       started.push({ method, at: performance.now() })
-      return real.call(method, params, signal)
+      return real.call(method, params, options)
     },
   } as unknown as RestClient
   const store = new MemoryStore()
@@ -434,7 +434,7 @@ function scripted<S extends Store = MemoryStore>(t: Test, answer: (method: strin
   const store = options.store ?? (new MemoryStore() as unknown as S)
   const client = {
     target: webhookTarget('https://p.bitrix24.com/rest/1/s3cr3t/'),
-    call: async (method: string, params: RestParams, signal: AbortSignal) => {
+    call: async (method: string, params: RestParams, { signal }: { signal: AbortSignal }) => {
       calls.push({ method, params })
       const answered = answer(method, params)
       if (answered instanceof Error) throw answered
