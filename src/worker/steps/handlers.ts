@@ -3,6 +3,7 @@ import type { RestSettings } from '../../bitrix/bitrix.ts'
 import type { DecodedEvent } from '../../event/decoded-event.ts'
 import { createContext } from '../../router/create-context.ts'
 import type { Router } from '../../router/router.ts'
+import { Waits } from '../../wait.ts'
 import type { Attempt } from './attempt.ts'
 import type { Step } from './compose.ts'
 import { HandlersFailedError } from './handlers-failed-error.ts'
@@ -30,9 +31,11 @@ export function handlers({ router, handlerTimeoutMs, logger, rest }: HandlersOpt
   return async (attempt, next) => {
     const { id } = attempt.record
     const { event } = attempt.decoded as DecodedEvent
-    attempt.handlerContext = createContext(attempt.decoded as DecodedEvent, logger, { attempt: attempt.number, key: attempt.key, rest, app: attempt.portal, signal: attempt.signal })
+    // The handlers' waits for room (their portal's REST bucket) lend the attempt's slot and stop their clocks.
+    const waits = new Waits(attempt.wait)
+    attempt.handlerContext = createContext(attempt.decoded as DecodedEvent, logger, { attempt: attempt.number, key: attempt.key, rest, app: attempt.portal, signal: attempt.signal, wait: waits.wait })
     if (!succeeded.has(id)) {
-      const { errors } = await router.dispatch(event, attempt.handlerContext, handlerTimeoutMs)
+      const { errors } = await router.dispatch(event, attempt.handlerContext, handlerTimeoutMs, waits)
       if (errors.length > 0) throw new HandlersFailedError(errors)
       succeeded.add(id)
     }
