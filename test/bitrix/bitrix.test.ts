@@ -105,7 +105,7 @@ t.test("batch as the bot with the event's OAuth tokens: no botToken, and only to
 t.test('batch refuses what is not a method name, and a batch inside a batch, before sending anything', async (t) => {
   const { fake, settings } = await start(t)
   const bitrix = createBitrix(new Credentials(), null, settings)
-  await t.rejects(bitrix.batch([{ method: 'user.current' }, { method: 'user.get?ID=1' }]), { code: 'INVALID_METHOD', method: 'user.get?ID=1', fatal: false })
+  await t.rejects(bitrix.batch([{ method: 'user.current' }, { method: 'user.get?ID=1' }]), { code: 'INVALID_METHOD', method: 'user.get?ID=1' })
   await t.rejects(bitrix.batch([{ method: 42 as unknown as string }]), { code: 'INVALID_METHOD', method: '42' })
   await t.rejects(bitrix.batch([{ method: 'batch', params: { cmd: ['user.current'] } }]), { code: 'INVALID_METHOD', method: 'batch', description: /cannot hold another batch/ })
   t.same(await bitrix.batch([]), [], 'nothing to call')

@@ -168,3 +168,28 @@ t.test('sends messages and answers commands as the bot', async (t) => {
   const form = await fetch(`${fake.webhookUrl}im.v2.Event.subscribe`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' })
   t.equal(form.status, 200, 'form bodies are read too')
 })
+
+t.test('batch: method?query commands run in order, each answer or error under its key, halt, 50 at most, no nesting, one rate-limit slot', async (t) => {
+  const { fake, call } = await start(t)
+  const send = (message: string) => `imbot.v2.Chat.Message.send?botId=456&botToken=bot-token-456&dialogId=chat5&fields%5Bmessage%5D=${encodeURIComponent(message)}`
+  const all = await call('batch', { halt: 0, cmd: [send('one'), send('two')] })
+  t.match(all, { status: 200, body: { result: { result: [{ id: Number }, { id: Number }], result_error: [], result_total: [], result_next: [], result_time: [{ duration: 0 }, {}] } } })
+  t.same(fake.sent.map((sent) => (sent.params.fields as { message: string }).message), ['one', 'two'])
+
+  fake.inject('imbot.v2.Chat.Message.send', { status: 429, error: 'OPERATION_TIME_LIMIT' })
+  const mixed = await call('batch', { halt: 0, cmd: { a: send('held'), b: 'batch?cmd%5B0%5D=user.current', c: send('three'), d: 'imbot.v2.Chat.Message.send?botId=999&botToken=x&dialogId=chat5' } })
+  t.same(mixed.body.result.result, { c: { id: Number(mixed.body.result.result.c.id), uuidMap: {} } })
+  t.match(mixed.body.result.result_error, { a: { error: 'OPERATION_TIME_LIMIT' }, b: { error: 'ERROR_BATCH_METHOD_NOT_ALLOWED' }, d: { error: 'BOT_NOT_FOUND' } })
+
+  const halted = await call('batch', { halt: 1, cmd: ['imbot.v2.Chat.Message.send?botId=999', send('never')] })
+  t.same(halted.body.result.result, [])
+  t.same(Object.keys(halted.body.result.result_error), ['0'])
+  t.equal(fake.sent.length, 3)
+
+  t.match(await call('batch', { cmd: Array.from({ length: 51 }, () => 'user.current') }), { status: 400, body: { error: 'ERROR_BATCH_LENGTH_EXCEEDED' } })
+  t.match((await call('batch', {})).body.result, { result: [], result_error: [] })
+
+  fake.rateLimit(0.001, 1)
+  t.equal((await call('batch', { cmd: [send('four'), send('five')] })).status, 200, 'a batch takes one slot')
+  t.match(await call('batch', { cmd: [send('six')] }), { status: 429, body: { error: 'QUERY_LIMIT_EXCEEDED' } })
+})
