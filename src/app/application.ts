@@ -1,7 +1,8 @@
 import type { Logger } from 'pino'
 import type { AppHealth } from '../../schemas/health.ts'
 import type { TokenSet } from '../auth/token-set.ts'
-import type { Bitrix } from '../bitrix/bitrix.ts'
+import type { RestCaller } from '../bitrix/bitrix.ts'
+import type { Pacer } from '../bitrix/pacer.ts'
 import type { Verifier } from '../door/verifier.ts'
 import type { Sealer } from '../seal/sealer.ts'
 import type { Candidates, DeadLetters, Leases, Portals } from '../store/store.ts'
@@ -30,6 +31,8 @@ export interface ApplicationParts {
   logger: Logger
   /** How long one REST call may take. */
   restTimeoutMs: number
+  /** Paces the calls to the portals by their buckets (the receiver's one pacer); without it each call goes at once. */
+  pacer?: Pacer
   /** This replica, as the owner of the store's refresh leases. */
   owner: string
   /** The `B24_APP_TOKENS` entries: what they accept is kept whatever becomes of a portal. */
@@ -109,7 +112,7 @@ export class Application implements Admitter {
   }
 
   /** Calls `memberId` as the application (`receiver.portal(memberId)`, `ctx.bitrix`), with its stored tokens. */
-  portal(memberId: string): Bitrix {
-    return portalCaller(this.#tokens, memberId, { timeoutMs: this.#parts.restTimeoutMs, logger: this.#parts.logger })
+  portal(memberId: string): RestCaller {
+    return portalCaller(this.#tokens, memberId, { timeoutMs: this.#parts.restTimeoutMs, logger: this.#parts.logger, pacer: this.#parts.pacer })
   }
 }
