@@ -29,6 +29,11 @@ const FATAL = new Set([
   'AUTH_ERROR',
   'NO_REST_CREDENTIALS',
   'UNTRUSTED_ENDPOINT',
+  // Ours: ctx.reply on an event with no bot and dialog to answer in (a handler's mistake).
+  'NO_REPLY_DIALOG',
+  // A batch too long, or holding a batch: the same request fails the same way again.
+  'ERROR_BATCH_LENGTH_EXCEEDED',
+  'ERROR_BATCH_METHOD_NOT_ALLOWED',
 ])
 const DESCRIPTION_CHARS = 300
 

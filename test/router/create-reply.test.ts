@@ -43,7 +43,7 @@ t.test('an event without a bot and a dialog has nothing to reply in: NO_REPLY_DI
   const noDialog = eventOf('imbot_v2_message_add_webhook')
   ;(noDialog.data as { chat: { dialogId: string } }).chat.dialogId = ''
   for (const event of [eventOf('imbot_v2_delete_webhook'), eventOf('im_v2_message_add'), generic, noDialog]) {
-    await t.rejects(createReply(event, bitrix)('hi'), { name: 'BitrixError', code: 'NO_REPLY_DIALOG', method: 'imbot.v2.Chat.Message.send', message: new RegExp(`${event.type} names no bot and dialog`) }, event.type)
+    await t.rejects(createReply(event, bitrix)('hi'), { name: 'BitrixError', code: 'NO_REPLY_DIALOG', fatal: true, transient: false, method: 'imbot.v2.Chat.Message.send', message: new RegExp(`${event.type} names no bot and dialog`) }, event.type)
   }
   t.same(calls, [])
 })
