@@ -55,6 +55,9 @@ export const EnvSchema = Type.Object({
   B24_POLL_BUSY_MS: Milliseconds(),
   B24_POLL_IDLE_MS: Milliseconds(),
   B24_REST_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 1 })),
+  // The portals' REST bucket, DRAIN/THRESHOLD[,HOST=DRAIN/THRESHOLD…]: read by src/bitrix/rest-rate.ts.
+  B24_REST_RATE: Type.Optional(Type.String()),
+  B24_REST_OPERATING_LIMIT: Type.Optional(Type.Integer({ minimum: 1 })),
   EXAMPLE_BOT: Type.Boolean({ default: false }),
 })
 export type Env = Static<typeof EnvSchema>

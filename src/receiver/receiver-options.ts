@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Logger } from 'pino'
 import type { AppOptions } from '../app/app-options.ts'
 import type { Clock } from '../app/clock.ts'
+import type { RestRate } from '../bitrix/rest-rate.ts'
 import type { PollSettings } from '../poll/open-poller.ts'
 import type { StoreFactory } from '../store/store-factory.ts'
 import type { Store } from '../store/store.ts'
@@ -79,6 +80,20 @@ export interface ReceiverOptions {
     botToken?: string
     /** How long one REST call may take; 30 s. */
     timeoutMs?: number
+    /**
+     * The portals' REST bucket as Bitrix24 counts it (`B24_REST_RATE`): calls drained a second and
+     * calls before it refuses; `{ drainPerSecond: 2, threshold: 50 }` (Enterprise: 5 and 250).
+     * Every `ctx.bitrix` call waits for room in its portal's bucket (the replicas of a PostgreSQL
+     * store share one), and a call the portal refused for its limits waits and is sent again.
+     */
+    rate?: RestRate
+    /** Portals on another plan (application mode), by host: `{ 'big.bitrix24.com': { drainPerSecond: 5, threshold: 250 } }`. */
+    portalRates?: Record<string, RestRate>
+    /**
+     * A method's operating time Bitrix24 allows per 10 minutes, in seconds (`B24_REST_OPERATING_LIMIT`);
+     * 480. Past 80% of it, the method's calls are spaced out until the portal's reset.
+     */
+    operatingLimitSeconds?: number
   }
   /**
    * Host patterns `ctx.bitrix` may send an event's own tokens to (`B24_PORTAL_HOSTS`):

@@ -4,8 +4,10 @@ import { systemClock, type Clock } from '../app/clock.ts'
 import { isSecureUrl } from '../app/secure-url.ts'
 import { createTokenSet, type TokenSet } from '../auth/token-set.ts'
 import type { RestSettings } from '../bitrix/bitrix.ts'
+import type { PacerOptions } from '../bitrix/pacer.ts'
 import { BITRIX24_CLOUD_HOSTS } from '../bitrix/portal-hosts.ts'
 import { systemLookup } from '../bitrix/portal-trust.ts'
+import { checkRestRate, DEFAULT_REST_RATE, type RestRate, type RestRates } from '../bitrix/rest-rate.ts'
 import { webhookTarget } from '../bitrix/rest-target.ts'
 import { ConfigError } from '../errors.ts'
 import { createLogger } from '../log/create-logger.ts'
@@ -20,6 +22,11 @@ export interface ReceiverSettings {
   options: ReceiverOptions
   tokens: TokenSet
   rest: RestSettings
+  /**
+   * What the receiver's one pacer is made of (rates, operating limit, clock, logger), all but the
+   * store's buckets and the metrics: `new Pacer({ ...pacing, buckets: () => store?.restBuckets, observe })`.
+   */
+  pacing: PacerOptions & { rates: RestRates }
   worker: typeof RECEIVER_DEFAULTS.worker
   store: StoreFactory
   logger: Logger
@@ -52,19 +59,38 @@ export function receiverSettings(options: ReceiverOptions): ReceiverSettings {
     throw new ConfigError(`secretKey: this store (${store.kind}) keeps no key file: give the key that seals credentials in it (B24_SECRET_KEY), the same on every replica`)
   }
   if (typeof options.secretKey === 'string') parseSecretKey(options.secretKey, 'secretKey')
+  const logger = (options.logger as Logger | undefined) ?? createLogger({ level: 'info' })
+  const clock = options.clock ?? systemClock
   return {
     options,
     tokens,
     rest: restSettings,
+    pacing: { rates: restRates(rest), operatingLimitSeconds: operatingLimit(rest.operatingLimitSeconds), clock, logger },
     worker: withDefaults(RECEIVER_DEFAULTS.worker, options.worker),
     store,
     // Fastify's logger is pino (its type names fewer of pino's methods than handlers may use).
-    logger: (options.logger as Logger | undefined) ?? createLogger({ level: 'info' }),
+    logger,
     bodyLimit: options.bodyLimit ?? RECEIVER_DEFAULTS.bodyLimit,
     formLimits: withDefaults(DEFAULT_FORM_LIMITS, options.formLimits),
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? RECEIVER_DEFAULTS.shutdownTimeoutMs,
-    clock: options.clock ?? systemClock,
+    clock,
   }
+}
+
+/**
+ * `rest.rate` and `rest.portalRates`, checked, hosts in lower case.
+ * @throws {ConfigError} naming the option of a rate that cannot be a bucket's.
+ */
+function restRates(rest: NonNullable<ReceiverOptions['rest']>): RestRates {
+  const portals: Record<string, RestRate> = {}
+  for (const [host, rate] of Object.entries(rest.portalRates ?? {})) portals[host.toLowerCase()] = checkRestRate(rate, `rest.portalRates[${JSON.stringify(host.slice(0, 100))}]`)
+  return { rate: rest.rate ? checkRestRate(rest.rate, 'rest.rate') : DEFAULT_REST_RATE, portals }
+}
+
+/** @throws {ConfigError} for an operating limit that is not a positive number of seconds. */
+function operatingLimit(seconds: number | undefined): number | undefined {
+  if (seconds !== undefined && !(Number.isFinite(seconds) && seconds > 0)) throw new ConfigError('rest.operatingLimitSeconds must be a positive number of seconds')
+  return seconds
 }
 
 /** @throws {ConfigError} for application options that cannot work; never quotes the secret. */

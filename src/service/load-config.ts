@@ -4,6 +4,7 @@ import type { AppOptions } from '../app/app-options.ts'
 import { isSecureUrl } from '../app/secure-url.ts'
 import { parseTokenList } from '../auth/token-set.ts'
 import { parseHostList } from '../bitrix/portal-hosts.ts'
+import { parseRestRate, type RestRate } from '../bitrix/rest-rate.ts'
 import { ConfigError } from '../errors.ts'
 import { parseSecretKey } from '../seal/secret-key.ts'
 import type { ReceiverOptions } from '../receiver/receiver-options.ts'
@@ -93,7 +94,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
         retryMaxMs: e.RETRY_MAX_MS,
       },
       portalHosts: e.B24_PORTAL_HOSTS === undefined ? undefined : parseHostList(e.B24_PORTAL_HOSTS),
-      rest: { url: e.B24_REST_URL, botId: e.B24_BOT_ID, botToken: e.B24_BOT_TOKEN, timeoutMs: e.B24_REST_TIMEOUT_MS },
+      rest: { url: e.B24_REST_URL, botId: e.B24_BOT_ID, botToken: e.B24_BOT_TOKEN, timeoutMs: e.B24_REST_TIMEOUT_MS, ...restRates(e), operatingLimitSeconds: e.B24_REST_OPERATING_LIMIT },
       app: appOptions(e),
       poll: e.B24_POLL && {
         mode: e.B24_POLL,
@@ -104,6 +105,13 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       },
     },
   }
+}
+
+/** `B24_REST_RATE` as the receiver's `rest.rate` and `rest.portalRates`, both unset when it is. */
+function restRates(e: Env): { rate: RestRate | undefined; portalRates: Record<string, RestRate> | undefined } {
+  if (e.B24_REST_RATE === undefined) return { rate: undefined, portalRates: undefined }
+  const { rate, portals } = parseRestRate(e.B24_REST_RATE, 'B24_REST_RATE')
+  return { rate, portalRates: portals }
 }
 
 /**

@@ -24,6 +24,9 @@ t.test('options that cannot work are refused when the receiver is made, naming t
   ]
   for (const [options, message] of refused) t.throws(() => receiverSettings(options), new ConfigError(message), message)
   t.throws(() => receiverSettings({ tokens: [APP_TOKEN], secretKey: 'not-a-key' }), { name: 'ConfigError', message: /^secretKey/ })
+  t.throws(() => receiverSettings({ tokens: [APP_TOKEN], rest: { rate: { drainPerSecond: 0, threshold: 50 } } }), { name: 'ConfigError', message: /^rest\.rate must be/ })
+  t.throws(() => receiverSettings({ tokens: [APP_TOKEN], rest: { portalRates: { 'a.com': { drainPerSecond: 2, threshold: 0.5 } } } }), { name: 'ConfigError', message: /^rest\.portalRates\["a\.com"\] must be/ })
+  t.throws(() => receiverSettings({ tokens: [APP_TOKEN], rest: { operatingLimitSeconds: 0 } }), new ConfigError('rest.operatingLimitSeconds must be a positive number of seconds'))
 })
 
 t.test('the defaults of what is left out; what is given, as given', async (t) => {
@@ -31,6 +34,9 @@ t.test('the defaults of what is left out; what is given, as given', async (t) =>
   t.match(defaults, { bodyLimit: RECEIVER_DEFAULTS.bodyLimit, worker: RECEIVER_DEFAULTS.worker, formLimits: DEFAULT_FORM_LIMITS, shutdownTimeoutMs: RECEIVER_DEFAULTS.shutdownTimeoutMs, clock: systemClock })
   t.match(defaults, { store: { kind: 'sqlite' }, rest: { webhook: null, botId: null, botToken: null, timeoutMs: RECEIVER_DEFAULTS.restTimeoutMs } })
   t.equal(defaults.tokens.size, 1)
+  t.same(defaults.pacing, { rates: { rate: { drainPerSecond: 2, threshold: 50 }, portals: {} }, operatingLimitSeconds: undefined, clock: systemClock, logger: defaults.logger }, "the pacer's: Bitrix24's most common plan")
+  const paced = receiverSettings({ tokens: [APP_TOKEN], rest: { rate: { drainPerSecond: 5, threshold: 250 }, portalRates: { 'Big.Bitrix24.com': { drainPerSecond: 10, threshold: 500 } }, operatingLimitSeconds: 300 } })
+  t.match(paced.pacing, { rates: { rate: { drainPerSecond: 5, threshold: 250 }, portals: { 'big.bitrix24.com': { drainPerSecond: 10, threshold: 500 } } }, operatingLimitSeconds: 300 })
   const logger = pino({ level: 'silent' })
   const clock = new ManualClock()
   const given = receiverSettings({ tokens: [APP_TOKEN], app: APP, store: new MemoryStore(), secretKey: SECRET_KEY, logger, clock, bodyLimit: 10, shutdownTimeoutMs: 5, worker: { concurrency: 2, handlerTimeoutMs: undefined }, poll: { mode: 'imbot' }, rest: { url: URL, botId: 1, botToken: 'bt' } })

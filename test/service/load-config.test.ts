@@ -30,7 +30,7 @@ t.test('runs on a fresh clone with no environment at all, leaving the receiver t
       eventsFile: undefined,
       worker: { concurrency: undefined, handlerTimeoutMs: undefined, maxAttempts: undefined, retryBaseMs: undefined, retryMaxMs: undefined },
       portalHosts: undefined,
-      rest: { url: undefined, botId: undefined, botToken: undefined, timeoutMs: undefined },
+      rest: { url: undefined, botId: undefined, botToken: undefined, timeoutMs: undefined, rate: undefined, portalRates: undefined, operatingLimitSeconds: undefined },
       app: undefined,
       poll: undefined,
     },
@@ -43,7 +43,7 @@ t.test('reads every pinned variable', async (t) => {
       PORT: '8080', HOST: '0.0.0.0', B24_APP_TOKENS: ' abc , 61fe:def ,, ', DATA_DIR: '/var/b24', B24_SECRET_KEY: 'AB'.repeat(32), EVENTS_FILE: 'events.jsonl', LOG_LEVEL: 'debug', LOG_PRETTY: '1',
       BODY_LIMIT: '2048', FORM_MAX_PAIRS: '50000', FORM_MAX_DEPTH: '64', SHUTDOWN_TIMEOUT_MS: '500', B24_POLL: 'imbot', B24_REST_URL: 'https://p.bitrix24.com/rest/1/x/', B24_BOT_ID: '456', B24_BOT_TOKEN: 'bt',
       B24_PORTAL_HOSTS: ' *.example.com , 127.0.0.1 ,, ', B24_POLL_WITH_USER_EVENTS: 'true', B24_POLL_LIMIT: '50', B24_POLL_BUSY_MS: '2500', B24_POLL_IDLE_MS: '5000', UNRELATED: 'x',
-      B24_REST_TIMEOUT_MS: '900', EXAMPLE_BOT: 'true', DATABASE_URL: 'postgres://b24:pw@db:5432/b24', LEASE_TIMEOUT_MS: '15000', INBOX_DURABILITY: 'power', DEDUP_WINDOW_MS: '1000', WORKER_CONCURRENCY: '2', HANDLER_TIMEOUT_MS: '500', MAX_ATTEMPTS: '3', RETRY_BASE_MS: '10', RETRY_MAX_MS: '100',
+      B24_REST_TIMEOUT_MS: '900', B24_REST_RATE: '5/250, Big.example.com=10/500', B24_REST_OPERATING_LIMIT: '300', EXAMPLE_BOT: 'true', DATABASE_URL: 'postgres://b24:pw@db:5432/b24', LEASE_TIMEOUT_MS: '15000', INBOX_DURABILITY: 'power', DEDUP_WINDOW_MS: '1000', WORKER_CONCURRENCY: '2', HANDLER_TIMEOUT_MS: '500', MAX_ATTEMPTS: '3', RETRY_BASE_MS: '10', RETRY_MAX_MS: '100',
     },
     '/srv/app',
   )
@@ -56,7 +56,7 @@ t.test('reads every pinned variable', async (t) => {
     eventsFile: '/srv/app/events.jsonl',
     worker: { concurrency: 2, handlerTimeoutMs: 500, maxAttempts: 3, retryBaseMs: 10, retryMaxMs: 100 },
     portalHosts: ['*.example.com', '127.0.0.1'],
-    rest: { url: 'https://p.bitrix24.com/rest/1/x/', botId: 456, botToken: 'bt', timeoutMs: 900 },
+    rest: { url: 'https://p.bitrix24.com/rest/1/x/', botId: 456, botToken: 'bt', timeoutMs: 900, rate: { drainPerSecond: 5, threshold: 250 }, portalRates: { 'big.example.com': { drainPerSecond: 10, threshold: 500 } }, operatingLimitSeconds: 300 },
     app: undefined,
     poll: { mode: 'imbot', withUserEvents: true, limit: 50, busyMs: 2500, idleMs: 5000 },
   })
@@ -76,6 +76,8 @@ t.test('stops the start on a bad value, naming each variable', async (t) => {
   t.throws(() => loadConfig({ DATABASE_URL: 'mysql://u:hunter2@db/x' }), { name: 'ConfigError', message: /^invalid environment: DATABASE_URL must match pattern/ })
   t.notOk(String((() => { try { loadConfig({ DATABASE_URL: 'mysql://u:hunter2@db/x' }) } catch (error) { return (error as Error).message } })()).includes('hunter2'), 'a password in the URL is never echoed')
   t.throws(() => loadConfig({ LEASE_TIMEOUT_MS: '10' }), /LEASE_TIMEOUT_MS must be >= 1000/)
+  t.throws(() => loadConfig({ B24_REST_RATE: '50/2/1' }), { name: 'ConfigError', message: /^B24_REST_RATE must be DRAIN\/THRESHOLD/ })
+  t.throws(() => loadConfig({ B24_REST_OPERATING_LIMIT: '0' }), /B24_REST_OPERATING_LIMIT must be >= 1/)
   t.notOk(String((() => { try { loadConfig({ B24_SECRET_KEY: 'not-a-key' }) } catch (error) { return (error as Error).message } })()).includes('not-a-key'), 'the value is never echoed')
 })
 
