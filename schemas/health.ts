@@ -98,6 +98,25 @@ export const AppHealthSchema = Type.Object({
 })
 export type AppHealth = Static<typeof AppHealthSchema>
 
+/** A portal's REST bucket as this replica last saw it. */
+export const RestBucketSchema = Type.Object({
+  /** The portal's host. */
+  portal: Type.String(),
+  /** Calls counted in its bucket now (as last known, drained since); the portal refuses past `threshold`. */
+  level: Type.Number(),
+  threshold: Type.Integer(),
+  /** Calls of this replica waiting for room. */
+  waiting: Type.Integer(),
+})
+export type RestBucket = Static<typeof RestBucketSchema>
+
+/** What `/health` says of the REST calls handlers make. */
+export const RestHealthSchema = Type.Object({
+  /** The busiest portals' buckets (those with calls waiting first, then the fullest), a few at most; portals idle long enough to drain are left out. */
+  buckets: Type.Array(RestBucketSchema),
+})
+export type RestHealth = Static<typeof RestHealthSchema>
+
 /** `GET /health`: always 200; `status` says whether events can be taken now. */
 export const HealthSchema = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
@@ -115,5 +134,6 @@ export const HealthSchema = Type.Object({
   poller: Nullable(PollerStateSchema),
   /** Application mode, or `null` when it is off. */
   app: Nullable(AppHealthSchema),
+  rest: RestHealthSchema,
 })
 export type Health = Static<typeof HealthSchema>

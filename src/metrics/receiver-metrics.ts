@@ -6,6 +6,7 @@ import type { DoorObserver } from '../door/webhook-door.ts'
 import { doorMetrics } from './door-metrics.ts'
 import { eventCounts } from './event-counts.ts'
 import { pollerMetrics, type PollerView } from './poller-metrics.ts'
+import { restMetrics, type RestObserver } from './rest-metrics.ts'
 import { storeMetrics } from './store-metrics.ts'
 import { workerMetrics } from './worker-metrics.ts'
 
@@ -28,6 +29,8 @@ export interface ReceiverMetrics {
   door: DoorObserver
   ingest: IngestObserver
   worker: WorkerObserver
+  /** The REST calls handlers make: what the pacer reports to. */
+  rest: RestObserver
   /** The event counters since start, as the metrics count them. */
   events(): Promise<EventCounts>
   /** When an event was last stored (ISO), `null` before the first. */
@@ -46,5 +49,6 @@ export function createReceiverMetrics(sources: MetricsSources): ReceiverMetrics 
   const worker = workerMetrics(registry, sources.inFlight)
   storeMetrics(registry, sources.stats, sources.statsTimeoutMs)
   pollerMetrics(registry, sources.poller)
-  return { registry, door, ingest, worker, events: async () => ({ ...(await eventCounts(registry)), inFlight: sources.inFlight() }), lastEventAt: lastStoredAt }
+  const rest = restMetrics(registry)
+  return { registry, door, ingest, worker, rest, events: async () => ({ ...(await eventCounts(registry)), inFlight: sources.inFlight() }), lastEventAt: lastStoredAt }
 }

@@ -1,4 +1,4 @@
-import type { Health, Readiness } from '../../schemas/health.ts'
+import type { Health, Readiness, RestBucket } from '../../schemas/health.ts'
 import type { ReceiverMetrics } from '../metrics/receiver-metrics.ts'
 import { version } from '../version.ts'
 import type { Lifecycle } from './lifecycle.ts'
@@ -10,8 +10,16 @@ export interface ReceiverHealth {
   health(): Promise<Health>
 }
 
-/** `replica`: this receiver's name, as its claims and leases say it. */
-export function receiverHealth(lifecycle: Pick<Lifecycle, 'phase' | 'store' | 'running' | 'startedAt'>, metrics: Pick<ReceiverMetrics, 'events' | 'lastEventAt'>, replica: string): ReceiverHealth {
+/** How many portals' buckets `/health` shows. */
+export const HEALTH_BUCKETS = 5
+
+/** `replica`: this receiver's name, as its claims and leases say it. `pacer`: its REST pacer, whose view of the portals' buckets `/health` shows. */
+export function receiverHealth(
+  lifecycle: Pick<Lifecycle, 'phase' | 'store' | 'running' | 'startedAt'>,
+  metrics: Pick<ReceiverMetrics, 'events' | 'lastEventAt'>,
+  replica: string,
+  pacer?: { levels(count: number): RestBucket[] },
+): ReceiverHealth {
   const ready = (): Readiness => {
     const { phase, store, running } = lifecycle
     const reason = phase === 'idle' || !store ? 'starting' : phase === 'closing' ? 'closing' : (store.unavailable() ?? (running ? (running.poller?.fatal ?? running.application?.fatal ?? null) : 'starting'))
@@ -36,6 +44,7 @@ export function receiverHealth(lifecycle: Pick<Lifecycle, 'phase' | 'store' | 'r
         inbox: (await lifecycle.store?.stats().catch(() => null)) ?? null,
         poller: running?.poller?.state() ?? null,
         app: (await running?.application?.health().catch(() => null)) ?? null,
+        rest: { buckets: pacer?.levels(HEALTH_BUCKETS) ?? [] },
       }
     },
   }

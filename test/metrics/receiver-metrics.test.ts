@@ -20,3 +20,9 @@ t.test("each receiver's metrics in a registry of its own, never the global one",
   t.ok(names.every((name) => name.startsWith('b24_')), names.join(' '))
   t.notOk(names.some((name) => name.startsWith('process_') || name.startsWith('nodejs_')), 'no default process metrics')
 })
+
+t.test('the REST calls are counted in the same registry', async (t) => {
+  const metrics = createReceiverMetrics(sources)
+  metrics.rest.called('imbot.v2.Chat.Message.send', 'ok')
+  t.match(await metrics.registry.metrics(), 'b24_rest_calls_total{family="imbot.v2.Chat",outcome="ok"} 1')
+})

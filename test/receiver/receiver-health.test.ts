@@ -49,6 +49,7 @@ t.test("health: the figures of the metrics, the store's, the poller's and the ap
     inbox: await store.stats(),
     poller: null,
     app: null,
+    rest: { buckets: [] },
   })
   const app = { portals: { active: 1 } }
   Object.assign(seen, { running: running({ poller: { fatal: null, state: () => ({ state: 'polling' }) }, application: { fatal: null, health: async () => app } }) })
@@ -58,4 +59,18 @@ t.test("health: the figures of the metrics, the store's, the poller's and the ap
   t.match(await health.health(), { inbox: null, app: null }, 'what cannot be read is left out')
   Object.assign(seen, { store: null, running: null, phase: 'idle' })
   t.match(await health.health(), { inbox: null, poller: null, app: null })
+})
+
+t.test("health: the busiest portals' buckets, as the pacer sees them", async (t) => {
+  const asked: number[] = []
+  const buckets = [{ portal: 'p.bitrix24.com', level: 47.5, threshold: 50, waiting: 3 }]
+  const pacer = {
+    levels(count: number) {
+      asked.push(count)
+      return buckets
+    },
+  }
+  const health = receiverHealth({ phase: 'idle', store: null, running: null, startedAt: Date.now() }, metrics, 'host:1:abc', pacer)
+  t.same((await health.health()).rest, { buckets })
+  t.same(asked, [5], 'a few at most')
 })
