@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { Pacer } from '../../../src/bitrix/pacer.ts'
 import { NewerFormatError } from '../../../src/store/newer-format-error.ts'
 import { PostgresDatabase } from '../../../src/store/postgres/postgres-database.ts'
 import { PostgresRestBuckets } from '../../../src/store/postgres/postgres-rest-buckets.ts'
@@ -68,4 +69,25 @@ t.test('the store has them', async (t) => {
   const store = await openPgStore(t)
   t.match(await store.restBuckets?.take('p.bitrix24.com', 2, RATE), { granted: 2 })
   t.same(await sql(store.connectionString, 'SELECT portal FROM b24_rest_buckets'), [{ portal: 'p.bitrix24.com' }])
+})
+
+t.test('two replicas pacing one portal through the shared bucket send no more between them than it lets through', async (t) => {
+  const { a, b } = await twoReplicas(t)
+  // 10 calls of room, 20 a second after: 40 calls take at least 1.5 s between both, as on one.
+  const rates = { rate: { drainPerSecond: 20, threshold: 12 }, portals: {} }
+  const replicas = [new Pacer({ buckets: () => a, rates }), new Pacer({ buckets: () => b, rates })]
+  const started = Date.now()
+  const sent: number[] = []
+  await Promise.all(Array.from({ length: 40 }, (_, i) => (replicas[i % 2] as Pacer).take('p.bitrix24.com', 'm').then(() => void sent.push(Date.now() - started))))
+  sent.sort((x, y) => x - y)
+  // Within any stretch of time, no more than the room and what drained meanwhile (a few ms of slack for the clocks).
+  const over: string[] = []
+  for (let i = 0; i < sent.length; i++) {
+    for (let j = i + 11; j < sent.length; j++) {
+      const allowed = 10 + Math.ceil((((sent[j] as number) - (sent[i] as number) + 60) / 1000) * 20)
+      if (j - i + 1 > allowed) over.push(`calls ${i}..${j} within ${(sent[j] as number) - (sent[i] as number)} ms`)
+    }
+  }
+  t.same(over, [], 'never more than the bucket lets through')
+  t.ok((sent[39] as number) >= 1400, `the last sent after ${sent[39]} ms`)
 })
