@@ -19,7 +19,8 @@ export function openPoller(poll: PollSettings, rest: RestSettings, ingest: Inges
     ...poll,
     ...retry,
     // createReceiver refuses polling without a REST URL.
-    client: new RestClient(rest.webhook as RestTarget, { timeoutMs: rest.timeoutMs, logger: log }),
+    // Paced with the handlers' calls: they share the portal's bucket.
+    client: new RestClient(rest.webhook as RestTarget, { timeoutMs: rest.timeoutMs, logger: log, pacer: rest.pacer }),
     botId: rest.botId,
     botToken: rest.botToken,
     ingest,

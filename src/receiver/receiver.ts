@@ -6,6 +6,7 @@ import type { Application } from '../app/application.ts'
 import { createRefusalLog } from '../auth/refusal-log.ts'
 import { BitrixError } from '../bitrix/bitrix-error.ts'
 import type { Bitrix } from '../bitrix/bitrix.ts'
+import { Pacer } from '../bitrix/pacer.ts'
 import { tokenVerifier, type Verifier } from '../door/verifier.ts'
 import { webhookDoor, type WebhookDoor, type WebhookRequest } from '../door/webhook-door.ts'
 import { ConfigError } from '../errors.ts'
@@ -52,6 +53,9 @@ export class Receiver {
       poller: () => this.#lifecycle.running?.poller?.state() ?? null,
       inFlight: () => this.#lifecycle.running?.worker.stats().inFlight ?? 0,
     })
+    // One for the receiver: a portal's bucket is one, whoever calls. The store's buckets are asked
+    // for on each use (shared with the replicas once the store is open; this process's until then).
+    const pacer = new Pacer({ ...settings.pacing, buckets: () => this.#lifecycle.store?.restBuckets, observe: this.#metrics.rest })
     this.#lifecycle = new Lifecycle({
       logger,
       clock: settings.clock,
@@ -66,9 +70,9 @@ export class Receiver {
         return store
       },
       unseal: (store) => unseal(store, options.secretKey, settings.store),
-      run: (store, sealer) => run(store, sealer, { settings, router: this.#router, metrics: this.#metrics, replica }),
+      run: (store, sealer) => run(store, sealer, { settings, router: this.#router, metrics: this.#metrics, replica, pacer }),
     })
-    this.#health = receiverHealth(this.#lifecycle, this.#metrics, replica)
+    this.#health = receiverHealth(this.#lifecycle, this.#metrics, replica, pacer)
     // Verification is chosen once: application mode's needs the store, so it is asked for only once running (503 before).
     const verify: Verifier = this.#app ? (arrival, append) => (this.#lifecycle.started().application as Application).verify(arrival, append) : tokenVerifier(settings.tokens)
     this.bodyLimit = settings.bodyLimit

@@ -2,6 +2,7 @@ import { Application } from '../app/application.ts'
 import { createIngest, type Ingest } from '../door/ingest.ts'
 import type { ReceiverMetrics } from '../metrics/receiver-metrics.ts'
 import { openPoller } from '../poll/open-poller.ts'
+import type { Pacer } from '../bitrix/pacer.ts'
 import type { Poller } from '../poll/poller.ts'
 import type { Router } from '../router/router.ts'
 import type { Sealer } from '../seal/sealer.ts'
@@ -28,11 +29,14 @@ export interface RunParts {
   metrics: ReceiverMetrics
   /** This replica's one name: the poller's lease and application mode's refresh leases hold it. */
   replica: string
+  /** The receiver's one REST pacer: every call to a portal, from a handler, application mode or the poller, waits in it. */
+  pacer: Pacer
 }
 
 /** Starts the parts behind the doors on an open store: application mode's background work, the worker, the poller. */
-export function run(store: Store, sealer: Sealer, { settings, router, metrics, replica }: RunParts): Running {
-  const { options, logger, rest } = settings
+export function run(store: Store, sealer: Sealer, { settings, router, metrics, replica, pacer }: RunParts): Running {
+  const { options, logger } = settings
+  const rest = { ...settings.rest, pacer }
   const ingest = createIngest(store, sealer, metrics.ingest)
   let application: Application | null = null
   if (options.app) {
@@ -45,6 +49,7 @@ export function run(store: Store, sealer: Sealer, { settings, router, metrics, r
       sealer,
       logger,
       restTimeoutMs: rest.timeoutMs,
+      pacer,
       owner: replica,
       tokens: settings.tokens,
       clock: options.app.clock ?? settings.clock,

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { Logger } from 'pino'
 import type { PortalRow } from '../../schemas/portal.ts'
 import { installedPortal } from '../event/installed-portal.ts'
@@ -33,6 +34,9 @@ const NEVER = new AbortController().signal
 /** The context handlers of one event, on a given attempt. */
 export function createContext(decoded: DecodedEvent, logger: Logger, settings: AttemptSettings = {}): HandlerContext {
   const { attempt = 1, key = dedupKey(decoded), rest, app, signal = NEVER, wait } = settings
+  // Each call of the handlers, waiting for room or under way, listens to the signal until it is
+  // done: a handler with more than ten at once is no leak (Node warns past ten by default).
+  setMaxListeners(0, signal)
   const { event, delivery } = decoded
   const log = logger.child({ type: event.type, portal: delivery.portal.domain ?? delivery.portal.memberId })
   const botId = (event.data as { bot?: { id?: unknown } }).bot?.id
