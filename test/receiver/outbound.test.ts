@@ -74,3 +74,27 @@ t.test('a call the portal refused was not executed: sent again inside the call, 
   t.same(portal.counts.refused, { QUERY_LIMIT_EXCEEDED: 2 }, 'the reply refused twice on its way')
   t.same(attempts, [1], 'one attempt: the handler did not run again')
 })
+
+t.test("time waiting for the bucket is not the handler's: a handler waiting past HANDLER_TIMEOUT_MS for room succeeds on its first attempt", async (t) => {
+  // 10 a second, 3 at most (1 granted at once, 2 kept as a margin): the handler's 5 calls wait
+  // about 400 ms for room in all, 4 times its 100 ms.
+  const slow: RestRate = { drainPerSecond: 10, threshold: 3 }
+  const portal = await LimitedPortal.start({ rate: slow })
+  t.teardown(() => portal.close())
+  const { post, receiver } = await startTestApp({
+    tokens: [EVENT_TOKEN],
+    portalHosts: ['127.0.0.1'],
+    rest: { timeoutMs: 2000, rate: slow },
+    worker: { ...TEST_WORKER, handlerTimeoutMs: 100 },
+  })
+  const attempts: number[] = []
+  receiver.on('ONIMBOTV2MESSAGEADD', async (_event, ctx) => {
+    attempts.push(ctx.attempt)
+    for (let i = 1; i <= 5; i++) await ctx.reply(`part ${i}`)
+  })
+  t.equal((await post(portalEventBody(portal, { id: 1, text: 'long answer', chat: 9 }))).status, 200)
+  await eventually(() => portal.messages.length === 5)
+  t.same(portal.messages.map((message) => message.text), ['part 1', 'part 2', 'part 3', 'part 4', 'part 5'], 'each part sent once')
+  t.same(attempts, [1], 'one attempt, not timed out')
+  t.same(portal.counts.refused, {})
+})
