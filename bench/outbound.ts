@@ -223,7 +223,7 @@ async function measure(children: ServerChild[], databaseUrl: string, dataDir: st
   const trickleLatencies = [...postedAt].map(([id, at]) => ((trickleFirst.get(id) ?? Number.POSITIVE_INFINITY) - at) / 1000)
   const trickleTally = tally(tricklePortal, [...postedAt.keys()])
   lines.push(
-    `burst: ${N} messages over ${CHATS} chats posted at once (${burstNot200} not answered 200), portal ${threshold}/${drainPerSecond}/s from empty; ` +
+    `burst: ${N} messages over ${CHATS} chats posted at once (${burstNot200} not answered 200), portal's bucket ${drainPerSecond}/${threshold} (drain a second / threshold) from empty; ` +
       `${drained ? 'all answered' : 'NOT ALL ANSWERED'}; last answer ${lastAnswerS.toFixed(1)} s after the first post (the bucket's own minimum ${minimumS.toFixed(1)} s)`,
     `burst portal: ${calls} calls, ${executed} executed, refused ${JSON.stringify(refused)}; answered once ${burst.once}, twice or more ${burst.twice}, never ${burst.never}`,
     `second portal, one a second: ${postedAt.size} posted (${trickleNot200} not answered 200), post → answer p50 ${seconds(percentile(trickleLatencies, 0.5) * 1000)} s, ` +
@@ -288,14 +288,14 @@ async function measure(children: ServerChild[], databaseUrl: string, dataDir: st
     verdict('burst: answered more than once', burst.twice, '≤', 0, 0),
     verdict('burst: share of calls QUERY_LIMIT_EXCEEDED', limitedShare, '≤', 0.01),
     verdict('burst: last answer, s', lastAnswerS, '≤', Number((1.1 * minimumS).toFixed(1)), 1),
-    verdict('burst: messages with an attempt after the first', retried(burstIds), '≤', 0, 0),
+    verdict('burst: messages tried again', retried(burstIds), '≤', 0, 0),
     verdict('second portal: slowest answer, s', percentile(trickleLatencies, 1), '≤', TRICKLE_FLOOR_S, 2),
     verdict('second portal: answered exactly once', trickleTally.once, '≥', postedAt.size, 0),
     verdict('two calls: first call sent more than once', noticesAgain, '≤', 0, 0),
     verdict('two calls: answered exactly once', two.once, '≥', TWO_CALLS_N, 0),
-    verdict('two calls: messages with an attempt after the first', retried(twoIds), '≤', 0, 0),
+    verdict('two calls: messages tried again', retried(twoIds), '≤', 0, 0),
     verdict('held: answered exactly once', held.once, '≥', HOLD_N, 0),
-    verdict('held: messages with an attempt after the first', retried(holdIds), '≤', 0, 0),
+    verdict('held: messages tried again', retried(holdIds), '≤', 0, 0),
     verdict('dead letters', dead, '≤', 0, 0),
   )
   return lines.join('\n')
