@@ -19,7 +19,11 @@ export interface PacerOptions {
   leaseAtMost?: number
   /** Between two calls of a method past 80% of its operating time, until its reset; 5 s. */
   spacingMs?: number
-  /** How long a method the portal held without saying until when is held: from `holdBaseMs` (2 s), doubling up to `holdMaxMs` (1 min). */
+  /**
+   * How long a method the portal held without saying until when is held: from `holdBaseMs` (2 s),
+   * doubling up to `holdMaxMs` (10 s: a hold ends when the oldest minute of its window leaves it,
+   * so a probe every 10 s finds its end within 10 s, at the cost of one refused call each).
+   */
   holdBaseMs?: number
   holdMaxMs?: number
   /** The longest one call waits in all before it fails (with the limit's code, a transient error); 15 min. */
@@ -31,10 +35,13 @@ export interface PacerOptions {
 }
 
 /** The defaults of {@link PacerOptions}. */
-export const PACER_DEFAULTS = { operatingLimitSeconds: 480, leaseAtMost: 5, spacingMs: 5000, holdBaseMs: 2000, holdMaxMs: 60000, maxWaitMs: 900000 }
+export const PACER_DEFAULTS = { operatingLimitSeconds: 480, leaseAtMost: 5, spacingMs: 5000, holdBaseMs: 2000, holdMaxMs: 10000, maxWaitMs: 900000 }
 
 /** Past this share of its operating time, a method's calls are spaced out. */
 const OPERATING_SHARE = 0.8
+/** How often calls waiting for a probe of a hold look again; and how long a probe that never answers (aborted before it was sent) holds them at most. */
+const PROBE_CHECK_MS = 250
+const PROBE_LONGEST_MS = 30000
 /** The operating window is 10 minutes: a reset said to come later is not believed past it (and a minute of skew). */
 const LONGEST_HOLD_MS = 11 * 60000
 
@@ -78,6 +85,8 @@ interface Line {
 interface MethodState {
   heldUntil: number
   holds: number
+  /** Once a hold ends, one call goes first to see whether it has (until its answer, or this time at most); the others wait for it. */
+  probeUntil: number
   spacedUntil: number
   nextAt: number
 }
@@ -159,6 +168,7 @@ export class Pacer {
     const told = readTime(time, now)
     const key = `${host} ${method}`
     let state = this.#methods.get(key)
+    if (state) state.probeUntil = 0
     if (error?.rateLimited) this.#observe?.limited(error.code)
     if (error?.code === 'OPERATION_TIME_LIMIT') {
       state ??= this.#method(key)
@@ -196,6 +206,12 @@ export class Pacer {
     if (!state) return null
     const now = this.#clock.now()
     if (state.heldUntil > now) return { at: state.heldUntil, reason: 'held' }
+    // Past a hold with no answer since: the first call probes it, the others wait for its answer
+    // (all at once, they would all be refused while the hold lasts).
+    if (state.holds > 0) {
+      if (state.probeUntil > now) return { at: Math.min(state.probeUntil, now + PROBE_CHECK_MS), reason: 'held' }
+      state.probeUntil = now + PROBE_LONGEST_MS
+    }
     if (state.spacedUntil <= now) {
       if (state.holds === 0) this.#methods.delete(key)
       return null
@@ -208,7 +224,7 @@ export class Pacer {
   }
 
   #method(key: string): MethodState {
-    const state = { heldUntil: 0, holds: 0, spacedUntil: 0, nextAt: 0 }
+    const state = { heldUntil: 0, holds: 0, probeUntil: 0, spacedUntil: 0, nextAt: 0 }
     this.#methods.set(key, state)
     return state
   }

@@ -333,3 +333,33 @@ t.test('each request is counted by its outcome', async (t) => {
   t.same(seen.called, ['a ok', 'b fatal', 'c transient', 'd error'])
   t.same(seen.limited, [])
 })
+
+t.test('once a hold ends, one call probes it and the others wait for its answer', async (t) => {
+  const { clock, pacer, start } = paced({ holdBaseMs: 1000, rates: { rate: { drainPerSecond: 100, threshold: 1000 }, portals: {} } })
+  const limited = () => pacer.answered(HOST, 'm', new BitrixError('m', 'OPERATION_TIME_LIMIT', 429, ''), undefined)
+  const advance = async (ms: number) => {
+    clock.advance(ms)
+    await settle()
+    await settle()
+  }
+  await limited()
+  const calls = [start('m'), start('m'), start('m')]
+  await advance(1000)
+  t.same(calls.map((call) => call.state()), ['done', 'waiting', 'waiting'], 'the hold over: the first goes alone')
+  await limited()
+  await advance(1000)
+  t.same(calls.map((call) => call.state()), ['done', 'waiting', 'waiting'], 'held again (2 s now): the others still wait')
+  await advance(1000)
+  t.same(calls.map((call) => call.state()), ['done', 'done', 'waiting'], 'the second probes')
+  await pacer.answered(HOST, 'm', null, undefined)
+  await advance(250)
+  t.same(calls.map((call) => call.state()), ['done', 'done', 'done'], 'answered: the rest go')
+
+  // A probe that never answers (its call abandoned before it was sent) holds the others 30 s at most.
+  await limited()
+  const later = [start('m'), start('m')]
+  await advance(2000)
+  t.same(later.map((call) => call.state()), ['done', 'waiting'])
+  for (let waited = 0; waited < 30_000; waited += 250) await advance(250)
+  t.same(later.map((call) => call.state()), ['done', 'done'])
+})
