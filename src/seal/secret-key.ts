@@ -19,3 +19,28 @@ export function parseSecretKey(text: string, name = 'B24_SECRET_KEY'): Buffer {
   }
   throw new ConfigError(`${name} must be 64 hex digits (openssl rand -hex 32) or base64 of exactly 32 bytes (openssl rand -base64 32)`)
 }
+
+/**
+ * The old keys of a key rotation (`B24_SECRET_KEY_PREVIOUS`): one or more, comma-separated, each
+ * read as {@link parseSecretKey} reads a key. A bad one is named by its position, never quoted.
+ * @throws {ConfigError} for an empty entry or one that is not a key.
+ */
+export function parsePreviousKeys(text: string, name = 'B24_SECRET_KEY_PREVIOUS'): Buffer[] {
+  return text.split(',').map((entry, i) => {
+    const key = entry.trim()
+    if (key === '') throw new ConfigError(`${name}: key ${i + 1} is empty (give the old keys, comma-separated)`)
+    return parseSecretKey(key, `${name}: key ${i + 1}`)
+  })
+}
+
+/**
+ * The library's `previousSecretKeys` (each 32 bytes, or a key's text forms) as keys.
+ * @throws {ConfigError} naming the bad one by position.
+ */
+export function previousKeys(given: ReadonlyArray<string | Buffer> | undefined, name = 'previousSecretKeys'): Buffer[] {
+  return (given ?? []).map((key, i) => {
+    if (typeof key === 'string') return parseSecretKey(key, `${name}[${i}]`)
+    if (key.length !== KEY_BYTES) throw new ConfigError(`${name}[${i}] must be ${KEY_BYTES} bytes, not ${key.length}`)
+    return key
+  })
+}
