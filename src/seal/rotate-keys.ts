@@ -1,0 +1,165 @@
+import { ConfigError, ReceiverError } from '../errors.ts'
+import type { Store } from '../store/store.ts'
+import { checkOpener, sealCheckAgain } from './check-seal-key.ts'
+import { keepDigestKey } from './digest-key.ts'
+import { SealError, type KeyringSealer } from './sealer.ts'
+
+/**
+ * Where a store keeps sealed values, each a column of a table: the credentials of inbox records
+ * (pending, retrying, dead), of the events held under pending installs, the tokens of pending
+ * installs and of the application's portals.
+ */
+// Pending installs first: one confirmed meanwhile moves its events' credentials to the inbox as
+// they are, and those are then sealed again by the inbox's pass, which comes after.
+export const SEALED_COLUMNS = ['pendingInstalls', 'pendingEvents', 'portals', 'inbox'] as const
+export type SealedColumn = (typeof SEALED_COLUMNS)[number]
+
+/** One sealed value and the key of its row (an id, or a portal's member id). */
+export interface SealedValue {
+  key: number | string
+  value: string
+}
+
+/** A value to write in place of another: only if the row still holds `from`. */
+export interface Replacement extends SealedValue {
+  from: string
+}
+
+/** A store's sealed values, row by row, for `keys rotate` (see ../store/sqlite/sqlite-sealed-values.ts and ../store/postgres/postgres-sealed-values.ts). */
+export interface SealedValues {
+  /**
+   * Up to `limit` values of `column` (rows that hold one, of a format this version knows), those of
+   * rows after `after` (`null`: from the first) in the order of their keys.
+   */
+  page(column: SealedColumn, after: number | string | null, limit: number): Promise<SealedValue[]>
+  /**
+   * Writes each replacement whole or none of them (one transaction): each only where its row still
+   * holds `from` (a row deleted or changed meanwhile, or written by a newer version, is left as it
+   * is). How many were written.
+   */
+  replace(column: SealedColumn, replacements: Replacement[]): Promise<number>
+}
+
+/** What one pass over a column found. */
+export interface ColumnCount {
+  /** Values looked at. */
+  seen: number
+  /** Sealed again under the current key. */
+  resealed: number
+  /** Changed or gone before they could be written (a replica completed, refreshed or dropped them): left as they were. */
+  changed: number
+  /** Opened by none of the keys: left as they were. */
+  unreadable: number
+}
+
+/** Passes at most: the first, and two that find what was moved or written meanwhile. */
+export const MAX_PASSES = 3
+
+/** What {@link rotateKeys} did. */
+export interface Rotation {
+  /** Each column's counts over every pass. */
+  columns: Record<SealedColumn, ColumnCount>
+  /** Values under a previous key found by the last pass: written meanwhile by a process that still seals with one. */
+  late: number
+  /** Passes made: the first, and those after it until one finds nothing left to seal again. */
+  passes: number
+  /** Whether the store now says it is sealed under the current key (the previous keys may be dropped). */
+  done: boolean
+}
+
+export interface RotateOptions {
+  /** Its meta: the seal check and the digest key. */
+  store: Pick<Store, 'meta'>
+  values: SealedValues
+  /** The current key and the previous ones. */
+  sealer: KeyringSealer
+  /** The sealer's keys, current first (the digest key is derived from the one that sealed the store). */
+  keys: readonly Buffer[]
+  /** Rows per batch; 100. */
+  batchSize?: number
+  /** Told after each batch is written: the column and its counts so far in this pass. */
+  progress?: (column: SealedColumn, count: ColumnCount, pass: number) => void | Promise<void>
+}
+
+const zero = (): ColumnCount => ({ seen: 0, resealed: 0, changed: 0, unreadable: 0 })
+
+/**
+ * Seals every stored sealed value again under the sealer's current key, in small batches, each
+ * value only if a previous key sealed it, each written only if its row still holds what was read
+ * (whatever a replica did meanwhile stands: nothing is brought back or overwritten). It can stop
+ * anywhere (a batch is one transaction) and run again: what is done is skipped. First the
+ * store's digest key is kept sealed in the store; then a first pass seals again, and the next
+ * ones check until one finds nothing left: values under a previous key still found by the last of
+ * {@link MAX_PASSES} were written meanwhile by a process that still seals with one (a replica
+ * given only the old key), and the store is not marked. Once nothing is left under a previous key, and
+ * nothing is unreadable, the store's seal check is sealed under the current key: replicas
+ * started from then on need the current key, and the previous ones may be dropped.
+ * @throws {ConfigError} when none of the keys opens the store.
+ */
+export async function rotateKeys(options: RotateOptions): Promise<Rotation> {
+  const { store, values, sealer, keys } = options
+  const batchSize = options.batchSize ?? 100
+  if ((await checkOpener(store, sealer)) === null && (await store.meta.get('seal.check')) !== null) {
+    throw new ConfigError('none of the keys given opens this store: B24_SECRET_KEY is the new key, B24_SECRET_KEY_PREVIOUS the one(s) it is sealed under now')
+  }
+  await keepDigestKey(store, sealer, keys)
+  const columns = Object.fromEntries(SEALED_COLUMNS.map((column) => [column, zero()])) as Record<SealedColumn, ColumnCount>
+  let pass = 0
+  let resealed: number
+  let unreadable: number
+  do {
+    pass++
+    resealed = 0
+    unreadable = 0
+    for (const column of SEALED_COLUMNS) {
+      const count = await rotateColumn(values, sealer, column, batchSize, (count) => options.progress?.(column, count, pass))
+      const total = columns[column]
+      total.seen += count.seen
+      total.resealed += count.resealed
+      total.changed += count.changed
+      // Counted once: each pass finds the same ones again.
+      total.unreadable = count.unreadable
+      resealed += count.resealed
+      unreadable += count.unreadable
+    }
+    // After the first pass, a value sealed again was written (or moved) under a previous key meanwhile: one more pass, to see that none is left.
+  } while (pass < MAX_PASSES && (pass === 1 || resealed > 0))
+  const late = pass === 1 ? 0 : resealed
+  const done = late === 0 && unreadable === 0
+  if (done) await sealCheckAgain(store, sealer)
+  return { columns, late, passes: pass, done }
+}
+
+async function rotateColumn(values: SealedValues, sealer: KeyringSealer, column: SealedColumn, batchSize: number, progress: (count: ColumnCount) => void | Promise<void>): Promise<ColumnCount> {
+  const count = zero()
+  let after: number | string | null = null
+  for (;;) {
+    const page = await values.page(column, after, batchSize)
+    if (page.length === 0) return count
+    const replacements: Replacement[] = []
+    for (const { key, value } of page) {
+      let again: string | null
+      try {
+        again = sealer.reseal(value)
+      } catch (error) {
+        if (!(error instanceof SealError)) throw error
+        count.unreadable++
+        continue
+      }
+      if (again !== null) replacements.push({ key, from: value, value: again })
+    }
+    const written = replacements.length === 0 ? 0 : await values.replace(column, replacements)
+    count.seen += page.length
+    count.resealed += written
+    count.changed += replacements.length - written
+    after = (page[page.length - 1] as SealedValue).key
+    await progress(count)
+  }
+}
+
+/** `keys rotate` could not mark the store: what is left under a previous key, and why. */
+export class RotationUnfinishedError extends ReceiverError {
+  constructor(message: string) {
+    super('ROTATION_UNFINISHED', 409, message)
+  }
+}
