@@ -62,6 +62,7 @@ export function reopeningStore(open: () => Store, logger: Logger, retryMs = 5000
       put: async (row) => portals().put(row),
       update: async (memberId, patch) => portals().update(memberId, patch),
       delete: async (memberId) => portals().delete(memberId),
+      purge: async (before) => portals().purge(before),
     },
     candidates: {
       get: async (id) => candidates().get(id),

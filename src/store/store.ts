@@ -114,6 +114,14 @@ export interface DeadLetters {
   revive(id: number): Promise<void>
   /** Deletes a dead letter for good; `false` when there is none with that id. */
   drop(id: number): Promise<boolean>
+  /**
+   * Deletes up to `limit` dead letters whose last attempt came due before `before` (epoch ms),
+   * oldest first, those a newer version wrote left alone; resolves to how many went (fewer than
+   * `limit`: none older is left). A dead letter's age counts from its last attempt, not its
+   * arrival: one replayed and failed again is kept anew. Several processes purging at once
+   * delete each letter once between them (see ./retention.ts, which calls it a batch at a time).
+   */
+  purge(before: number, limit: number): Promise<number>
 }
 
 /** Small named values that must survive a restart: the poller's offsets, the seal key's check. */
@@ -150,6 +158,12 @@ export interface Portals {
   update(memberId: string, patch: Partial<Omit<PortalRow, 'memberId'>>): Promise<boolean>
   /** Deletes the portal's row; `false` when there was none. */
   delete(memberId: string): Promise<boolean>
+  /**
+   * Deletes the rows of portals `uninstalled` before `before` (epoch ms, their `updatedAt`) that
+   * nothing stored refers to any more: no event or dead letter of theirs in the inbox, no install
+   * of theirs waiting; those a newer version wrote left alone. Resolves to how many went.
+   */
+  purge(before: number): Promise<number>
 }
 
 /** How many candidates {@link Candidates.add} keeps: per portal, and in all. */

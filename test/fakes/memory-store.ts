@@ -90,6 +90,12 @@ export class MemoryStore implements Store {
       this.rows.splice(index, 1)
       return true
     },
+    purge: async (before: number, limit: number) => {
+      this.#write()
+      const doomed = this.rows.filter((row) => row.status === 'dead' && row.nextAt < before).sort((a, b) => a.nextAt - b.nextAt).slice(0, limit)
+      for (const row of doomed) this.rows.splice(this.rows.indexOf(row), 1)
+      return doomed.length
+    },
   }
 
   readonly meta = {
@@ -142,6 +148,13 @@ export class MemoryStore implements Store {
     delete: async (memberId: string) => {
       this.#write()
       return this.portalRows.delete(memberId)
+    },
+    purge: async (before: number) => {
+      this.#write()
+      const referred = new Set([...this.rows.filter((row) => row.status !== 'done').map((row) => row.portal.memberId), ...[...this.candidateRows.values()].map((row) => row.memberId)])
+      const doomed = [...this.portalRows.values()].filter((row) => row.status === 'uninstalled' && row.updatedAt < before && !referred.has(row.memberId))
+      for (const row of doomed) this.portalRows.delete(row.memberId)
+      return doomed.length
     },
   }
 

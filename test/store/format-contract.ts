@@ -87,6 +87,28 @@ export function formatContract(t: Test, subject: FormatSubject): void {
     t.equal(await portals.update('m1', { status: 'reinstall' }), true, 'the others are changed as ever')
   })
 
+  t.test('the retention leaves dead letters and portals of a newer format alone, however old', async (t) => {
+    const store = await open(t)
+    const portals = portalsOf(store)
+    await store.append(newRecord(1, 'ours'))
+    await store.append(newRecord(2, 'newer'))
+    const [ours, newer] = (await store.queue.claim(10)) as [ClaimedRecord, ClaimedRecord]
+    await store.queue.bury(ours, 5, 'Error: down')
+    await store.queue.bury(newer, 5, 'Error: down')
+    await setFormat(t, store, 'inbox', `id = ${newer.id}`, NEWER)
+    const gone = { status: 'uninstalled' as const, applicationToken: null, tokens: null, expiresAt: null }
+    await portals.put(portalRow('m1', gone))
+    await portals.put(portalRow('m2', gone))
+    await setFormat(t, store, 'portals', "member_id = 'm2'", NEWER)
+    t.equal(await store.deadLetters.purge(Date.now() + 60_000, 100), 1, 'only the one of this version')
+    t.equal(await portals.purge(Date.now() + 60_000), 1)
+    t.same(await portals.list(), [], 'm1 gone')
+    await setFormat(t, store, 'inbox', `id = ${newer.id}`, STORED_FORMAT)
+    await setFormat(t, store, 'portals', "member_id = 'm2'", STORED_FORMAT)
+    t.same((await store.deadLetters.list()).map((letter) => letter.id), [newer.id], 'left as it was')
+    t.strictSame(await portals.get('m2'), portalRow('m2', gone))
+  })
+
   t.test('named values and leases of a newer format are neither read nor overwritten, nor taken, held or given up; counted', async (t) => {
     const store = await open(t)
     await store.meta.set('poll:im', '12')

@@ -299,6 +299,75 @@ export function storeContract(t: Test, subject: ContractSubject): void {
     t.match(await store.stats(), { depth: 2, deadLetters: 0 })
   })
 
+  t.test('retention: dead letters purged by the age of their last attempt, oldest first, a batch at a time; nothing pending', async (t) => {
+    const store = await open(t)
+    for (const text of ['a', 'b', 'c', 'd']) await store.append(newRecord(text, text, { credentials: 'v1.sealed' }))
+    await store.append(newRecord('p', 'pending'))
+    const claimed = (await store.queue.claim(10)) as ClaimedRecord[]
+    const [a, b, c, d] = claimed as [ClaimedRecord, ClaimedRecord, ClaimedRecord, ClaimedRecord]
+    for (const record of [a, b, c, d]) await store.queue.bury(record, 8, 'Error: handler down')
+    // Their last attempt came due as they arrived (a first attempt); one is replayed later and fails again.
+    const arrived = Date.now()
+    await eventually(() => Date.now() > arrived + 2)
+    const cut = Date.now()
+    await eventually(() => Date.now() > cut + 2)
+    await store.deadLetters.revive(a.id)
+    const [again] = (await store.queue.claim(10)) as [ClaimedRecord]
+    t.equal(again.id, a.id)
+    await store.queue.bury(again, 1, 'Error: still down')
+
+    t.equal(await store.deadLetters.purge(arrived - 60_000, 100), 0, 'none older than a minute before they came')
+    t.equal(await store.deadLetters.purge(cut, 2), 2, 'a batch: the limit')
+    t.equal(await store.deadLetters.purge(cut, 2), 1, 'the rest: fewer than the limit, none older is left')
+    t.equal(await store.deadLetters.purge(cut, 2), 0)
+    t.same((await store.deadLetters.list()).map((letter) => letter.id), [a.id], 'the one replayed and failed again is kept anew, whatever its arrival')
+    t.match(await store.stats(), { depth: 1, deadLetters: 1 })
+    t.equal(await store.deadLetters.purge(Date.now() + 60_000, 100), 1)
+    t.same(await store.deadLetters.list(), [])
+    t.same(await claimTexts(store), [], 'the pending record is still held, never purged')
+    t.match(await store.stats(), { depth: 1, deadLetters: 0 })
+  })
+
+  t.test('retention: an uninstalled portal nothing refers to is purged once its uninstall is old enough; others kept', async (t) => {
+    const store = await open(t)
+    const portals = portalsOf(store)
+    const old = 1767225600123
+    const gone = { status: 'uninstalled' as const, applicationToken: null, tokens: null, expiresAt: null, updatedAt: old }
+    await portals.put(portalRow('active-old', { updatedAt: old }))
+    await portals.put(portalRow('reinstall-old', { status: 'reinstall', updatedAt: old }))
+    await portals.put(portalRow('gone-old', gone))
+    await portals.put(portalRow('gone-recent', { ...gone, updatedAt: Date.now() }))
+    await portals.put(portalRow('gone-dead-letter', gone))
+    await portals.put(portalRow('gone-pending', gone))
+    await portals.put(portalRow('gone-installing', gone))
+    const of = (memberId: string) => ({ ...PORTAL, memberId })
+    await store.append(newRecord(1, 'dead', { portal: of('gone-dead-letter') }))
+    const [dead] = (await store.queue.claim(10)) as [ClaimedRecord]
+    await store.queue.bury(dead, 8, 'Error: handler down')
+    await store.append(newRecord(2, 'waiting', { portal: of('gone-pending') }))
+    const candidates = store.candidates
+    if (!candidates) throw new Error('the store keeps no candidates')
+    await candidates.add(
+      { memberId: 'gone-installing', domain: 'gone-installing.bitrix24.com', clientEndpoint: 'https://gone-installing.bitrix24.com/rest/', scope: null, version: '3', applicationToken: 'hash', tokens: 'v1.sealed', expiresAt: null, receivedAt: Date.now() },
+      newRecord(3, 'install', { portal: of('gone-installing') }),
+      { perPortal: 3, total: 100 },
+    )
+    const ids = async () => (await portals.list()).map((row) => row.memberId)
+    const all = ['active-old', 'gone-dead-letter', 'gone-installing', 'gone-old', 'gone-pending', 'gone-recent', 'reinstall-old']
+
+    t.equal(await portals.purge(old), 0, 'not before its uninstall')
+    t.same(await ids(), all)
+    t.equal(await portals.purge(Date.now() - 60_000), 1, 'uninstalled long ago, nothing of it stored')
+    t.same(await ids(), all.filter((id) => id !== 'gone-old'), 'active, needing a reinstall, uninstalled lately, or referred to: kept')
+    t.equal(await portals.purge(Date.now() - 60_000), 0, 'once')
+
+    t.equal(await store.deadLetters.drop(dead.id), true)
+    t.equal(await portals.purge(Date.now() - 60_000), 1, 'its dead letter gone, the portal goes')
+    t.equal(await portals.get('gone-dead-letter'), null)
+    t.equal(await portals.purge(Date.now() + 60_000), 1, 'later: the one uninstalled lately too')
+    t.same(await ids(), ['active-old', 'gone-installing', 'gone-pending', 'reinstall-old'], 'a waiting event or install still holds its portal')
+  })
+
   t.test('keeps named values, and a lease is one owner’s until it expires or is given up', async (t) => {
     const store = await open(t)
     t.equal(await store.meta.get('offset'), null)

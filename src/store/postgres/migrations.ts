@@ -118,6 +118,11 @@ export const MIGRATIONS: readonly string[] = [
      granted integer NOT NULL DEFAULT 0,
      format integer NOT NULL DEFAULT 1
    );`,
+  // The dead letter by the time its last attempt came due (`next_at`, what the retention measures
+  // a dead letter's age by: ../retention.ts): a purge finds what is old along it, never scanning
+  // the letters it keeps. Only dead rows are in it. (A retry's update of `next_at` was never a HOT
+  // update anyway: it also clears `claimed_by`, which b24_inbox_claimed's predicate names.)
+  `CREATE INDEX b24_inbox_dead_since ON b24_inbox (next_at) WHERE status = 'dead';`,
 ]
 
 /** Brings the schema up to date, each version in its own transaction, under an advisory lock. */

@@ -1,4 +1,6 @@
+import type { Logger } from 'pino'
 import { definedOnly } from '../defined-only.ts'
+import { DEAD_LETTER_RETENTION_MS, retention } from '../retention.ts'
 import type { Store } from '../store.ts'
 import { AppendBatcher } from './append-batcher.ts'
 import { InboxListener } from './inbox-listener.ts'
@@ -32,19 +34,30 @@ export interface PostgresStoreOptions extends PostgresConnection {
   claimAhead?: number
   /** Records of one chat a claim takes at most, handed out in turn; 8. */
   perChat?: number
-  /** How often dedup keys past their window are forgotten; a minute. */
+  /**
+   * How often dedup keys past their window are forgotten, and dead letters and uninstalled portals
+   * past their retention dropped; a minute.
+   */
   purgeIntervalMs?: number
+  /**
+   * How long a dead letter is kept after its last attempt, then dropped in the background (checked
+   * every minute by every replica, harmlessly at once; one log line per purge that dropped
+   * something); an uninstalled portal's row, once nothing stored refers to it, as long after its
+   * uninstall. 30 days (`DLQ_RETENTION_DAYS`).
+   */
+  deadLetterRetentionMs?: number
 }
 
 /** The defaults of {@link PostgresStoreOptions}. */
-export const POSTGRES_DEFAULTS = { dedupWindowMs: 86400000, claimTimeoutMs: 10000, pollIntervalMs: 1000, purgeIntervalMs: 60000 }
+export const POSTGRES_DEFAULTS = { dedupWindowMs: 86400000, claimTimeoutMs: 10000, pollIntervalMs: 1000, purgeIntervalMs: 60000, deadLetterRetentionMs: DEAD_LETTER_RETENTION_MS }
 
 /**
  * The shared store: one PostgreSQL database for every replica, this one's claims named
  * `replica`. Nothing is connected until the first call, which also brings the schema up to date;
  * a database that cannot be reached makes calls fail (appends with `StoreUnavailableError`: 503) and `unavailable()` say so, until it can.
+ * `logger` is told (`info`) of each purge that dropped dead letters or portals past their retention.
  */
-export function openPostgresStore(options: PostgresStoreOptions, replica: string): Store {
+export function openPostgresStore(options: PostgresStoreOptions, replica: string, logger?: Pick<Logger, 'info'>): Store {
   const settings = { ...POSTGRES_DEFAULTS, ...definedOnly(options) }
   const db = new PostgresDatabase(options)
   const queue = new PostgresQueue(db, {
@@ -56,16 +69,27 @@ export function openPostgresStore(options: PostgresStoreOptions, replica: string
   })
   const listener = new InboxListener(db, () => queue.notify())
   const batcher = new AppendBatcher(db)
-  const purge = setInterval(() => void db.query(`DELETE FROM b24_seen WHERE expires_at <= ${NOW_MS}`).catch(() => undefined), settings.purgeIntervalMs).unref()
+  const deadLetters = new PostgresDeadLetters(db)
+  const portals = new PostgresPortals(db)
+  let closed = false
+  const retain = retention({ deadLetters, portals }, settings.deadLetterRetentionMs, logger, () => closed)
+  let purging: Promise<void> | undefined
+  const purge = setInterval(() => {
+    purging ??= db
+      .query(`DELETE FROM b24_seen WHERE expires_at <= ${NOW_MS}`)
+      .then(retain)
+      .catch(() => undefined)
+      .finally(() => (purging = undefined))
+  }, settings.purgeIntervalMs).unref()
 
   let closing: Promise<void> | undefined
   return {
     append: (record) => batcher.append(record),
     queue,
-    deadLetters: new PostgresDeadLetters(db),
+    deadLetters,
     meta: new PostgresMeta(db),
     leases: new PostgresLeases(db),
-    portals: new PostgresPortals(db),
+    portals,
     candidates: new PostgresCandidates(db),
     restBuckets: new PostgresRestBuckets(db),
     stats: () => postgresStats(db),
@@ -73,6 +97,9 @@ export function openPostgresStore(options: PostgresStoreOptions, replica: string
     close: () =>
       (closing ??= (async () => {
         clearInterval(purge)
+        // A purge under way stops after its batch, before the pool closes.
+        closed = true
+        await purging
         // What was appended before close is committed (or refused) first: the pool closes after it.
         await batcher.drain()
         await queue.close()

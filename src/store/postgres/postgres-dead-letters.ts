@@ -9,6 +9,13 @@ const DEAD = "id = $1 AND status = 'dead'"
 const KNOWN = `format <= ${STORED_FORMAT}`
 const REVIVE = unlessNewer('b24_inbox', DEAD, `UPDATE b24_inbox SET status = 'pending', attempts = 0, next_at = ${NOW_MS}, last_error = NULL WHERE ${DEAD} AND ${KNOWN}`)
 const DROP = unlessNewer('b24_inbox', DEAD, `DELETE FROM b24_inbox WHERE ${DEAD} AND ${KNOWN}`)
+// Along b24_inbox_dead_since, oldest first. The rows are locked as they are picked, skipping those
+// another replica's purge (or a replay) holds: replicas purging at once delete each row once
+// between them, and never wait on or deadlock with each other.
+const PURGE = `WITH doomed AS (
+    SELECT id FROM b24_inbox WHERE status = 'dead' AND next_at < $1 AND ${KNOWN} ORDER BY next_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+  gone AS (DELETE FROM b24_inbox USING doomed WHERE b24_inbox.id = doomed.id RETURNING 1)
+  SELECT count(*)::int AS dropped FROM gone`
 
 /**
  * The PostgreSQL store's dead letter: rows with status `dead`. A revived one wakes every replica.
@@ -41,6 +48,11 @@ export class PostgresDeadLetters implements DeadLetters {
 
   async drop(id: number): Promise<boolean> {
     return changedUnlessNewer(await this.#db.query<Guarded>(DROP, [id]), deadLetter(id)) > 0
+  }
+
+  async purge(before: number, limit: number): Promise<number> {
+    const [{ dropped }] = (await this.#db.query<{ dropped: number }>(PURGE, [before, limit])) as [{ dropped: number }]
+    return dropped
   }
 
   /** @throws {NewerFormatError} when a newer version wrote it. */

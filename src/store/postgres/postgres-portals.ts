@@ -25,6 +25,17 @@ export const PUT_PORTAL = unlessNewer(
      .join(', ')}, format = excluded.format WHERE b24_portals.${KNOWN}`,
 )
 const DELETE = unlessNewer('b24_portals', ONE, `DELETE FROM b24_portals WHERE ${ONE} AND ${KNOWN}`)
+// Rows locked as they are picked, skipping those another replica's purge (or a reinstall) holds:
+// purges at once never wait on or deadlock with each other. A row a reinstall made active
+// meanwhile is looked at again as it is now (FOR UPDATE), and kept. The inbox is looked through
+// only for the few portals uninstalled long ago (none, mostly).
+const PURGE = `WITH doomed AS (
+    SELECT member_id FROM b24_portals p WHERE status = 'uninstalled' AND updated_at < $1 AND ${KNOWN}
+      AND NOT EXISTS (SELECT 1 FROM b24_candidates c WHERE c.member_id = p.member_id)
+      AND NOT EXISTS (SELECT 1 FROM b24_inbox i WHERE i.portal_json::jsonb ->> 'memberId' = p.member_id)
+    FOR UPDATE SKIP LOCKED),
+  gone AS (DELETE FROM b24_portals USING doomed WHERE b24_portals.member_id = doomed.member_id RETURNING 1)
+  SELECT count(*)::int AS dropped FROM gone`
 
 /** A portal's values for {@link PUT_PORTAL}. */
 export const portalValues = (row: PortalRow): unknown[] => {
@@ -71,5 +82,10 @@ export class PostgresPortals implements Portals {
 
   async delete(memberId: string): Promise<boolean> {
     return changedUnlessNewer(await this.#db.query<Guarded>(DELETE, [memberId]), A_PORTAL) > 0
+  }
+
+  async purge(before: number): Promise<number> {
+    const [{ dropped }] = (await this.#db.query<{ dropped: number }>(PURGE, [before])) as [{ dropped: number }]
+    return dropped
   }
 }

@@ -8,5 +8,5 @@ export type { PostgresStoreOptions }
  * It keeps no key file: every replica is given the same `secretKey`.
  */
 export function postgresStore(options: PostgresStoreOptions): StoreFactory {
-  return { kind: 'postgres', keyDir: null, open: ({ replica }) => openPostgresStore(options, replica) }
+  return { kind: 'postgres', keyDir: null, open: ({ replica, logger }) => openPostgresStore(options, replica, logger) }
 }

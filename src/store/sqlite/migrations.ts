@@ -140,6 +140,10 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE portals ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
    ALTER TABLE meta ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
    ALTER TABLE leases ADD COLUMN format INTEGER NOT NULL DEFAULT 1;`,
+  // The dead letter by the time its last attempt came due (`next_at`, what the retention measures
+  // a dead letter's age by: ../retention.ts): a purge finds what is old along it, never scanning
+  // the letters it keeps. Only dead rows are in it: a pending row's retries never touch it.
+  `CREATE INDEX inbox_dead_since ON inbox (next_at) WHERE status = 'dead';`,
 ]
 
 /** Brings a database to the current schema, in one transaction per step. */

@@ -16,6 +16,7 @@ import { SqliteMeta } from './sqlite-meta.ts'
 import { SqlitePortals } from './sqlite-portals.ts'
 import { SqliteQueue } from './sqlite-queue.ts'
 import { sqliteStats } from './sqlite-stats.ts'
+import { DEAD_LETTER_RETENTION_MS, retention } from '../retention.ts'
 
 /** How often the WAL is checkpointed, off the event loop. */
 const CHECKPOINT_INTERVAL_MS = 250
@@ -31,10 +32,18 @@ export interface OpenSqliteOptions {
    * whether `inbox.db` is still the file it opened; 1 s by default.
    */
   pollIntervalMs?: number
-  /** Told once when `DATA_DIR` is removed (or `inbox.db` replaced) under the running store. */
-  logger?: Pick<Logger, 'error'>
-  /** How often dedup keys past their window are forgotten; a minute by default. */
+  /**
+   * Told once when `DATA_DIR` is removed (or `inbox.db` replaced) under the running store, and
+   * (`info`) of each purge that dropped dead letters or portals past their retention.
+   */
+  logger?: Pick<Logger, 'error' | 'info'>
+  /**
+   * How often dedup keys past their window are forgotten, and dead letters and uninstalled portals
+   * past their retention dropped; a minute by default.
+   */
   purgeIntervalMs?: number
+  /** How long a dead letter is kept after its last attempt (an uninstalled portal's row, after its uninstall); 30 days. */
+  deadLetterRetentionMs?: number
 }
 
 /**
@@ -58,6 +67,7 @@ export function openSqliteStore(options: OpenSqliteOptions): Store {
   const writer = new GroupCommit(db)
   const queue = new SqliteQueue(db, writer, { dedupWindowMs: options.dedupWindowMs, pollIntervalMs: options.pollIntervalMs ?? 1000 })
   const deadLetters = new SqliteDeadLetters(db, writer, (ref) => queue.enqueue([ref]))
+  const portals = new SqlitePortals(db, writer)
   const stats = sqliteStats(db, queue)
   const sql: Record<'insert' | 'purge', Statement> = {
     insert: db.prepare(
@@ -66,13 +76,19 @@ export function openSqliteStore(options: OpenSqliteOptions): Store {
     ),
     purge: db.prepare('DELETE FROM seen WHERE expires_at <= ?'),
   }
-  // Forgets dedup keys past their window, then empties the WAL: the pages of deleted rows are
-  // zeroed in the database (secure_delete), and their earlier images in the WAL go with it.
+  // Forgets dedup keys past their window, drops what is past its retention (a batch per commit),
+  // then empties the WAL: the pages of deleted rows are zeroed in the database (secure_delete),
+  // and their earlier images in the WAL go with it.
+  let closed = false
+  const retain = retention({ deadLetters, portals }, options.deadLetterRetentionMs ?? DEAD_LETTER_RETENTION_MS, options.logger, () => closed)
+  let purging: Promise<void> | undefined
   const purge = setInterval(() => {
-    writer
+    purging ??= writer
       .write(() => sql.purge.run(Date.now()))
+      .then(retain)
       .then(() => emptyWal(db, 0))
       .catch(() => undefined)
+      .finally(() => (purging = undefined))
   }, options.purgeIntervalMs ?? 60000).unref()
 
   let closing: Promise<void> | undefined
@@ -91,7 +107,7 @@ export function openSqliteStore(options: OpenSqliteOptions): Store {
     deadLetters,
     meta: new SqliteMeta(db, writer),
     leases: new SqliteLeases(db, writer),
-    portals: new SqlitePortals(db, writer),
+    portals,
     candidates: new SqliteCandidates(db, writer, (refs) => queue.enqueue(refs)),
     stats: async () => stats(),
     unavailable: () => removed ?? (writer.failure ? 'the inbox cannot be written' : null),
@@ -99,6 +115,9 @@ export function openSqliteStore(options: OpenSqliteOptions): Store {
       (closing ??= (async () => {
         clearInterval(purge)
         clearInterval(watch)
+        // A purge under way stops after its batch: what it wrote is committed before the database closes.
+        closed = true
+        await purging
         queue.close()
         writer.flush()
         await checkpointer.stop()

@@ -14,7 +14,7 @@ import { writeUnlessNewer } from './write-unless-newer.ts'
 export class SqliteDeadLetters implements DeadLetters {
   readonly #writer: GroupCommit
   readonly #revived: (ref: LineRef) => void
-  readonly #sql: Record<'list' | 'get' | 'revive' | 'drop', Statement>
+  readonly #sql: Record<'list' | 'get' | 'revive' | 'drop' | 'purge', Statement>
 
   /** @param revived told of every record put back in line */
   constructor(db: Database, writer: GroupCommit, revived: (ref: LineRef) => void) {
@@ -28,6 +28,11 @@ export class SqliteDeadLetters implements DeadLetters {
          RETURNING chat_key AS chatKey, received_at AS receivedAt, format`,
       ),
       drop: db.prepare("DELETE FROM inbox WHERE id = ? AND status = 'dead'"),
+      // Along inbox_dead_since: the oldest first, what is kept never read.
+      purge: db.prepare(
+        `DELETE FROM inbox WHERE id IN (
+           SELECT id FROM inbox WHERE status = 'dead' AND next_at < ? AND format <= ${STORED_FORMAT} ORDER BY next_at LIMIT ?)`,
+      ),
     }
   }
 
@@ -59,6 +64,11 @@ export class SqliteDeadLetters implements DeadLetters {
       this.#row(id)
       return this.#sql.drop.run(id).changes > 0
     })
+  }
+
+  // One group commit per call: the door's appends go in between the batches of a long purge.
+  async purge(before: number, limit: number): Promise<number> {
+    return this.#writer.write(() => this.#sql.purge.run(before, limit).changes)
   }
 
   /** @throws {NewerFormatError} when a newer version wrote it. */

@@ -20,7 +20,7 @@ export const PUT_PORTAL = `INSERT OR REPLACE INTO portals (${COLUMNS.join(', ')}
 export class SqlitePortals implements Portals {
   readonly #db: Database
   readonly #writer: GroupCommit
-  readonly #sql: Record<'get' | 'list' | 'put' | 'delete', Statement>
+  readonly #sql: Record<'get' | 'list' | 'put' | 'delete' | 'purge', Statement>
   /** An UPDATE for each set of columns a patch has changed, prepared once. */
   readonly #updates = new Map<string, Statement>()
 
@@ -33,6 +33,12 @@ export class SqlitePortals implements Portals {
       list: db.prepare(`${select} WHERE format <= ${STORED_FORMAT} ORDER BY member_id`),
       put: db.prepare(PUT_PORTAL),
       delete: db.prepare('DELETE FROM portals WHERE member_id = ?'),
+      // The inbox is looked through only for the few portals uninstalled long ago (none, mostly).
+      purge: db.prepare(
+        `DELETE FROM portals WHERE status = 'uninstalled' AND updated_at < ? AND format <= ${STORED_FORMAT}
+           AND NOT EXISTS (SELECT 1 FROM candidates WHERE candidates.member_id = portals.member_id)
+           AND NOT EXISTS (SELECT 1 FROM inbox WHERE inbox.portal_json ->> '$.memberId' = portals.member_id)`,
+      ),
     }
   }
 
@@ -63,6 +69,10 @@ export class SqlitePortals implements Portals {
 
   async delete(memberId: string): Promise<boolean> {
     return this.#guarded(memberId, () => this.#sql.delete.run(memberId).changes > 0)
+  }
+
+  async purge(before: number): Promise<number> {
+    return this.#writer.write(() => this.#sql.purge.run(before).changes)
   }
 
   /** @throws {NewerFormatError} when a newer version wrote it. */

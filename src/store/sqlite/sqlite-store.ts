@@ -1,4 +1,5 @@
 import { definedOnly } from '../defined-only.ts'
+import { DEAD_LETTER_RETENTION_MS } from '../retention.ts'
 import { reopeningStore } from '../reopening-store.ts'
 import type { StoreFactory } from '../store-factory.ts'
 import type { Durability } from './durability.ts'
@@ -14,10 +15,16 @@ export interface SqliteStoreOptions {
   durability?: Durability
   /** How long a handled event's key recognises a double delivery; 24 hours. */
   dedupWindowMs?: number
+  /**
+   * How long a dead letter is kept after its last attempt, then dropped in the background (checked
+   * every minute, one log line per purge that dropped something); an uninstalled portal's row,
+   * once nothing stored refers to it, as long after its uninstall. 30 days (`DLQ_RETENTION_DAYS`).
+   */
+  deadLetterRetentionMs?: number
 }
 
 /** The defaults of {@link SqliteStoreOptions}. */
-export const SQLITE_DEFAULTS: Required<SqliteStoreOptions> = { dataDir: './data', durability: 'process', dedupWindowMs: 86400000 }
+export const SQLITE_DEFAULTS: Required<SqliteStoreOptions> = { dataDir: './data', durability: 'process', dedupWindowMs: 86400000, deadLetterRetentionMs: DEAD_LETTER_RETENTION_MS }
 
 /**
  * The embedded store, one process: a SQLite database under `dataDir`. One that cannot be opened

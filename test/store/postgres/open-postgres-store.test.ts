@@ -1,12 +1,14 @@
+import { pino } from 'pino'
 import t from 'tap'
 import { openPostgresStore, POSTGRES_DEFAULTS } from '../../../src/store/postgres/open-postgres-store.ts'
 import type { ClaimedRecord } from '../../../src/store/store.ts'
-import { eventually } from '../../helpers.ts'
+import { PURGE_BATCH, purgeDeadLetters } from '../../../src/store/retention.ts'
+import { captureLogs, eventually } from '../../helpers.ts'
 import { claimTexts, NONE_NEWER } from '../store-contract.ts'
-import { listening, newRecord, openPgStore, proxied, sql, testDatabase, textOf } from './postgres-fixture.ts'
+import { listening, newRecord, openPgStore, PORTAL, proxied, sql, testDatabase, textOf } from './postgres-fixture.ts'
 
-t.test('its defaults: a day of dedup, 10 s claims, a poll every second, a purge every minute', async (t) => {
-  t.same(POSTGRES_DEFAULTS, { dedupWindowMs: 86400000, claimTimeoutMs: 10000, pollIntervalMs: 1000, purgeIntervalMs: 60000 })
+t.test('its defaults: a day of dedup, 10 s claims, a poll every second, a purge every minute, 30 days of dead letters', async (t) => {
+  t.same(POSTGRES_DEFAULTS, { dedupWindowMs: 86400000, claimTimeoutMs: 10000, pollIntervalMs: 1000, purgeIntervalMs: 60000, deadLetterRetentionMs: 30 * 86400000 })
   const url = await testDatabase(t)
   // Options left undefined (as the service passes what the environment does not set) keep the defaults.
   const store = openPostgresStore({ connectionString: url, dedupWindowMs: undefined, claimTimeoutMs: undefined }, 'replica-a')
@@ -32,7 +34,7 @@ t.test('connects nothing before its first call, and creates its schema then', as
   t.equal(await connections(), 0, 'none but the listener')
   t.same(await sql(url, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'b24_%'"), [], 'no schema yet')
   t.same(await store.stats(), { depth: 0, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0, newerFormat: NONE_NEWER })
-  t.same((await sql<{ tablename: string }>(url, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'b24_%' ORDER BY 1")).map((row) => row.tablename), ['b24_candidate_events', 'b24_candidates', 'b24_inbox', 'b24_leases', 'b24_meta', 'b24_migrations', 'b24_portals', 'b24_seen'])
+  t.same((await sql<{ tablename: string }>(url, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'b24_%' ORDER BY 1")).map((row) => row.tablename), ['b24_candidate_events', 'b24_candidates', 'b24_inbox', 'b24_leases', 'b24_meta', 'b24_migrations', 'b24_portals', 'b24_rest_buckets', 'b24_seen'])
 })
 
 t.test('forgets handled keys past their dedup window: the purge deletes them, and keeps the others', async (t) => {
@@ -151,4 +153,70 @@ t.test('closing commits what is waiting first: the pool closes after it', async 
   t.same(outcomes.filter((outcome) => outcome.status === 'rejected'), [], 'every one resolved')
   t.same(await sql(store.connectionString, 'SELECT count(*)::int AS n FROM b24_inbox'), [{ n: 1500 }])
   await t.rejects(store.append(newRecord(1, 'after')), { name: 'StoreUnavailableError' }, 'then it refuses')
+})
+
+/** Inserts `n` dead letters whose last attempt came due at `at` (epoch ms), as a broken handler leaves them. */
+const oldDeadLetters = (url: string, n: number, at: number) =>
+  sql(
+    url,
+    `INSERT INTO b24_inbox (status, chat_key, type, source, received_at, next_at, attempts, last_error, portal_json, body_kind, body, credentials)
+     SELECT 'dead', 'chat:old', 'ONIMV2MESSAGEADD', 'webhook', $2, $2, 8, 'Error: down', $3, 'payload', '{"text":"old body"}', 'v1.sealed-secret' FROM generate_series(1, $1)`,
+    [n, at, JSON.stringify(PORTAL)],
+  )
+
+t.test('drops dead letters and uninstalled portals past their retention in the background, batch by batch, with one log line', async (t) => {
+  const logs = captureLogs()
+  const url = await testDatabase(t)
+  const store = openPostgresStore({ connectionString: url, purgeIntervalMs: 5, deadLetterRetentionMs: 60_000 }, 'replica-a', pino({ level: 'info' }, logs.stream))
+  t.teardown(() => store.close())
+  // A purge pass has gone by since now once a key it forgets is gone, twice over.
+  const passes = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      await sql(url, "INSERT INTO b24_seen (key, expires_at) VALUES ('hook:pass', 1)")
+      await eventually(async () => (await sql(url, "SELECT 1 FROM b24_seen WHERE key = 'hook:pass'")).length === 0)
+    }
+  }
+  await store.append(newRecord(1, 'young', { credentials: 'v1.sealed-secret' }))
+  const [young] = (await store.queue.claim(10)) as [ClaimedRecord]
+  await store.queue.bury(young, 8, 'Error: down')
+  await passes(2)
+  t.same(logs.lines, [], 'nothing past its retention: nothing logged')
+
+  const old = Date.now() - 120_000
+  await oldDeadLetters(url, PURGE_BATCH * 2 + 3, old)
+  await sql(url, `INSERT INTO b24_portals (member_id, domain, client_endpoint, status, installed_at, updated_at) VALUES ('gone', 'gone.bitrix24.com', 'https://gone.bitrix24.com/rest/', 'uninstalled', 1, $1)`, [old])
+  await eventually(async () => (await store.deadLetters.list()).length === 1)
+  t.same((await store.deadLetters.list()).map((letter) => letter.id), [young.id], 'the young one kept')
+  t.equal(await store.portals?.get('gone'), null, 'the forgotten portal gone with them')
+  await passes(2)
+  const [line, ...more] = logs.parsed()
+  t.same(more, [], 'one line for the purge, none for the passes after it')
+  t.match(line, { level: 30, deadLetters: PURGE_BATCH * 2 + 3, portals: 1, olderThan: '1m', msg: `retention: dropped ${PURGE_BATCH * 2 + 3} dead letters and 1 uninstalled portal older than 1m` })
+  t.notMatch(logs.text(), /body|sealed|secret/, 'never a body or a token')
+})
+
+t.test('replicas purging at once: each dead letter and portal dropped once between them, none waiting on another, nothing failing', async (t) => {
+  const url = await testDatabase(t)
+  const logs = [captureLogs(), captureLogs(), captureLogs()]
+  const stores = logs.map((log, i) => openPostgresStore({ connectionString: url, purgeIntervalMs: 5, deadLetterRetentionMs: 60_000 }, `replica-${i}`, pino({ level: 'info' }, log.stream)))
+  t.teardown(() => Promise.all(stores.map((store) => store.close())))
+  await Promise.all(stores.map((store) => store.stats()))
+  const old = Date.now() - 120_000
+  await oldDeadLetters(url, 3000, old)
+  await sql(url, `INSERT INTO b24_portals (member_id, domain, client_endpoint, status, installed_at, updated_at) SELECT 'gone-' || n, 'gone.bitrix24.com', 'https://gone.bitrix24.com/rest/', 'uninstalled', 1, $1 FROM generate_series(1, 20) n`, [old])
+  await eventually(async () => (await sql(url, 'SELECT 1 FROM b24_inbox UNION ALL SELECT 1 FROM b24_portals')).length === 0)
+  // What each purge logged, once its last line is written.
+  const total = (field: string) => logs.flatMap((log) => log.parsed()).reduce((sum, line) => sum + Number(line[field]), 0)
+  await eventually(() => total('deadLetters') === 3000 && total('portals') === 20)
+  t.equal(total('deadLetters'), 3000, 'every dead letter counted once')
+  t.equal(total('portals'), 20)
+  t.same(stores.map((store) => store.unavailable()), [null, null, null], 'no purge failed')
+
+  // The same, called at once, a few at a time, by replicas whose own purge waits a minute.
+  const calling = ['replica-d', 'replica-e', 'replica-f'].map((replica) => openPostgresStore({ connectionString: url }, replica))
+  t.teardown(() => Promise.all(calling.map((store) => store.close())))
+  await Promise.all(stores.map((store) => store.close()))
+  await oldDeadLetters(url, 100, old)
+  const dropped = await Promise.all(calling.flatMap((store) => [store, store]).map((store) => purgeDeadLetters(store.deadLetters, Date.now() - 60_000, { batch: 7 })))
+  t.equal(dropped.reduce((sum, n) => sum + n, 0), 100, `dropped once between them: ${dropped.join(', ')}`)
 })

@@ -89,7 +89,7 @@ t.test('an inbox of schema version 3 opens: its pending, dead and handled rows a
 
   const store = openStore(t, { dataDir: dir })
   const db = otherConnection(t, dir)
-  t.equal(db.pragma('user_version', { simple: true }), 7)
+  t.equal(db.pragma('user_version', { simple: true }), 8)
   const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all()
   t.same(tables, ['candidate_events', 'candidates', 'inbox', 'leases', 'meta', 'portals', 'seen'], 'the events table is gone')
   t.equal(await store.meta.get('poll:offset'), '41')
@@ -143,5 +143,5 @@ t.test('an inbox of schema version 1 opens too, its bodies told apart by column'
   const store = openStore(t, { dataDir: dir })
   t.match(await store.queue.claim(10), [{ chatKey: 'chat:m:5', bodyKind: 'event', body: '{"text":"pending"}', source: 'webhook', credentials: null, receivedAt: 1000 }])
   t.match(await store.deadLetters.list(), [{ type: 'ONIMV2MESSAGEADD', bodyKind: 'payload', body: { text: 'undecodable' }, error: 'off its schema' }])
-  t.equal(otherConnection(t, dir).pragma('user_version', { simple: true }), 7)
+  t.equal(otherConnection(t, dir).pragma('user_version', { simple: true }), 8)
 })

@@ -18,9 +18,9 @@ t.test('creates DATA_DIR and a migrated WAL database in it', async (t) => {
   t.equal(db.pragma('foreign_keys', { simple: true }), 1)
   t.equal(db.pragma('busy_timeout', { simple: true }), 5000, 'waits for another process (dlq) rather than failing')
   t.equal(db.pragma('secure_delete', { simple: true }), 1, 'what is deleted is overwritten, not left in a free page')
-  t.equal(db.pragma('user_version', { simple: true }), 7)
-  t.equal(migrate(db), 7, 'migrating again changes nothing')
-  t.equal(db.pragma('user_version', { simple: true }), 7)
+  t.equal(db.pragma('user_version', { simple: true }), 8)
+  t.equal(migrate(db), 8, 'migrating again changes nothing')
+  t.equal(db.pragma('user_version', { simple: true }), 8)
   t.same(tables(db), ['candidate_events', 'candidates', 'inbox', 'leases', 'meta', 'portals', 'seen'])
 })
 

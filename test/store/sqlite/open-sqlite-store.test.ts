@@ -1,8 +1,10 @@
+import { pino } from 'pino'
 import t from 'tap'
 import { BUSY_TIMEOUT_MS } from '../../../src/store/sqlite/open-database.ts'
 import { openSqliteStore } from '../../../src/store/sqlite/open-sqlite-store.ts'
 import type { ClaimedRecord } from '../../../src/store/store.ts'
-import { eventually } from '../../helpers.ts'
+import { PURGE_BATCH } from '../../../src/store/retention.ts'
+import { captureLogs, eventually } from '../../helpers.ts'
 import { unclaimed } from '../../fakes/new-record.ts'
 import { claimTexts, drain, newRecord, openStore, otherConnection, PORTAL, textOf } from './sqlite-fixture.ts'
 import { NONE_NEWER } from '../store-contract.ts'
@@ -234,4 +236,43 @@ t.test('opens with its defaults, and refuses to open where it cannot', async (t)
   t.teardown(() => store.close())
   await store.append(newRecord(1, 'x'))
   t.same(await claimTexts(store), ['x'])
+})
+
+t.test('drops dead letters and uninstalled portals past their retention in the background, batch by batch, with one log line', async (t) => {
+  const logs = captureLogs()
+  const logger = pino({ level: 'info' }, logs.stream)
+  const store = openStore(t, { purgeIntervalMs: 5, deadLetterRetentionMs: 60_000, logger })
+  const db = otherConnection(t, store.dataDir)
+  // A purge pass has gone by since now once a key it forgets is gone, twice over.
+  const passes = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      db.prepare("INSERT INTO seen (key, expires_at) VALUES ('hook:pass', 1)").run()
+      await eventually(() => db.prepare("SELECT COUNT(*) FROM seen WHERE key = 'hook:pass'").pluck().get() === 0)
+    }
+  }
+  await store.append(newRecord(1, 'young', { credentials: 'v1.sealed-secret' }))
+  const [young] = (await store.queue.claim(10)) as [ClaimedRecord]
+  await store.queue.bury(young, 8, 'Error: down')
+  await passes(2)
+  t.same(logs.lines, [], 'nothing past its retention: nothing logged')
+
+  // More than a batch of old ones (last attempt two minutes ago), as a broken handler leaves them.
+  const insert = db.prepare(
+    `INSERT INTO inbox (status, chat_key, type, source, received_at, next_at, attempts, last_error, portal_json, body_kind, body, credentials)
+     VALUES ('dead', 'chat:old', 'ONIMV2MESSAGEADD', 'webhook', ?, ?, 8, 'Error: down', ?, 'payload', '{"text":"old body"}', 'v1.sealed-secret')`,
+  )
+  const old = Date.now() - 120_000
+  db.transaction(() => {
+    for (let i = 0; i < PURGE_BATCH * 2 + 3; i++) insert.run(old, old, JSON.stringify(PORTAL))
+  })()
+  db.prepare(`INSERT INTO portals (member_id, domain, client_endpoint, status, installed_at, updated_at) VALUES ('gone', 'gone.bitrix24.com', 'https://gone.bitrix24.com/rest/', 'uninstalled', 1, ?)`).run(old)
+  await eventually(async () => (await store.deadLetters.list()).length === 1)
+  t.same((await store.deadLetters.list()).map((letter) => letter.id), [young.id], 'the young one kept')
+  t.equal(await store.portals?.get('gone'), null, 'the forgotten portal gone with them')
+  await passes(2)
+  const [line, ...more] = logs.parsed()
+  t.same(more, [], 'one line for the purge, none for the passes after it')
+  t.match(line, { level: 30, deadLetters: PURGE_BATCH * 2 + 3, portals: 1, olderThan: '1m', msg: `retention: dropped ${PURGE_BATCH * 2 + 3} dead letters and 1 uninstalled portal older than 1m` })
+  t.ok(Date.parse(String(line?.before)) <= Date.now() - 60_000, 'older than a minute before the purge')
+  t.notMatch(logs.text(), /body|sealed|secret/, 'never a body or a token')
 })
