@@ -22,6 +22,8 @@ export const EnvSchema = Type.Object({
   B24_OAUTH_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1 })),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   B24_SECRET_KEY: Type.Optional(Type.String()),
+  // During a key rotation: the old keys, comma-separated (src/seal/secret-key.ts); never quoted in a message.
+  B24_SECRET_KEY_PREVIOUS: Type.Optional(Type.String()),
   // The URL holds a password: its pattern's message never quotes it.
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   LEASE_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 1000 })),

@@ -3,6 +3,7 @@ import { decode } from './commands/decode.ts'
 import { dlq } from './commands/dlq.ts'
 import { encode } from './commands/encode.ts'
 import { fakePortal } from './commands/fake-portal.ts'
+import { keys } from './commands/keys.ts'
 import { portals } from './commands/portals.ts'
 import { serve } from './commands/serve.ts'
 import { simulate } from './commands/simulate.ts'
@@ -10,7 +11,7 @@ import type { CommandIo } from './commands/io.ts'
 
 type Command = (args: string[], io: CommandIo) => Promise<number>
 
-const COMMANDS: Record<string, Command> = { serve, simulate, decode, encode, dlq, portals, 'fake-portal': fakePortal }
+const COMMANDS: Record<string, Command> = { serve, simulate, decode, encode, dlq, portals, keys, 'fake-portal': fakePortal }
 
 const USAGE = `usage: b24-receiver <command>
   serve    run the service (PORT, HOST, B24_APP_TOKENS, DATA_DIR… see .env.example)
@@ -23,6 +24,9 @@ const USAGE = `usage: b24-receiver <command>
            the dead letter of the inbox under DATA_DIR (the service may be running)
   portals list [--json] | show MEMBER_ID | forget MEMBER_ID
            application mode: the portals in the store (DATA_DIR, or DATABASE_URL), never a token
+  keys rotate [--batch-size N]
+           seal stored credentials and portal tokens again under B24_SECRET_KEY (the old keys in
+           B24_SECRET_KEY_PREVIOUS); resumable, with the service (its replicas) running
   fake-portal [--port N]
            development tool: stand-in portals and OAuth server on 127.0.0.1 (port 3101), to try application mode`
 

@@ -42,6 +42,12 @@ export interface ReceiverOptions {
    */
   secretKey?: string | Buffer
   /**
+   * During a key rotation, the old key(s) (`B24_SECRET_KEY_PREVIOUS`), each as `secretKey` takes
+   * one: what they sealed is opened, nothing is sealed with them. The store may be sealed under one
+   * of them until `b24-receiver keys rotate` has sealed it again under `secretKey`; then they may go.
+   */
+  previousSecretKeys?: ReadonlyArray<string | Buffer>
+  /**
    * A pino logger, or your Fastify app's own (`app.log`, pino too) for one log stream; by default
    * JSON lines on stdout at `info`, tokens redacted.
    */

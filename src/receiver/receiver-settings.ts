@@ -11,7 +11,7 @@ import { checkRestRate, DEFAULT_REST_RATE, type RestRate, type RestRates } from 
 import { webhookTarget } from '../bitrix/rest-target.ts'
 import { ConfigError } from '../errors.ts'
 import { createLogger } from '../log/create-logger.ts'
-import { parseSecretKey } from '../seal/secret-key.ts'
+import { parseSecretKey, previousKeys } from '../seal/secret-key.ts'
 import { chosenStore } from '../store/chosen-store.ts'
 import type { StoreFactory } from '../store/store-factory.ts'
 import { DEFAULT_FORM_LIMITS, type FormLimits } from '../wire/parse-form.ts'
@@ -59,6 +59,10 @@ export function receiverSettings(options: ReceiverOptions): ReceiverSettings {
     throw new ConfigError(`secretKey: this store (${store.kind}) keeps no key file: give the key that seals credentials in it (B24_SECRET_KEY), the same on every replica`)
   }
   if (typeof options.secretKey === 'string') parseSecretKey(options.secretKey, 'secretKey')
+  if (options.previousSecretKeys !== undefined) {
+    if (options.secretKey === undefined) throw new ConfigError('previousSecretKeys: a key rotation needs the new key in secretKey (B24_SECRET_KEY)')
+    previousKeys(options.previousSecretKeys)
+  }
   const logger = (options.logger as Logger | undefined) ?? createLogger({ level: 'info' })
   const clock = options.clock ?? systemClock
   return {

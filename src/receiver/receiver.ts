@@ -69,7 +69,7 @@ export class Receiver {
         }
         return store
       },
-      unseal: (store) => unseal(store, options.secretKey, settings.store),
+      unseal: (store) => unseal(store, options.secretKey, settings.store, { previous: options.previousSecretKeys, logger }),
       run: (store, sealer) => run(store, sealer, { settings, router: this.#router, metrics: this.#metrics, replica, pacer }),
     })
     this.#health = receiverHealth(this.#lifecycle, this.#metrics, replica, pacer)

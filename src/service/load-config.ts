@@ -6,7 +6,7 @@ import { parseTokenList } from '../auth/token-set.ts'
 import { parseHostList } from '../bitrix/portal-hosts.ts'
 import { parseRestRate, type RestRate } from '../bitrix/rest-rate.ts'
 import { ConfigError } from '../errors.ts'
-import { parseSecretKey } from '../seal/secret-key.ts'
+import { parsePreviousKeys, parseSecretKey } from '../seal/secret-key.ts'
 import type { ReceiverOptions } from '../receiver/receiver-options.ts'
 import type { Durability } from '../store/sqlite/sqlite-store.ts'
 import { compileDecoder } from '../wire/compile-decoder.ts'
@@ -82,6 +82,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     http: { headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS, keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS },
     receiver: {
       secretKey: e.B24_SECRET_KEY === undefined ? undefined : parseSecretKey(e.B24_SECRET_KEY),
+      previousSecretKeys: e.B24_SECRET_KEY_PREVIOUS === undefined ? undefined : parsePreviousKeys(e.B24_SECRET_KEY_PREVIOUS),
       bodyLimit: e.BODY_LIMIT,
       formLimits: { maxPairs: e.FORM_MAX_PAIRS, maxDepth: e.FORM_MAX_DEPTH },
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
