@@ -1,9 +1,11 @@
+import { describeDuration, parseDuration } from '../duration.ts'
 import { ReceiverError } from '../errors.ts'
 import { replayDeadLetter, type ReplayResult } from '../worker/replay-dead-letter.ts'
 import { withDefaults } from '../receiver/receiver-options.ts'
 import { DEFAULT_FORM_LIMITS } from '../wire/parse-form.ts'
 import { loadConfig } from '../service/load-config.ts'
 import { openServiceStore } from '../service/service-store.ts'
+import { DEAD_LETTER_RETENTION_MS, purgeDeadLetters } from '../store/retention.ts'
 import type { Store } from '../store/store.ts'
 import type { CommandIo } from './io.ts'
 
@@ -13,17 +15,21 @@ class DlqUsageError extends ReceiverError {
   }
 }
 
-const USAGE = 'usage: b24-receiver dlq list [--json] | show ID | replay ID|--all | drop ID'
+const USAGE = 'usage: b24-receiver dlq list [--json] | show ID | replay ID|--all | drop ID | purge [--older-than DURATION]'
 
 /**
  * `b24-receiver dlq`: the dead letter of the inbox under `DATA_DIR`, or of the shared one at
  * `DATABASE_URL`, on a stopped or a running service (a running worker picks replayed events up
  * within a second).
+ * `purge` drops the dead letters whose last attempt is older than `--older-than` (`30d`, `12h`,
+ * `90m`), by default `DLQ_RETENTION_DAYS` (what the service drops by itself).
  * Never prints credentials.
  */
 export async function dlq(args: string[], io: CommandIo): Promise<number> {
   const [action, target] = args
   const config = loadConfig(io.env)
+  // Read before the store opens: a bad duration is refused without touching it.
+  const olderThanMs = action === 'purge' ? olderThan(args.slice(1), config.deadLetterRetentionMs ?? DEAD_LETTER_RETENTION_MS) : 0
   const { receiver } = config
   const store = openServiceStore(config)
   try {
@@ -51,12 +57,27 @@ export async function dlq(args: string[], io: CommandIo): Promise<number> {
         io.stdout.write(`dropped ${id}\n`)
         return 0
       }
+      case 'purge': {
+        const dropped = await purgeDeadLetters(store.deadLetters, Date.now() - olderThanMs)
+        io.stdout.write(`dropped ${dropped} dead letter${dropped === 1 ? '' : 's'} older than ${describeDuration(olderThanMs)}\n`)
+        return 0
+      }
       default:
         throw new DlqUsageError(USAGE)
     }
   } finally {
     await store.close()
   }
+}
+
+/** `purge`'s arguments: `--older-than DURATION` (or `=DURATION`), else `retentionMs`. Never echoes what was given. */
+function olderThan(args: string[], retentionMs: number): number {
+  if (args.length === 0) return retentionMs
+  const [flag, value, ...rest] = args[0]?.startsWith('--older-than=') ? ['--older-than', args[0].slice('--older-than='.length), ...args.slice(1)] : args
+  if (flag !== '--older-than' || rest.length > 0) throw new DlqUsageError(USAGE)
+  const ms = value === undefined ? null : parseDuration(value)
+  if (ms === null) throw new DlqUsageError('--older-than takes a whole number of days, hours or minutes: 30d, 12h, 90m')
+  return ms
 }
 
 function idOf(text: string | undefined): number {

@@ -7,12 +7,14 @@ import type { Store } from '../store/store.ts'
 import type { ServiceConfig } from './load-config.ts'
 
 /** What of the service's configuration chooses and sets its store. */
-export type StoreConfig = Pick<ServiceConfig, 'databaseUrl' | 'dataDir' | 'durability' | 'dedupWindowMs' | 'leaseTimeoutMs'>
+export type StoreConfig = Pick<ServiceConfig, 'databaseUrl' | 'dataDir' | 'durability' | 'dedupWindowMs' | 'deadLetterRetentionMs' | 'leaseTimeoutMs'>
 
 /** The store of the service and of the commands beside it: the shared one at `DATABASE_URL` (replicas), else the embedded one under `DATA_DIR`. */
 export function serviceStore(config: StoreConfig): StoreFactory {
-  const { databaseUrl, dataDir, durability, dedupWindowMs, leaseTimeoutMs } = config
-  return databaseUrl === null ? sqliteStore({ dataDir, durability, dedupWindowMs }) : postgresStore({ connectionString: databaseUrl, dedupWindowMs, claimTimeoutMs: leaseTimeoutMs })
+  const { databaseUrl, dataDir, durability, dedupWindowMs, deadLetterRetentionMs, leaseTimeoutMs } = config
+  return databaseUrl === null
+    ? sqliteStore({ dataDir, durability, dedupWindowMs, deadLetterRetentionMs })
+    : postgresStore({ connectionString: databaseUrl, dedupWindowMs, deadLetterRetentionMs, claimTimeoutMs: leaseTimeoutMs })
 }
 
 /**

@@ -117,3 +117,34 @@ t.test('says how to use it', async (t) => {
   const file = t.testdir({ f: 'x' }) + '/f'
   t.match(await dlq(['list'], file), { code: 1, err: /b24-receiver dlq: cannot open the inbox in DATA_DIR/ })
 })
+
+t.test('purges the dead letters older than --older-than, or than DLQ_RETENTION_DAYS, and says how many', async (t) => {
+  const dataDir = t.testdir()
+  const store = openSqliteStore({ dataDir, durability: 'process', dedupWindowMs: 1 })
+  for (const text of ['a', 'b', 'c', 'd']) await store.append({ chatKey: `chat:${text}`, type: 'ONIMV2MESSAGEADD', source: 'webhook', portal: { domain: null, memberId: null, clientEndpoint: null }, bodyKind: 'payload', body: JSON.stringify({ text }), credentials: null })
+  for (const record of await store.queue.claim(10)) await store.queue.bury(record, 8, 'Error: down')
+  await store.close()
+  // Their last attempts: 40 days, 2 days, 13 hours ago, and now.
+  const db = openDatabase(dataDir)
+  const ago = (ms: number) => Date.now() - ms
+  for (const [text, at] of [['a', ago(40 * 86_400_000)], ['b', ago(2 * 86_400_000)], ['c', ago(13 * 3_600_000)]] as const) db.prepare('UPDATE inbox SET next_at = ? WHERE body LIKE ?').run(at, `%"${text}"%`)
+  db.close()
+  const texts = async () => (await dlq(['list', '--json'], dataDir)).out.trimEnd().split('\n').filter(Boolean).length
+
+  t.same(await dlq(['purge'], dataDir), { code: 0, out: 'dropped 1 dead letter older than 30d\n', err: '' }, 'DLQ_RETENTION_DAYS by default')
+  t.same(await runCommand(['dlq', 'purge'], { env: { DATA_DIR: dataDir, DLQ_RETENTION_DAYS: '1' } }), { code: 0, out: 'dropped 1 dead letter older than 1d\n', err: '' })
+  t.same(await dlq(['purge', '--older-than', '24h'], dataDir), { code: 0, out: 'dropped 0 dead letters older than 1d\n', err: '' })
+  t.same(await dlq(['purge', '--older-than=720m'], dataDir), { code: 0, out: 'dropped 1 dead letter older than 12h\n', err: '' })
+  t.equal(await texts(), 1, 'the one of now kept')
+  t.same(await dlq(['purge', '--older-than', '0m'], dataDir), { code: 0, out: 'dropped 1 dead letter older than 0d\n', err: '' }, 'all of them')
+  t.same(await dlq(['list'], dataDir), { code: 0, out: 'the dead letter is empty\n', err: '' })
+})
+
+t.test('a bad --older-than is one line and a non-zero exit, naming no value; nothing dropped', async (t) => {
+  const dataDir = t.testdir()
+  const bad = 'b24-receiver dlq: --older-than takes a whole number of days, hours or minutes: 30d, 12h, 90m\n'
+  for (const value of ['30', '1.5d', '-1d', '2w', 'soon', '']) t.same(await dlq(['purge', '--older-than', value], dataDir), { code: 1, out: '', err: bad }, JSON.stringify(value))
+  t.same(await dlq(['purge', '--older-than'], dataDir), { code: 1, out: '', err: bad }, 'no value')
+  t.same(await dlq(['purge', '--older-than=x'], dataDir), { code: 1, out: '', err: bad })
+  for (const args of [['--before', '1d'], ['--older-than', '1d', 'extra'], ['1d']]) t.match(await dlq(['purge', ...args], dataDir), { code: 1, out: '', err: /^b24-receiver dlq: usage: .*purge \[--older-than DURATION\]\n$/ })
+})

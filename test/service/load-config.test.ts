@@ -20,6 +20,7 @@ t.test('runs on a fresh clone with no environment at all, leaving the receiver t
     leaseTimeoutMs: undefined,
     durability: undefined,
     dedupWindowMs: undefined,
+    deadLetterRetentionMs: undefined,
     exampleBot: false,
     http: { headersTimeoutMs: 10000, requestTimeoutMs: 30000, keepAliveTimeoutMs: 5000 },
     receiver: {
@@ -43,11 +44,11 @@ t.test('reads every pinned variable', async (t) => {
       PORT: '8080', HOST: '0.0.0.0', B24_APP_TOKENS: ' abc , 61fe:def ,, ', DATA_DIR: '/var/b24', B24_SECRET_KEY: 'AB'.repeat(32), EVENTS_FILE: 'events.jsonl', LOG_LEVEL: 'debug', LOG_PRETTY: '1',
       BODY_LIMIT: '2048', FORM_MAX_PAIRS: '50000', FORM_MAX_DEPTH: '64', SHUTDOWN_TIMEOUT_MS: '500', B24_POLL: 'imbot', B24_REST_URL: 'https://p.bitrix24.com/rest/1/x/', B24_BOT_ID: '456', B24_BOT_TOKEN: 'bt',
       B24_PORTAL_HOSTS: ' *.example.com , 127.0.0.1 ,, ', B24_POLL_WITH_USER_EVENTS: 'true', B24_POLL_LIMIT: '50', B24_POLL_BUSY_MS: '2500', B24_POLL_IDLE_MS: '5000', UNRELATED: 'x',
-      B24_REST_TIMEOUT_MS: '900', B24_REST_RATE: '5/250, Big.example.com=10/500', B24_REST_OPERATING_LIMIT: '300', EXAMPLE_BOT: 'true', DATABASE_URL: 'postgres://b24:pw@db:5432/b24', LEASE_TIMEOUT_MS: '15000', INBOX_DURABILITY: 'power', DEDUP_WINDOW_MS: '1000', WORKER_CONCURRENCY: '2', HANDLER_TIMEOUT_MS: '500', MAX_ATTEMPTS: '3', RETRY_BASE_MS: '10', RETRY_MAX_MS: '100',
+      B24_REST_TIMEOUT_MS: '900', B24_REST_RATE: '5/250, Big.example.com=10/500', B24_REST_OPERATING_LIMIT: '300', EXAMPLE_BOT: 'true', DATABASE_URL: 'postgres://b24:pw@db:5432/b24', LEASE_TIMEOUT_MS: '15000', INBOX_DURABILITY: 'power', DEDUP_WINDOW_MS: '1000', DLQ_RETENTION_DAYS: '7', WORKER_CONCURRENCY: '2', HANDLER_TIMEOUT_MS: '500', MAX_ATTEMPTS: '3', RETRY_BASE_MS: '10', RETRY_MAX_MS: '100',
     },
     '/srv/app',
   )
-  t.match(config, { port: 8080, host: '0.0.0.0', appTokens: ['abc', '61fe:def'], dataDir: '/var/b24', logLevel: 'debug', logPretty: true, exampleBot: true, databaseUrl: 'postgres://b24:pw@db:5432/b24', leaseTimeoutMs: 15000, durability: 'power', dedupWindowMs: 1000 })
+  t.match(config, { port: 8080, host: '0.0.0.0', appTokens: ['abc', '61fe:def'], dataDir: '/var/b24', logLevel: 'debug', logPretty: true, exampleBot: true, databaseUrl: 'postgres://b24:pw@db:5432/b24', leaseTimeoutMs: 15000, durability: 'power', dedupWindowMs: 1000, deadLetterRetentionMs: 7 * 86400000 })
   t.same(config.receiver, {
     secretKey: Buffer.alloc(32, 0xab),
     bodyLimit: 2048,
@@ -78,6 +79,8 @@ t.test('stops the start on a bad value, naming each variable', async (t) => {
   t.throws(() => loadConfig({ LEASE_TIMEOUT_MS: '10' }), /LEASE_TIMEOUT_MS must be >= 1000/)
   t.throws(() => loadConfig({ B24_REST_RATE: '50/2/1' }), { name: 'ConfigError', message: /^B24_REST_RATE must be DRAIN\/THRESHOLD/ })
   t.throws(() => loadConfig({ B24_REST_OPERATING_LIMIT: '0' }), /B24_REST_OPERATING_LIMIT must be >= 1/)
+  t.throws(() => loadConfig({ DLQ_RETENTION_DAYS: '0' }), /DLQ_RETENTION_DAYS must be >= 1/)
+  t.throws(() => loadConfig({ DLQ_RETENTION_DAYS: '30d' }), /DLQ_RETENTION_DAYS must be integer/)
   t.notOk(String((() => { try { loadConfig({ B24_SECRET_KEY: 'not-a-key' }) } catch (error) { return (error as Error).message } })()).includes('not-a-key'), 'the value is never echoed')
 })
 
