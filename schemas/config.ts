@@ -41,6 +41,8 @@ export const EnvSchema = Type.Object({
   HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5000 }),
   INBOX_DURABILITY: Type.Optional(Type.Union([Type.Literal('process'), Type.Literal('power')])),
   DEDUP_WINDOW_MS: Milliseconds(),
+  // Days a dead letter is kept after its last attempt (an uninstalled portal's row, after its uninstall); unset, the store's 30.
+  DLQ_RETENTION_DAYS: Type.Optional(Type.Integer({ minimum: 1 })),
   WORKER_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   HANDLER_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 1 })),
   MAX_ATTEMPTS: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),

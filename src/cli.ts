@@ -20,8 +20,9 @@ const USAGE = `usage: b24-receiver <command>
            an event of that fake portal (ONAPPINSTALL, ONAPPUPDATE, ONAPPUNINSTALL too)
   decode   stdin: a raw webhook body (form, or JSON); stdout: the normalized event as JSON
   encode   stdin: a JSON webhook payload; stdout: the body Bitrix24 would post for it
-  dlq list [--json] | show ID | replay ID|--all | drop ID
-           the dead letter of the inbox under DATA_DIR (the service may be running)
+  dlq list [--json] | show ID | replay ID|--all | drop ID | purge [--older-than DURATION]
+           the dead letter of the inbox under DATA_DIR (the service may be running); purge drops
+           what is older than 30d, 12h, 90m… (default DLQ_RETENTION_DAYS)
   portals list [--json] | show MEMBER_ID | forget MEMBER_ID
            application mode: the portals in the store (DATA_DIR, or DATABASE_URL), never a token
   keys rotate [--batch-size N]

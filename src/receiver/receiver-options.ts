@@ -30,9 +30,13 @@ export interface ReceiverOptions {
   dataDir?: string
   /**
    * Where events wait for the handlers, chosen here and opened at `start()`: `sqliteStore({ dataDir,
-   * durability, dedupWindowMs })` (the default: one process) or `postgresStore({ connectionString,
-   * … })` (replicas: each needs the same `secretKey` and `tokens`). A `Store` object of your own
-   * is taken as it is, opened already; it needs `secretKey`.
+   * durability, dedupWindowMs, deadLetterRetentionMs })` (the default: one process) or
+   * `postgresStore({ connectionString, … })` (replicas: each needs the same `secretKey` and `tokens`).
+   * The store keeps the retention: a dead letter is dropped `deadLetterRetentionMs` (30 days,
+   * `DLQ_RETENTION_DAYS`) after its last attempt, an uninstalled portal's row (application mode)
+   * as long after its uninstall once nothing stored refers to it; checked every minute, one log
+   * line per purge that dropped something. A `Store` object of your own is taken as it is,
+   * opened already (it keeps its own retention, if any); it needs `secretKey`.
    */
   store?: StoreFactory | Store
   /**

@@ -32,6 +32,8 @@ export interface ServiceConfig {
   durability: Durability | undefined
   /** `DEDUP_WINDOW_MS`: how long a handled event's key recognises a double delivery (the store's default when unset). */
   dedupWindowMs: number | undefined
+  /** `DLQ_RETENTION_DAYS`, in ms: how long a dead letter is kept after its last attempt (the store's default when unset). */
+  deadLetterRetentionMs: number | undefined
   /** `EXAMPLE_BOT`: the example bot (src/example-bot.ts) answers messages and commands. */
   exampleBot: boolean
   /** `HTTP_*_TIMEOUT_MS`: how long a connection may take over its headers, its request, and idle between requests. */
@@ -78,6 +80,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     leaseTimeoutMs: e.LEASE_TIMEOUT_MS,
     durability: e.INBOX_DURABILITY,
     dedupWindowMs: e.DEDUP_WINDOW_MS,
+    deadLetterRetentionMs: e.DLQ_RETENTION_DAYS === undefined ? undefined : e.DLQ_RETENTION_DAYS * 86_400_000,
     exampleBot: e.EXAMPLE_BOT,
     http: { headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS, keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS },
     receiver: {
