@@ -25,7 +25,8 @@ export function parseSecretKey(text: string, name = 'B24_SECRET_KEY'): Buffer {
  * read as {@link parseSecretKey} reads a key. A bad one is named by its position, never quoted.
  * @throws {ConfigError} for an empty entry or one that is not a key.
  */
-export function parsePreviousKeys(text: string, name = 'B24_SECRET_KEY_PREVIOUS'): Buffer[] {
+export function parsePreviousKeys(text: string): Buffer[] {
+  const name = 'B24_SECRET_KEY_PREVIOUS'
   return text.split(',').map((entry, i) => {
     const key = entry.trim()
     if (key === '') throw new ConfigError(`${name}: key ${i + 1} is empty (give the old keys, comma-separated)`)
@@ -37,7 +38,8 @@ export function parsePreviousKeys(text: string, name = 'B24_SECRET_KEY_PREVIOUS'
  * The library's `previousSecretKeys` (each 32 bytes, or a key's text forms) as keys.
  * @throws {ConfigError} naming the bad one by position.
  */
-export function previousKeys(given: ReadonlyArray<string | Buffer> | undefined, name = 'previousSecretKeys'): Buffer[] {
+export function previousKeys(given: ReadonlyArray<string | Buffer> | undefined): Buffer[] {
+  const name = 'previousSecretKeys'
   return (given ?? []).map((key, i) => {
     if (typeof key === 'string') return parseSecretKey(key, `${name}[${i}]`)
     if (key.length !== KEY_BYTES) throw new ConfigError(`${name}[${i}] must be ${KEY_BYTES} bytes, not ${key.length}`)
