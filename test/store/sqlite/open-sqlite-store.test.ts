@@ -262,17 +262,23 @@ t.test('drops dead letters and uninstalled portals past their retention in the b
      VALUES ('dead', 'chat:old', 'ONIMV2MESSAGEADD', 'webhook', ?, ?, 8, 'Error: down', ?, 'payload', '{"text":"old body"}', 'v1.sealed-secret')`,
   )
   const old = Date.now() - 120_000
+  // In one transaction with a portal uninstalled as long ago: one purge sees them all.
   db.transaction(() => {
     for (let i = 0; i < PURGE_BATCH * 2 + 3; i++) insert.run(old, old, JSON.stringify(PORTAL))
+    db.prepare(`INSERT INTO portals (member_id, domain, client_endpoint, status, installed_at, updated_at) VALUES ('gone', 'gone.bitrix24.com', 'https://gone.bitrix24.com/rest/', 'uninstalled', 1, ?)`).run(old)
   })()
-  db.prepare(`INSERT INTO portals (member_id, domain, client_endpoint, status, installed_at, updated_at) VALUES ('gone', 'gone.bitrix24.com', 'https://gone.bitrix24.com/rest/', 'uninstalled', 1, ?)`).run(old)
-  await eventually(async () => (await store.deadLetters.list()).length === 1)
+  await eventually(async () => (await store.deadLetters.list()).length === 1 && (await store.portals?.list())?.length === 0)
   t.same((await store.deadLetters.list()).map((letter) => letter.id), [young.id], 'the young one kept')
   t.equal(await store.portals?.get('gone'), null, 'the forgotten portal gone with them')
   await passes(2)
-  const [line, ...more] = logs.parsed()
-  t.same(more, [], 'one line for the purge, none for the passes after it')
-  t.match(line, { level: 30, deadLetters: PURGE_BATCH * 2 + 3, portals: 1, olderThan: '1m', msg: `retention: dropped ${PURGE_BATCH * 2 + 3} dead letters and 1 uninstalled portal older than 1m` })
+  // One line per purge that dropped something (one, unless a purge ran as the rows were inserted and saw only some), none for the passes after.
+  const lines = logs.parsed()
+  const [line] = lines
+  t.ok(lines.length >= 1 && lines.length <= 2, `${lines.length} line(s)`)
+  for (const each of lines) t.match(each, { level: 30, olderThan: '1m', msg: /^retention: dropped \d+ dead letters? and \d+ uninstalled portals? older than 1m$/ })
+  t.ok(lines.every((each) => Number(each.deadLetters) + Number(each.portals) > 0), 'each dropped something')
+  t.same([lines.reduce((sum, each) => sum + Number(each.deadLetters), 0), lines.reduce((sum, each) => sum + Number(each.portals), 0)], [PURGE_BATCH * 2 + 3, 1], 'each row counted once')
+  if (lines.length === 1) t.match(line, { deadLetters: PURGE_BATCH * 2 + 3, portals: 1, msg: `retention: dropped ${PURGE_BATCH * 2 + 3} dead letters and 1 uninstalled portal older than 1m` })
   t.ok(Date.parse(String(line?.before)) <= Date.now() - 60_000, 'older than a minute before the purge')
   t.notMatch(logs.text(), /body|sealed|secret/, 'never a body or a token')
 })
