@@ -33,7 +33,7 @@ t.test('fake-portal prints how to try application mode, and the commands it prin
   t.equal(await simulate(simulations[0] as string[]), 0, 'the install')
   t.equal(await simulate(simulations[1] as string[]), 0, 'a message to the bot')
   // The uninstall revokes the portal's tokens: the bot answers first, as it would on a real portal.
-  await eventually(() => out.includes('example.bitrix24.com REST imbot.v2.Chat.Message.send {"dialogId":"chat5","fields":{"message":"You wrote: hi"'))
+  await eventually(() => out.includes('example.bitrix24.com REST imbot.v2.Chat.Message.send {"botId":456,"dialogId":"chat5","fields":{"message":"You wrote: hi"'))
   t.equal(await simulate(simulations[2] as string[]), 0, 'the uninstall')
   await eventually(() => logs.text().includes('the application was uninstalled from a portal'))
   t.match(logs.text(), /the application was installed on a portal/)

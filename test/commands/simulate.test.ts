@@ -72,7 +72,7 @@ t.test('with --fake-portal: the install is confirmed through the fake, the bot a
 
   t.equal((await send('ONIMBOTV2MESSAGEADD', '--text', 'hi', '--chat', '77', '--user', '9')).code, 0)
   await eventually(() => fake.lines.some((line) => line.startsWith('acme.bitrix24.com REST imbot.v2.Chat.Message.send')))
-  t.match(fake.lines.find((line) => line.includes('REST')), /^acme\.bitrix24\.com REST imbot\.v2\.Chat\.Message\.send \{"dialogId":"chat77","fields":\{"message":"You wrote: hi",/, 'the example bot answered through the fake portal')
+  t.match(fake.lines.find((line) => line.includes('REST')), /^acme\.bitrix24\.com REST imbot\.v2\.Chat\.Message\.send \{"botId":456,"dialogId":"chat77","fields":\{"message":"You wrote: hi",/, 'the example bot answered through the fake portal')
   t.equal((await send('ONAPPUPDATE')).code, 0)
 
   t.equal((await send('ONAPPUNINSTALL')).code, 0)

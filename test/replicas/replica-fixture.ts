@@ -55,6 +55,9 @@ export async function replicaSet(t: Test, env: Record<string, string> = {}): Pro
     LEASE_TIMEOUT_MS: String(LEASE_TIMEOUT_MS), LOG_LEVEL: 'info', WORKER_CONCURRENCY: '4', MAX_ATTEMPTS: '100', RETRY_BASE_MS: '20', RETRY_MAX_MS: '200',
     // A fake portal (messageBody's) is on this machine, over http: ctx.bitrix calls it only when named.
     B24_PORTAL_HOSTS: '127.0.0.1',
+    // The fake portal keeps no REST limits, and the load answers hundreds of messages a second
+    // through it: a bucket with room for them (pacing is test/receiver/outbound.test.ts's subject).
+    B24_REST_RATE: '10000/10000',
   }
   return {
     databaseUrl,
