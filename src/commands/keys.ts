@@ -1,5 +1,5 @@
 import { ConfigError, ReceiverError } from '../errors.ts'
-import { rotateKeys, RotationUnfinishedError, SEALED_COLUMNS, type ColumnCount, type SealedColumn, type SealedValues } from '../seal/rotate-keys.ts'
+import { rotateKeys, RotationUnfinishedError, SEALED_COLUMNS, unfinishedReason, type ColumnCount, type SealedColumn, type SealedValues } from '../seal/rotate-keys.ts'
 import { createSealer } from '../seal/sealer.ts'
 import { loadConfig, type ServiceConfig } from '../service/load-config.ts'
 import { openServiceStore } from '../service/service-store.ts'
@@ -66,7 +66,7 @@ export async function keys(args: string[], io: CommandIo): Promise<number> {
     for (const column of SEALED_COLUMNS) io.stdout.write(`${NAMES[column]}: ${describe(rotation.columns[column])}\n`)
     const resealed = SEALED_COLUMNS.reduce((sum, column) => sum + rotation.columns[column].resealed, 0)
     io.stdout.write(`sealed again under B24_SECRET_KEY: ${resealed} value(s), in ${rotation.passes} passes\n`)
-    if (!rotation.done) throw new RotationUnfinishedError(unfinished(rotation.late, SEALED_COLUMNS.reduce((sum, column) => sum + rotation.columns[column].unreadable, 0)))
+    if (!rotation.done) throw new RotationUnfinishedError(unfinishedReason(rotation.late, SEALED_COLUMNS.reduce((sum, column) => sum + rotation.columns[column].unreadable, 0)))
     io.stdout.write('the store is sealed under B24_SECRET_KEY: B24_SECRET_KEY_PREVIOUS can be dropped (restart each replica without it)\n')
     return 0
   } finally {
@@ -77,17 +77,6 @@ export async function keys(args: string[], io: CommandIo): Promise<number> {
 
 function describe(count: ColumnCount): string {
   return `${count.seen} looked at, ${count.resealed} sealed again, ${count.changed} changed meanwhile (left as a replica wrote them), ${count.unreadable} opened by no key`
-}
-
-function unfinished(late: number, unreadable: number): string {
-  const reasons = []
-  if (late > 0) {
-    reasons.push(
-      `${late} value(s) sealed under a previous key were written while it ran: a replica still seals with an old key; give every replica B24_SECRET_KEY (the new key) and B24_SECRET_KEY_PREVIOUS (the old ones), restart them, then run keys rotate again`,
-    )
-  }
-  if (unreadable > 0) reasons.push(`${unreadable} value(s) open with none of the keys given: add the key that sealed them to B24_SECRET_KEY_PREVIOUS and run keys rotate again (they are left as they are)`)
-  return `the store is not marked sealed under B24_SECRET_KEY, keep B24_SECRET_KEY_PREVIOUS: ${reasons.join('; ')}`
 }
 
 function batchSizeOf(rest: string[]): number {

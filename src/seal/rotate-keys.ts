@@ -124,7 +124,8 @@ export async function rotateKeys(options: RotateOptions): Promise<Rotation> {
     }
     // After the first pass, a value sealed again was written (or moved) under a previous key meanwhile: one more pass, to see that none is left.
   } while (pass < MAX_PASSES && (pass === 1 || resealed > 0))
-  const late = pass === 1 ? 0 : resealed
+  // The loop ends after two passes at least: what the last one sealed again was written meanwhile.
+  const late = resealed
   const done = late === 0 && unreadable === 0
   if (done) await sealCheckAgain(store, sealer)
   return { columns, late, passes: pass, done }
@@ -162,4 +163,16 @@ export class RotationUnfinishedError extends ReceiverError {
   constructor(message: string) {
     super('ROTATION_UNFINISHED', 409, message)
   }
+}
+
+/** Why a rotation left the store unmarked (`late` values written under a previous key while it ran, `unreadable` opened by no key), and what to do. */
+export function unfinishedReason(late: number, unreadable: number): string {
+  const reasons = []
+  if (late > 0) {
+    reasons.push(
+      `${late} value(s) sealed under a previous key were written while it ran: a replica still seals with an old key; give every replica B24_SECRET_KEY (the new key) and B24_SECRET_KEY_PREVIOUS (the old ones), restart them, then run keys rotate again`,
+    )
+  }
+  if (unreadable > 0) reasons.push(`${unreadable} value(s) open with none of the keys given: add the key that sealed them to B24_SECRET_KEY_PREVIOUS and run keys rotate again (they are left as they are)`)
+  return `the store is not marked sealed under B24_SECRET_KEY, keep B24_SECRET_KEY_PREVIOUS: ${reasons.join('; ')}`
 }

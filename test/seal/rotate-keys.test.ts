@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { CHECK_KEY, checkSealKey } from '../../src/seal/check-seal-key.ts'
 import { DIGEST_KEY } from '../../src/seal/digest-key.ts'
-import { MAX_PASSES, rotateKeys, type SealedColumn, type SealedValues } from '../../src/seal/rotate-keys.ts'
+import { MAX_PASSES, rotateKeys, unfinishedReason, type SealedColumn, type SealedValues } from '../../src/seal/rotate-keys.ts'
 import { createSealer, digestKeyOf } from '../../src/seal/sealer.ts'
 import { openDatabase } from '../../src/store/sqlite/open-database.ts'
 import { SqliteSealedValues } from '../../src/store/sqlite/sqlite-sealed-values.ts'
@@ -124,6 +124,7 @@ t.test('a process still sealing with the old key meanwhile: the store is not mar
   t.equal(rotation.done, false)
   t.equal(rotation.passes, MAX_PASSES)
   t.equal(rotation.late, 1)
+  t.match(unfinishedReason(rotation.late, 0), /^the store is not marked sealed under B24_SECRET_KEY, keep B24_SECRET_KEY_PREVIOUS: 1 value\(s\) sealed under a previous key were written while it ran: a replica still seals with an old key/)
   t.equal(await checkSealKey(store, old), 0, 'the old key still opens the store: the old replica may restart')
   t.equal(await checkSealKey(store, rotating), 1)
   const inbox = await values.page('inbox', null, 100)
@@ -154,4 +155,10 @@ t.test('a store never started: nothing to seal again, marked under the new key',
   const rotation = await rotateKeys({ store, values: new SqliteSealedValues(db), sealer: rotating, keys: KEYS })
   t.equal(rotation.done, true)
   t.equal(await checkSealKey(store, createSealer(NEW)), 0)
+})
+
+t.test('a failure other than a seal that does not open stops the rotation: nothing is counted unreadable for it', async (t) => {
+  const { store, values } = await sealedStore(t, 1)
+  const failing = Object.create(rotating, { reseal: { value: () => { throw new TypeError('not a seal error') } } }) as typeof rotating
+  await t.rejects(rotateKeys({ store, values, sealer: failing, keys: KEYS }), { name: 'TypeError', message: 'not a seal error' })
 })

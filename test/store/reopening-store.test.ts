@@ -174,6 +174,7 @@ t.test("portals: refused until the store opens, then the opened store's", async 
   t.same(await portals.list(), [{ ...row, version: '2' }])
   t.same(await inner.portals.get('m'), { ...row, version: '2' }, 'in the opened store')
   t.ok(await portals.delete('m'))
+  t.equal(await portals.purge(Date.now()), 0, "the purge is the opened store's too (nothing uninstalled to drop)")
 })
 
 t.test("candidate installs: refused until the store opens, then the opened store's", async (t) => {
