@@ -334,8 +334,10 @@ t.test('two replicas on PostgreSQL: an install through one is known to the other
   const oauth = await oauthServer(t)
   const first = await openPgStore(t)
   const second = await openPgStore(t, { connectionString: first.connectionString })
-  const one = await appReceiver(t, oauth, { store: first })
-  const two = await appReceiver(t, oauth, { store: second })
+  // 100 requests between them (each call sent again once refreshed): a bucket with room for all.
+  const rest = { timeoutMs: 2000, rate: { drainPerSecond: 100, threshold: 200 } }
+  const one = await appReceiver(t, oauth, { store: first, rest })
+  const two = await appReceiver(t, oauth, { store: second, rest })
   const portal = oauth.install()
   t.equal((await one.post(oauth.installBody(portal))).status, 200)
   t.equal((await two.post(oauth.eventBody(portal))).status, 200, 'the other replica accepts its events')
