@@ -3,7 +3,7 @@
 export { createReceiver, Receiver, type WebhookRequest } from './receiver/receiver.ts'
 export type { ReceiverOptions } from './receiver/receiver-options.ts'
 export type { AppOptions } from './app/app-options.ts'
-export type { Clock } from './app/clock.ts'
+export type { Clock } from './clock.ts'
 export type { DoorReply } from './door/error-reply.ts'
 export { b24Receiver, type B24ReceiverPluginOptions } from './plugin.ts'
 export { Router, HandlerTimeoutError, type Handler, type ErrorHandler, type DispatchResult } from './router/router.ts'

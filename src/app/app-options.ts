@@ -1,4 +1,4 @@
-import type { Clock } from './clock.ts'
+import type { Clock } from '../clock.ts'
 
 /** A Bitrix24 application's OAuth credentials: what turns on application mode (`B24_CLIENT_ID`, `B24_CLIENT_SECRET`). */
 export interface AppOptions {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import type { Clock } from './clock.ts'
+import type { Clock } from '../clock.ts'
 
 /**
  * How one confirmation went: `answered` (the OAuth server confirmed or refused it), `unanswered`

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino'
-import { systemClock, type Clock } from '../app/clock.ts'
-import type { RestObserver, RestOutcome, RestWait } from '../metrics/rest-metrics.ts'
+import { systemClock, type Clock } from '../clock.ts'
 import { ProcessRestBuckets } from '../store/process-rest-buckets.ts'
 import type { BucketTake, RestBuckets } from '../store/rest-buckets.ts'
 import { justWait, type Wait } from '../wait.ts'
 import { BitrixError } from './bitrix-error.ts'
+import type { RestObserver, RestOutcome, RestWait } from './rest-observer.ts'
 import { DEFAULT_REST_RATE, rateOf, type RestRate, type RestRates } from './rest-rate.ts'
 
 /** What {@link Pacer} takes; each unset one is its {@link PACER_DEFAULTS} entry. */

@@ -1,14 +1,7 @@
 import { ConfigError } from '../errors.ts'
+import type { RestRate } from '../store/rest-buckets.ts'
 
-/**
- * A portal's REST bucket as Bitrix24 keeps it (the docs' limits.md, a leaky bucket): each call adds
- * one to a counter that drains by `drainPerSecond`; a call arriving while it is past `threshold`
- * is refused (`QUERY_LIMIT_EXCEEDED`) and not executed.
- */
-export interface RestRate {
-  drainPerSecond: number
-  threshold: number
-}
+export type { RestRate } from '../store/rest-buckets.ts'
 
 /** Most plans': 2 a second, 50 before refusing. Enterprise's is `5/250`. */
 export const DEFAULT_REST_RATE: RestRate = Object.freeze({ drainPerSecond: 2, threshold: 50 })

@@ -1,21 +1,6 @@
 import { Counter, Histogram, type Registry } from 'prom-client'
+import type { RestObserver, RestOutcome } from '../bitrix/rest-observer.ts'
 import { labelledCache } from './labelled-cache.ts'
-
-/** What one request to a portal came to: answered, refused for a limit, or failed as the error's class says. */
-export type RestOutcome = 'ok' | 'limited' | 'fatal' | 'transient' | 'error'
-
-/** What a call waited for before it was sent: its portal's bucket, a method the portal holds, a method spaced out near its operating limit. */
-export type RestWait = 'bucket' | 'held' | 'spaced'
-
-/** Where REST calls are counted: the pacer tells it of every request and wait. */
-export interface RestObserver {
-  /** One request sent and how it ended. */
-  called(method: string, outcome: RestOutcome): void
-  /** An answer that refused a call for a limit, by its code (`QUERY_LIMIT_EXCEEDED`, `OPERATION_TIME_LIMIT`). */
-  limited(code: string): void
-  /** A call waited this long before it was sent. */
-  waited(reason: RestWait, seconds: number): void
-}
 
 /** Method families and codes given a series of their own; the rest share `other`. */
 export const MAX_FAMILY_LABELS = 100

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import type { Clock } from '../app/clock.ts'
+import type { Clock } from '../clock.ts'
 import { ConfigError } from '../errors.ts'
 import type { Sealer } from '../seal/sealer.ts'
 import type { Store } from '../store/store.ts'

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Logger } from 'pino'
 import type { AppOptions } from '../app/app-options.ts'
-import type { Clock } from '../app/clock.ts'
+import type { Clock } from '../clock.ts'
 import type { RestRate } from '../bitrix/rest-rate.ts'
 import type { PollSettings } from '../poll/open-poller.ts'
 import type { StoreFactory } from '../store/store-factory.ts'

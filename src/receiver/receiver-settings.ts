@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { APP_DEFAULTS, APP_LIMITS } from '../app/app-options.ts'
-import { systemClock, type Clock } from '../app/clock.ts'
+import { systemClock, type Clock } from '../clock.ts'
 import { isSecureUrl } from '../app/secure-url.ts'
 import { createTokenSet, type TokenSet } from '../auth/token-set.ts'
 import type { RestSettings } from '../bitrix/bitrix.ts'

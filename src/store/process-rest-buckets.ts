@@ -1,4 +1,4 @@
-import type { RestRate } from '../bitrix/rest-rate.ts'
+import type { RestRate } from './rest-buckets.ts'
 import { grantable, nextSlotInMs, type BucketTake, type RestBuckets } from './rest-buckets.ts'
 
 /**

@@ -1,4 +1,13 @@
-import type { RestRate } from '../bitrix/rest-rate.ts'
+/**
+ * A portal's REST bucket as Bitrix24 keeps it (the docs' limits.md, a leaky bucket): each call
+ * adds one to a counter that drains by `drainPerSecond`; a call arriving while it is past
+ * `threshold` is refused (`QUERY_LIMIT_EXCEEDED`) and not executed. `B24_REST_RATE` says it
+ * (../bitrix/rest-rate.ts).
+ */
+export interface RestRate {
+  drainPerSecond: number
+  threshold: number
+}
 
 /** What {@link RestBuckets.take} gave: slots granted now, and when the next one frees. */
 export interface BucketTake {

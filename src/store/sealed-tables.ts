@@ -1,4 +1,4 @@
-import type { SealedColumn } from '../seal/rotate-keys.ts'
+import type { SealedColumn } from './sealed-values.ts'
 
 /** Where each sealed column lives, as both stores lay the tables out (PostgreSQL's names prefixed `b24_`): its table, the table's key, and whether the key is an id. */
 export const SEALED_TABLES: Record<SealedColumn, { table: string; key: string; column: string; id: boolean }> = {

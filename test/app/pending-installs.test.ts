@@ -217,7 +217,7 @@ t.test('with the system clock, a pause is real time', async (t) => {
     maxInFlight: 1,
     retryBaseMs: 20,
     retryMaxMs: 20,
-    clock: (await import('../../src/app/clock.ts')).systemClock,
+    clock: (await import('../../src/clock.ts')).systemClock,
   })
   t.teardown(() => pending.stop())
   pending.schedule(1)

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { BitrixError } from '../../src/bitrix/bitrix-error.ts'
 import { Pacer, PACER_DEFAULTS, type PacerOptions } from '../../src/bitrix/pacer.ts'
-import type { RestObserver } from '../../src/metrics/rest-metrics.ts'
+import type { RestObserver } from '../../src/bitrix/rest-observer.ts'
 import { ProcessRestBuckets } from '../../src/store/process-rest-buckets.ts'
 import type { BucketTake, RestBuckets } from '../../src/store/rest-buckets.ts'
 import type { Wait } from '../../src/wait.ts'

@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/app/clock.ts'
+import type { Clock } from '../../src/clock.ts'
 
 /**
  * A clock that moves only when a test moves it: the timers set on it run, in time order, as

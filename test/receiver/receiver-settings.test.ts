@@ -1,6 +1,6 @@
 import t from 'tap'
 import { pino } from 'pino'
-import { systemClock } from '../../src/app/clock.ts'
+import { systemClock } from '../../src/clock.ts'
 import { ConfigError } from '../../src/errors.ts'
 import { RECEIVER_DEFAULTS } from '../../src/receiver/receiver-options.ts'
 import { receiverSettings } from '../../src/receiver/receiver-settings.ts'

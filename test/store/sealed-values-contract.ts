@@ -1,5 +1,5 @@
 import type { Test } from 'tap'
-import type { SealedValues } from '../../src/seal/rotate-keys.ts'
+import type { SealedValues } from '../../src/store/sealed-values.ts'
 import type { Store } from '../../src/store/store.ts'
 import { newRecord } from '../fakes/new-record.ts'
 import { candidatesOf, newCandidate } from './candidates-contract.ts'

@@ -1,7 +1,6 @@
-import type { RestRate } from '../../bitrix/rest-rate.ts'
 import { STORED_FORMAT } from '../format.ts'
 import { NewerFormatError } from '../newer-format-error.ts'
-import { nextSlotInMs, usableOf, type BucketTake, type RestBuckets } from '../rest-buckets.ts'
+import { nextSlotInMs, usableOf, type BucketTake, type RestBuckets, type RestRate } from '../rest-buckets.ts'
 import { NOW_MS, type PostgresDatabase } from './postgres-database.ts'
 
 // $1 the portal. The bucket drained from `at` to now (the row's `excluded.at`, read once) by $4 a second.

@@ -1,4 +1,4 @@
-import type { Replacement, SealedColumn, SealedValue, SealedValues } from '../../seal/rotate-keys.ts'
+import type { Replacement, SealedColumn, SealedValue, SealedValues } from '../sealed-values.ts'
 import { STORED_FORMAT } from '../format.ts'
 import { SEALED_TABLES } from '../sealed-tables.ts'
 import type { PostgresDatabase } from './postgres-database.ts'

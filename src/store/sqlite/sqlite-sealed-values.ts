@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
-import type { Replacement, SealedColumn, SealedValue, SealedValues } from '../../seal/rotate-keys.ts'
+import type { Replacement, SealedColumn, SealedValue, SealedValues } from '../sealed-values.ts'
 import { STORED_FORMAT } from '../format.ts'
 import { SEALED_TABLES } from '../sealed-tables.ts'
 

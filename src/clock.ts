@@ -1,6 +1,7 @@
 /**
- * Where the confirmations of pending installs read the time and wait: the system's clock, or a
- * test's own (minutes of an OAuth outage run in milliseconds).
+ * Where what waits on time reads it and waits (the confirmations of pending installs, the REST
+ * pacer, a receiver's lifecycle): the system's clock, or a test's own (minutes of an OAuth outage
+ * or of a portal's bucket run in milliseconds).
  */
 export interface Clock {
   /** Epoch ms. */
