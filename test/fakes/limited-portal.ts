@@ -1,3 +1,4 @@
+import { FakePortalRefusal } from '../../src/fake-portal/fake-portals.ts'
 // A stand-in Bitrix24 portal that enforces the documented REST limits (bitrix24/b24restdocs
 // limits.md; api-reference/how-to-call-rest-api/batch.md; chat-bots-v2 imbot.v2 messages/
 // chat-message-send.md, ui/chat-input-action-notify.md): its request bucket (./leaky-bucket.ts)
@@ -55,20 +56,10 @@ export interface SentMessage {
 /** The codes a test may make the portal answer the next calls of a method with, as it would. */
 export type LimitCode = 'QUERY_LIMIT_EXCEEDED' | 'OPERATION_TIME_LIMIT'
 
-class Refusal extends Error {
-  readonly status: number
-  readonly code: string
 
-  constructor(status: number, code: string, message: string) {
-    super(message)
-    this.status = status
-    this.code = code
-  }
-}
-
-const LIMITS: Record<LimitCode, Refusal> = {
-  QUERY_LIMIT_EXCEEDED: new Refusal(503, 'QUERY_LIMIT_EXCEEDED', 'Too many requests'),
-  OPERATION_TIME_LIMIT: new Refusal(429, 'OPERATION_TIME_LIMIT', 'Method is blocked due to operation time limit.'),
+const LIMITS: Record<LimitCode, FakePortalRefusal> = {
+  QUERY_LIMIT_EXCEEDED: new FakePortalRefusal(503, 'QUERY_LIMIT_EXCEEDED', 'Too many requests'),
+  OPERATION_TIME_LIMIT: new FakePortalRefusal(429, 'OPERATION_TIME_LIMIT', 'Method is blocked due to operation time limit.'),
 }
 
 /** The docs: at most 50 requests in one batch. */
@@ -140,22 +131,22 @@ export class LimitedPortal {
     const answer = (status: number, body: unknown) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
     try {
       const method = METHOD_PATH.exec(new URL(request.url as string, this.url).pathname)?.[1]
-      if (request.method !== 'POST' || method === undefined) throw new Refusal(404, 'ERROR_METHOD_NOT_FOUND', 'Method not found!')
+      if (request.method !== 'POST' || method === undefined) throw new FakePortalRefusal(404, 'ERROR_METHOD_NOT_FOUND', 'Method not found!')
       // Every request raises the counter (the docs), whatever comes of it after.
       if (!this.bucket.take()) throw LIMITS.QUERY_LIMIT_EXCEEDED
       const { auth, ...params } = readBody(text)
-      if (typeof auth !== 'string' || auth === '') throw new Refusal(401, 'NO_AUTH_FOUND', 'Wrong authorization data')
-      if (auth !== this.accessToken) throw new Refusal(401, 'invalid_token', 'The access token provided is invalid')
+      if (typeof auth !== 'string' || auth === '') throw new FakePortalRefusal(401, 'NO_AUTH_FOUND', 'Wrong authorization data')
+      if (auth !== this.accessToken) throw new FakePortalRefusal(401, 'invalid_token', 'The access token provided is invalid')
       const result = method === 'batch' ? this.#batch(params) : this.#execute(method, params)
       answer(200, { result, time: this.#time(method, method === 'batch' ? 0 : this.#cost(method)) })
     } catch (error) {
-      const refusal = error as Refusal
+      const refusal = error as FakePortalRefusal
       this.#count(refusal)
       answer(refusal.status, { error: refusal.code, error_description: refusal.message })
     }
   }
 
-  #count(refusal: Refusal): void {
+  #count(refusal: FakePortalRefusal): void {
     this.counts.refused[refusal.code] = (this.counts.refused[refusal.code] ?? 0) + 1
   }
 
@@ -176,7 +167,7 @@ export class LimitedPortal {
       case 'imbot.v2.Chat.Message.send': {
         const { botId, dialogId } = botCall(params)
         const fields = (params.fields ?? {}) as Record<string, unknown>
-        if (!fields.message && !fields.attach) throw new Refusal(400, 'EMPTY_MESSAGE', 'Message is empty')
+        if (!fields.message && !fields.attach) throw new FakePortalRefusal(400, 'EMPTY_MESSAGE', 'Message is empty')
         const id = this.messages.length + 1
         this.messages.push({ id, botId, dialogId, text: String(fields.message ?? ''), at: this.#now() })
         return { id, uuidMap: [] }
@@ -185,7 +176,7 @@ export class LimitedPortal {
         botCall(params)
         return true
       default:
-        throw new Refusal(404, 'ERROR_METHOD_NOT_FOUND', 'Method not found!')
+        throw new FakePortalRefusal(404, 'ERROR_METHOD_NOT_FOUND', 'Method not found!')
     }
   }
 
@@ -197,9 +188,9 @@ export class LimitedPortal {
    */
   #batch(params: Record<string, unknown>): unknown {
     const cmd = params.cmd
-    if (typeof cmd !== 'object' || cmd === null) throw new Refusal(400, 'ERROR_BATCH_EMPTY', 'cmd is empty')
+    if (typeof cmd !== 'object' || cmd === null) throw new FakePortalRefusal(400, 'ERROR_BATCH_EMPTY', 'cmd is empty')
     const calls = Object.entries(cmd as Record<string, unknown>)
-    if (calls.length > BATCH_MAX) throw new Refusal(400, 'ERROR_BATCH_LENGTH_EXCEEDED', `Max batch length exceeded (${BATCH_MAX})`)
+    if (calls.length > BATCH_MAX) throw new FakePortalRefusal(400, 'ERROR_BATCH_LENGTH_EXCEEDED', `Max batch length exceeded (${BATCH_MAX})`)
     const halt = params.halt === true || params.halt === 1 || params.halt === '1' || params.halt === 'Y'
     const results: Record<string, unknown> = {}
     const errors: Record<string, unknown> = {}
@@ -207,11 +198,11 @@ export class LimitedPortal {
     for (const [key, line] of calls) {
       const [method = '', query = ''] = String(line).split(/\?(.*)/s)
       try {
-        if (method === 'batch') throw new Refusal(400, 'ERROR_BATCH_METHOD_NOT_ALLOWED', 'Method is not allowed for batch usage')
+        if (method === 'batch') throw new FakePortalRefusal(400, 'ERROR_BATCH_METHOD_NOT_ALLOWED', 'Method is not allowed for batch usage')
         results[key] = this.#execute(method, qs.parse(query, { depth: 10, arrayLimit: 100 }) as Record<string, unknown>)
         times[key] = this.#time(method, this.#cost(method))
       } catch (error) {
-        const refusal = error as Refusal
+        const refusal = error as FakePortalRefusal
         this.#count(refusal)
         errors[key] = { error: refusal.code, error_description: refusal.message }
         if (halt) break
@@ -238,8 +229,8 @@ export class LimitedPortal {
 /** The bot and dialog an `imbot.v2.Chat.*` call names, checked as the methods check them. */
 function botCall(params: Record<string, unknown>): { botId: number; dialogId: string } {
   const botId = Number(params.botId)
-  if (!Number.isInteger(botId) || botId <= 0) throw new Refusal(400, 'BOT_ID_REQUIRED', 'Bot ID is required')
-  if (typeof params.dialogId !== 'string' || params.dialogId === '') throw new Refusal(400, 'DIALOG_ID_EMPTY', 'Dialog ID is empty') // our code: the docs name none
+  if (!Number.isInteger(botId) || botId <= 0) throw new FakePortalRefusal(400, 'BOT_ID_REQUIRED', 'Bot ID is required')
+  if (typeof params.dialogId !== 'string' || params.dialogId === '') throw new FakePortalRefusal(400, 'DIALOG_ID_EMPTY', 'Dialog ID is empty') // our code: the docs name none
   return { botId, dialogId: params.dialogId }
 }
 
