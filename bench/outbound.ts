@@ -29,7 +29,6 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import pg from 'pg'
 import { DEFAULT_BUCKET_RATE } from '../test/fakes/leaky-bucket.ts'
 import { LimitedPortal } from '../test/fakes/limited-portal.ts'
 import { EVENT_TOKEN } from './event-bodies.ts'
@@ -37,6 +36,7 @@ import type { OutboundReport } from './outbound-receiver.ts'
 import { pacedLoad } from './paced-load.ts'
 import { percentile } from './percentile.ts'
 import { portalEventBody } from './portal-event-body.ts'
+import { withScratchDatabase } from './scratch-database.ts'
 import { serveChild, type ServerChild } from './serve-child.ts'
 import { verdict } from './verdict.ts'
 
@@ -52,7 +52,6 @@ const SETTLE_MS = 3000
 /** The second portal's floor, and how long one of its messages is waited for at the end. */
 const TRICKLE_FLOOR_S = 2
 const TRICKLE_WAIT_MS = 10_000
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const SECRET_KEY = '5a'.repeat(32)
 const SERVICE = new URL('./outbound-receiver.ts', import.meta.url)
 /** The stand-in portals' hosts (loopback addresses, 127.0.0.0/8 on Linux): the burst's, the second portal's, the two calls', the held one's. */
@@ -142,21 +141,6 @@ async function trickle(children: ServerChild[], portal: LimitedPortal, stop: () 
   return { postedAt, failed: statuses.filter((status) => status !== 200).length }
 }
 
-async function withDatabase<T>(work: (url: string) => Promise<T>): Promise<T> {
-  const name = `b24_bench_outbound_${process.pid}_${Date.now()}`
-  const admin = new pg.Client({ connectionString: ADMIN_URL })
-  await admin.connect()
-  try {
-    await admin.query(`CREATE DATABASE ${name}`)
-    const url = new URL(ADMIN_URL)
-    url.pathname = `/${name}`
-    return await work(url.href)
-  } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-    await admin.end()
-  }
-}
-
 async function deadLetters(child: ServerChild): Promise<number> {
   const text = await (await fetch(`${child.url}/metrics`)).text()
   return Number(/^b24_dead_letters (\S+)$/m.exec(text)?.[1] ?? Number.NaN)
@@ -170,7 +154,7 @@ export async function benchOutbound(): Promise<string> {
   // A host each: the service paces by a portal's host name (its port aside), as Bitrix24 counts a portal's bucket.
   const portals = await Promise.all(HOSTS.map((host) => LimitedPortal.start({ host })))
   try {
-    return await withDatabase(async (databaseUrl) => {
+    return await withScratchDatabase('b24_bench_outbound', async (databaseUrl) => {
       const children: ServerChild[] = []
       try {
         return await measure(children, databaseUrl, dataDir, portals)

@@ -48,11 +48,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
-import pg from 'pg'
 import { CAPTURED_CHAT, EVENT_TOKEN, eventBody } from './event-bodies.ts'
 import type { HandledCount, LagReport } from './lag-receiver.ts'
 import { pacedLoad, type PacedLoadResult } from './paced-load.ts'
 import { median, percentile } from './percentile.ts'
+import { withScratchDatabase } from './scratch-database.ts'
 import { serveChild, type ServerChild } from './serve-child.ts'
 import { verdict } from './verdict.ts'
 
@@ -73,7 +73,6 @@ const CONNECTIONS = 16
 const CHATS = 16
 /** Quiet before each read of pg_stat_database: an idle backend flushes its counts within ~10 s. */
 const SETTLE_MS = 11_000
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const SECRET_KEY = '5a'.repeat(32)
 const SERVICE = new URL('./lag-receiver.ts', import.meta.url)
 
@@ -269,29 +268,20 @@ function histogramPercentile(reports: LagReport[], p: number): number {
 }
 
 async function withDatabase<T>(work: (url: string, transactions: Transactions) => Promise<T>): Promise<T> {
-  const name = `b24_bench_${process.pid}_${Date.now()}`
-  const admin = new pg.Client({ connectionString: ADMIN_URL })
-  await admin.connect()
-  // A read on this connection is a transaction of ADMIN_URL's database, not of `name`'s.
-  const read = async () => Number((await admin.query<{ n: string }>('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = $1', [name])).rows[0]?.n ?? Number.NaN)
-  const transactions: Transactions = {
-    read,
-    readWhenGone: async () => {
-      while (Number((await admin.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1', [name])).rows[0]?.n) > 0) await sleep(100)
-      // A backend leaves pg_stat_activity just before it flushes its counts on the way out.
-      await sleep(1000)
-      return read()
-    },
-  }
-  try {
-    await admin.query(`CREATE DATABASE ${name}`)
-    const url = new URL(ADMIN_URL)
-    url.pathname = `/${name}`
-    return await work(url.href, transactions)
-  } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-    await admin.end()
-  }
+  return withScratchDatabase('b24_bench', (url, name, admin) => {
+    // A read on this connection is a transaction of ADMIN_URL's database, not of `name`'s.
+    const read = async () => Number((await admin.query<{ n: string }>('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = $1', [name])).rows[0]?.n ?? Number.NaN)
+    const transactions: Transactions = {
+      read,
+      readWhenGone: async () => {
+        while (Number((await admin.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1', [name])).rows[0]?.n) > 0) await sleep(100)
+        // A backend leaves pg_stat_activity just before it flushes its counts on the way out.
+        await sleep(1000)
+        return read()
+      },
+    }
+    return work(url, transactions)
+  })
 }
 
 async function round(setup: Setup, dataDir: string, databaseUrl: string | null, transactions: Transactions | null): Promise<Round> {

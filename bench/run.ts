@@ -1,8 +1,8 @@
 // Runs the benchmarks named on the command line (all by default) and prints their figures.
-//   npm run bench                      every benchmark (about 6 minutes on a quiet machine, and outbound's 4)
+//   npm run bench                      every benchmark (about 6 minutes on a quiet machine, outbound's 4 and soak's 10)
 //   npm run bench -- ingest drain      some of them
 // Shorter runs: BENCH_ROUNDS, BENCH_SECONDS (ingest), BENCH_DRAIN_EVENTS, BENCH_DRAIN_ROUNDS
-// (drain), BENCH_KEEP_PACE_SCALE (keep-pace), OUTBOUND_N (outbound); each benchmark's file says more.
+// (drain), BENCH_KEEP_PACE_SCALE (keep-pace), OUTBOUND_N (outbound), SOAK_MINUTES (soak); each benchmark's file says more.
 // Each benchmark is imported only when it runs: one that reaches into internals being reworked
 // (decode, form-scaling) then cannot stop the others from running.
 const benchmarks: Record<string, () => Promise<string>> = {
@@ -17,6 +17,7 @@ const benchmarks: Record<string, () => Promise<string>> = {
   'append-cost': async () => (await import('./append-cost.ts')).benchAppendCost(),
   replicas: async () => (await import('./replicas.ts')).benchReplicas(),
   outbound: async () => (await import('./outbound.ts')).benchOutbound(),
+  soak: async () => (await import('./soak.ts')).benchSoak(),
 }
 
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(benchmarks)
