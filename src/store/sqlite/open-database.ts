@@ -27,6 +27,9 @@ export function openDatabase(dataDir: string, durability: Durability = 'process'
     // A new database gets 16 KiB pages: a 5 KB wire and its sealed credentials fit in one, with no
     // overflow chain to write on append or to overwrite on delete. (An existing one keeps its own.)
     db.pragma('page_size = 16384')
+    // A new database can give free pages back to the file system (./upkeep.ts), a few at a time.
+    // Only before its first table: an existing one keeps its mode, reusing free pages, never shrinking.
+    db.pragma('auto_vacuum = INCREMENTAL')
     db.pragma('journal_mode = WAL')
     // 16 MiB of cache: the inbox is written at its end and read near it.
     db.pragma('cache_size = -16384')

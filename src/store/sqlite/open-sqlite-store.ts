@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import type { NewRecord, Store } from '../store.ts'
 import { StoreUnavailableError } from '../store-unavailable-error.ts'
 import { GroupCommit } from './group-commit.ts'
-import { startCheckpointer } from './checkpointer.ts'
+import { startUpkeep } from './upkeep.ts'
 import type { Durability } from './durability.ts'
 import { BUSY_TIMEOUT_MS, INBOX_FILE, openDatabase } from './open-database.ts'
 import { recordColumns } from '../rows.ts'
@@ -18,8 +18,11 @@ import { SqliteQueue } from './sqlite-queue.ts'
 import { sqliteStats } from './sqlite-stats.ts'
 import { DEAD_LETTER_RETENTION_MS, retention } from '../retention.ts'
 
-/** How often the WAL is checkpointed, off the event loop. */
-const CHECKPOINT_INTERVAL_MS = 250
+/**
+ * The file's upkeep, off the event loop: a WAL checkpoint every 250 ms, and beyond 1024 free
+ * pages (16 MiB) or a quarter of the used ones, 64 pages (1 MiB) given back per tick.
+ */
+const UPKEEP = { intervalMs: 250, reservePages: 1024, stepPages: 64 }
 
 export interface OpenSqliteOptions {
   /** The directory of `inbox.db`. */
@@ -53,7 +56,7 @@ export interface OpenSqliteOptions {
 export function openSqliteStore(options: OpenSqliteOptions): Store {
   const db = openDatabase(options.dataDir, options.durability)
   const path = join(options.dataDir, INBOX_FILE)
-  const checkpointer = startCheckpointer(path, CHECKPOINT_INTERVAL_MS)
+  const upkeep = startUpkeep(path, UPKEEP)
   // SQLite keeps writing to an unlinked file: with DATA_DIR removed, a 200 would acknowledge an
   // event lost at the next start (and a new secret.key made silently). Watched, then refused.
   const opened = statSync(path).ino
@@ -120,7 +123,7 @@ export function openSqliteStore(options: OpenSqliteOptions): Store {
         await purging
         queue.close()
         writer.flush()
-        await checkpointer.stop()
+        await upkeep.stop()
         try {
           emptyWal(db, BUSY_TIMEOUT_MS)
         } finally {
