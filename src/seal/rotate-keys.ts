@@ -24,7 +24,7 @@ export const MAX_PASSES = 3
 export interface Rotation {
   /** Each column's counts over every pass. */
   columns: Record<SealedColumn, ColumnCount>
-  /** Values under a previous key found by the last pass: written meanwhile by a process that still seals with one. */
+  /** Values under a previous key found by the last pass (sealed again or changed before they could be): written meanwhile by a process that still seals with one. */
   late: number
   /** Passes made: the first, and those after it until one finds nothing left to seal again. */
   passes: number
@@ -70,11 +70,13 @@ export async function rotateKeys(options: RotateOptions): Promise<Rotation> {
   await keepDigestKey(store, sealer, keys)
   const columns = Object.fromEntries(SEALED_COLUMNS.map((column) => [column, zero()])) as Record<SealedColumn, ColumnCount>
   let pass = 0
-  let resealed: number
+  // Values found under a previous key by the pass, written or not: one a replica changed between
+  // the read and the write may be under an old key still (a replica that seals with one).
+  let found: number
   let unreadable: number
   do {
     pass++
-    resealed = 0
+    found = 0
     unreadable = 0
     for (const column of SEALED_COLUMNS) {
       const count = await rotateColumn(values, sealer, column, batchSize, (count) => options.progress?.(column, count, pass))
@@ -84,13 +86,13 @@ export async function rotateKeys(options: RotateOptions): Promise<Rotation> {
       total.changed += count.changed
       // Counted once: each pass finds the same ones again.
       total.unreadable = count.unreadable
-      resealed += count.resealed
+      found += count.resealed + count.changed
       unreadable += count.unreadable
     }
-    // After the first pass, a value sealed again was written (or moved) under a previous key meanwhile: one more pass, to see that none is left.
-  } while (pass < MAX_PASSES && (pass === 1 || resealed > 0))
-  // The loop ends after two passes at least: what the last one sealed again was written meanwhile.
-  const late = resealed
+    // After the first pass, a value found under a previous key was written (or moved) under one meanwhile: one more pass, to see that none is left.
+  } while (pass < MAX_PASSES && (pass === 1 || found > 0))
+  // The loop ends after two passes at least: what the last one found was written meanwhile.
+  const late = found
   const done = late === 0 && unreadable === 0
   if (done) await sealCheckAgain(store, sealer)
   return { columns, late, passes: pass, done }

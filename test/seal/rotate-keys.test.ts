@@ -132,6 +132,30 @@ t.test('a process still sealing with the old key meanwhile: the store is not mar
   t.same(inbox.map(({ value }) => rotating.open(value)).sort(), ['credentials 1', 'credentials 2', 'late 1', 'late 2', 'late 3'], 'nothing lost')
 })
 
+t.test('a value an old replica writes again under the old key between each read and write: the store is not marked', async (t) => {
+  const { store, values } = await sealedStore(t, 1)
+  let refreshes = 0
+  const racing: SealedValues = {
+    page: (column, after, limit) => values.page(column, after, limit),
+    replace: async (column, replacements) => {
+      if (column !== 'portals' || !replacements.some(({ key }) => key === 'p2')) return values.replace(column, replacements)
+      // A replica given only the old key refreshes p2 after each write, and after the first pass just before each write too.
+      const refresh = () => (store.portals as NonNullable<Store['portals']>).update('p2', { tokens: old.seal(`tokens p2, refresh ${++refreshes}`) })
+      if (refreshes > 0) await refresh()
+      const written = await values.replace(column, replacements)
+      await refresh()
+      return written
+    },
+  }
+  const rotation = await rotateKeys({ store, values: racing, sealer: rotating, keys: KEYS })
+  t.equal(rotation.done, false, 'not marked: p2 is under the old key')
+  t.equal(rotation.late, 1)
+  t.equal(rotation.passes, MAX_PASSES)
+  t.equal(rotation.columns.portals.changed, 2, 'the first pass wrote p2, the next two found it changed under the old key')
+  t.equal(await checkSealKey(store, old), 0, 'the old key still opens the store')
+  t.match(old.open((await (store.portals as NonNullable<Store['portals']>).get('p2'))?.tokens as string), /^tokens p2, refresh/)
+})
+
 t.test('a value no key opens: left as it is, the store not marked', async (t) => {
   const { store, values } = await sealedStore(t, 1)
   await store.append(newRecord(9, 'foreign', { credentials: createSealer(Buffer.alloc(32, 9)).seal('foreign') }))
