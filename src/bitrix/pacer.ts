@@ -208,19 +208,19 @@ export class Pacer {
     if (state.heldUntil > now) return { at: state.heldUntil, reason: 'held' }
     // Past a hold with no answer since: the first call probes it, the others wait for its answer
     // (all at once, they would all be refused while the hold lasts).
-    if (state.holds > 0) {
-      if (state.probeUntil > now) return { at: Math.min(state.probeUntil, now + PROBE_CHECK_MS), reason: 'held' }
-      state.probeUntil = now + PROBE_LONGEST_MS
+    if (state.holds > 0 && state.probeUntil > now) return { at: Math.min(state.probeUntil, now + PROBE_CHECK_MS), reason: 'held' }
+    if (state.spacedUntil > now && !spaced) {
+      // Each call reserves its spaced turn as it comes; one whose turn would come after the
+      // portal's reset goes at the reset, when the spacing ends.
+      const at = Math.max(now, state.nextAt)
+      if (at >= state.spacedUntil) return { at: state.spacedUntil, reason: 'spaced' }
+      state.nextAt = at + this.#options.spacingMs
+      if (at > now) return { at, reason: 'spaced' }
     }
-    if (state.spacedUntil <= now) {
-      if (state.holds === 0) this.#methods.delete(key)
-      return null
-    }
-    if (spaced) return null
-    // Each call reserves its spaced turn as it comes.
-    const at = Math.max(now, state.nextAt)
-    state.nextAt = at + this.#options.spacingMs
-    return at > now ? { at, reason: 'spaced' } : null
+    // The call goes now: it is the probe of a hold, if there was one.
+    if (state.holds > 0) state.probeUntil = now + PROBE_LONGEST_MS
+    else if (state.spacedUntil <= now) this.#methods.delete(key)
+    return null
   }
 
   #method(key: string): MethodState {
@@ -287,17 +287,18 @@ export class Pacer {
 
   /** A take from the store's buckets, or this process's own while those fail. */
   async #take(host: string, want: number, rate: RestRate): Promise<BucketTake> {
-    const shared = this.#shared()
-    if (shared) {
-      try {
+    // Whatever fails here falls back: a rejection would leave the line busy, its callers stuck.
+    try {
+      const shared = this.#shared()
+      if (shared) {
         const taken = await shared.take(host, want, rate)
         if (this.#storeFailing) this.#logger?.info("the store's REST buckets are back: calls are paced with the other replicas again")
         this.#storeFailing = false
         return taken
-      } catch (error) {
-        if (!this.#storeFailing) this.#logger?.warn({ err: error }, "the store's REST buckets cannot be used: this process paces its calls alone meanwhile")
-        this.#storeFailing = true
       }
+    } catch (error) {
+      if (!this.#storeFailing) this.#logger?.warn({ err: error }, "the store's REST buckets cannot be used: this process paces its calls alone meanwhile")
+      this.#storeFailing = true
     }
     return this.#own.take(host, want, rate)
   }

@@ -40,8 +40,15 @@ export const BUCKET_MARGIN = 2
 /** How many calls the bucket holds before this side waits: the threshold less the margin, at least one. */
 export const usableOf = (rate: RestRate): number => Math.max(1, rate.threshold - BUCKET_MARGIN)
 
+/**
+ * Float noise in a drained level (47.00000000000001 for 47) is not a call less: without this
+ * slack, `grantable` would refuse the slot `nextSlotInMs` says is free now, and the taker ask again
+ * at once, and again. The same slack is in the PostgreSQL store's statement.
+ */
+export const LEVEL_SLACK = 1e-9
+
 /** Calls granted to a bucket at `level` (drained to now) asked for `want`. */
-export const grantable = (level: number, want: number, rate: RestRate): number => Math.max(0, Math.min(want, Math.floor(usableOf(rate) - level)))
+export const grantable = (level: number, want: number, rate: RestRate): number => Math.max(0, Math.min(want, Math.floor(usableOf(rate) - level + LEVEL_SLACK)))
 
 /** In how many ms a bucket at `level` has room for one more call. */
 // (A millionth of a ms of float noise, 47.2 - 47, is not a ms more.)

@@ -363,3 +363,51 @@ t.test('once a hold ends, one call probes it and the others wait for its answer'
   for (let waited = 0; waited < 30_000; waited += 250) await advance(250)
   t.same(later.map((call) => call.state()), ['done', 'done'])
 })
+
+t.test('spaced turns end with the spacing: calls whose turn would come later go at the reset', async (t) => {
+  const { clock, start, pacer } = paced({ operatingLimitSeconds: 100, spacingMs: 3000, rates: { rate: { drainPerSecond: 100, threshold: 1000 }, portals: {} } })
+  await pacer.answered(HOST, 'm', null, { operating: 90, operating_reset_at: (clock.now() + 5000) / 1000 })
+  const calls = [start('m'), start('m'), start('m'), start('m')]
+  await settle()
+  t.same(calls.map((call) => call.state()), ['done', 'waiting', 'waiting', 'waiting'])
+  clock.advance(3000)
+  await settle()
+  t.same(calls.map((call) => call.state()), ['done', 'done', 'waiting', 'waiting'], 'the second turn')
+  clock.advance(2000)
+  await settle()
+  t.same(calls.map((call) => call.state()), ['done', 'done', 'done', 'done'], 'the reset: no turns past it')
+})
+
+t.test('a probe of a hold that also waits its spaced turn goes at its turn, and the others after its answer', async (t) => {
+  const { clock, start, pacer } = paced({ operatingLimitSeconds: 100, spacingMs: 3000, holdBaseMs: 1000, rates: { rate: { drainPerSecond: 100, threshold: 1000 }, portals: {} } })
+  const advance = async (ms: number) => {
+    clock.advance(ms)
+    await settle()
+    await settle()
+  }
+  await pacer.answered(HOST, 'm', null, { operating: 90, operating_reset_at: (clock.now() + 60_000) / 1000 })
+  await pacer.take(HOST, 'm') // the next turn is 3 s away
+  await pacer.answered(HOST, 'm', new BitrixError('m', 'OPERATION_TIME_LIMIT', 429, ''), undefined)
+  const calls = [start('m'), start('m')]
+  await advance(1000)
+  t.same(calls.map((call) => call.state()), ['waiting', 'waiting'], 'the hold over, the turn not yet')
+  await advance(2000)
+  t.same(calls.map((call) => call.state()), ['done', 'waiting'], 'the probe goes at its turn')
+  await pacer.answered(HOST, 'm', null, undefined)
+  await advance(250)
+  t.same(calls.map((call) => call.state()), ['done', 'waiting'], 'answered: the next waits its own turn')
+  await advance(2750)
+  t.same(calls.map((call) => call.state()), ['done', 'done'])
+})
+
+t.test("a store whose buckets cannot even be reached (the getter throws) is a failing store: the calls go, paced here", async (t) => {
+  const clock = new ManualClock()
+  const logs: string[] = []
+  const logger = { warn: (_: unknown, message: string) => void logs.push(message), info: () => undefined }
+  const buckets = () => {
+    throw new Error('the store is reopening')
+  }
+  const pacer = new Pacer({ buckets, rates: { rate: SMALL, portals: {} }, clock, logger: logger as unknown as PacerOptions['logger'] })
+  await Promise.all([pacer.take(HOST, 'm'), pacer.take(HOST, 'm')])
+  t.match(logs, [/cannot be used/])
+})

@@ -15,6 +15,9 @@ t.test('the bucket model: room up to the margin below the threshold, a slot free
   t.equal(nextSlotInMs(47, RATE), 0)
   t.equal(nextSlotInMs(48, RATE), 500)
   t.equal(nextSlotInMs(50, RATE), 1500)
+  const noisy = 48 - 0.577 * 2 + 1 - 0.423 * 2 // 47.00000000000001
+  t.equal(nextSlotInMs(noisy, RATE), 0, 'float noise: a slot free now…')
+  t.equal(grantable(noisy, 5, RATE), 1, '…and granted now (not refused, to be asked for again at once)')
 })
 
 t.test("one process's buckets: per portal, drained by the clock, filled when the portal refused", async (t) => {

@@ -1,12 +1,12 @@
 import { STORED_FORMAT } from '../format.ts'
 import { NewerFormatError } from '../newer-format-error.ts'
-import { nextSlotInMs, usableOf, type BucketTake, type RestBuckets, type RestRate } from '../rest-buckets.ts'
+import { LEVEL_SLACK, nextSlotInMs, usableOf, type BucketTake, type RestBuckets, type RestRate } from '../rest-buckets.ts'
 import { NOW_MS, type PostgresDatabase } from './postgres-database.ts'
 
 // $1 the portal. The bucket drained from `at` to now (the row's `excluded.at`, read once) by $4 a second.
 const DRAINED = 'greatest(0, b.level - greatest(0, excluded.at - b.at) * $4::float8 / 1000)'
 // $2 calls wanted, $3 the bucket's usable room: as many as fit.
-const GRANTED = `greatest(0, least($2::int, floor($3::float8 - ${DRAINED})))::int`
+const GRANTED = `greatest(0, least($2::int, floor($3::float8 - ${DRAINED} + ${LEVEL_SLACK})))::int`
 const TAKE = `INSERT INTO b24_rest_buckets AS b (portal, level, at, granted, format)
   SELECT $1, least($2::int, floor($3::float8)), now.ms, least($2::int, floor($3::float8)), ${STORED_FORMAT} FROM (SELECT ${NOW_MS} AS ms) now
   ON CONFLICT (portal) DO UPDATE SET level = ${DRAINED} + ${GRANTED}, granted = ${GRANTED}, at = greatest(b.at, excluded.at)
