@@ -1,7 +1,7 @@
 import { copyFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
-import t, { type Tap } from 'tap'
+import t, { type Test } from 'tap'
 import { openDatabase } from '../../../src/store/sqlite/open-database.ts'
 import { startUpkeep } from '../../../src/store/sqlite/upkeep.ts'
 import { eventually } from '../../helpers.ts'
@@ -65,7 +65,7 @@ t.test('a thread that cannot open the database stops quietly: the automatic chec
 })
 
 /** A database as the store opens it (auto_vacuum = INCREMENTAL), holding `rows` rows of ~8 KB in table t, then deleted. */
-function freedDatabase(t: Tap.Test, rows: number) {
+function freedDatabase(t: Test, rows: number) {
   const dir = t.testdir()
   const db = openDatabase(dir)
   t.teardown(() => db.close())
