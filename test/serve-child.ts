@@ -106,9 +106,11 @@ export interface ServedChild {
 /**
  * `b24-receiver serve` in a child process, as an operator runs it; resolves once it listens.
  * Rejects with its output, and kills it, when it exits first or does not listen within `timeoutMs`.
+ * `bin`: another build's `bin/b24-receiver.js` (an earlier release) instead of these sources.
  */
-export async function serveChild(env: Record<string, string>, timeoutMs = 15000): Promise<ServedChild> {
-  const child = spawn(process.execPath, ['--import', loader, devBin, 'serve'], { env: userEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+export async function serveChild(env: Record<string, string>, timeoutMs = 15000, bin?: string): Promise<ServedChild> {
+  const args = bin === undefined ? ['--import', loader, devBin, 'serve'] : [bin, 'serve']
+  const child = spawn(process.execPath, args, { env: userEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
   const watched = watchChild(child, 'b24-receiver serve')
   try {
     const [, url] = await watched.waitFor(/"url":"(http:[^"]+)"/, timeoutMs)

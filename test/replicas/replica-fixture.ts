@@ -27,8 +27,8 @@ export interface ReplicaSet {
   replicas: Replica[]
   /** The URLs of the replicas whose process runs: a load balancer's rotation (a replica stopping stays in it until it exits). */
   running(): string[]
-  /** Starts replica `index` (again) and waits until its `/ready` says 200. */
-  start(index: number): Promise<Replica>
+  /** Starts replica `index` (again), from `bin` (an earlier release's build) or these sources, and waits until its `/ready` says 200. */
+  start(index: number, bin?: string): Promise<Replica>
   /** Sends `signal` and waits for the exit; its exit code. */
   stop(index: number, signal: NodeJS.Signals): Promise<number | null>
 }
@@ -64,9 +64,9 @@ export async function replicaSet(t: Test, env: Record<string, string> = {}): Pro
     eventsFile,
     replicas,
     running: () => replicas.filter((replica) => replica.child.exitCode === null && replica.child.signalCode === null).map((replica) => replica.url),
-    async start(index) {
+    async start(index, bin) {
       // Generous: on a machine shared with other work, tsx may take many seconds to start one.
-      const served = await serveChild({ ...base, DATA_DIR: join(dir, `replica-${index}`), ...env }, 60000)
+      const served = await serveChild({ ...base, DATA_DIR: join(dir, `replica-${index}`), ...env }, 60000, bin)
       t.teardown(() => void served.child.kill('SIGKILL'))
       const replica = { ...served, index }
       replicas[index] = replica
