@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import { Compile } from 'typebox/compile'
 import { WireAppInfoSchema, WireTokenAnswerSchema, type AppInfo, type TokenGrant, type WireAppInfo, type WireTokenAnswer } from '../../schemas/oauth.ts'
 import { BitrixError } from '../bitrix/bitrix-error.ts'
+import { callSignal } from '../call-signal.ts'
 import { readJsonObject } from '../bitrix/read-json-object.ts'
 
 export type { AppInfo, TokenGrant }
@@ -100,20 +101,22 @@ export class OAuthServer {
   async #get(method: string, path: string, query: Record<string, string>, timeoutMs: number, secrets: string[]): Promise<{ status: number; body: Record<string, unknown> }> {
     const url = new URL(`${this.#base}${path}`)
     for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value)
-    const timeout = AbortSignal.timeout(timeoutMs)
+    const call = callSignal(timeoutMs)
     const started = performance.now()
     let response: Response
     let text: string
     try {
       // No redirect is followed: it would repeat the query, token and secret included, to a URL nobody checked.
-      response = await fetch(url, { headers: { accept: 'application/json' }, redirect: 'manual', signal: timeout })
+      response = await fetch(url, { headers: { accept: 'application/json' }, redirect: 'manual', signal: call.signal })
       text = await response.text()
     } catch (error) {
-      const code = timeout.aborted ? 'TIMEOUT' : 'NETWORK_ERROR'
+      const code = call.timedOut ? 'TIMEOUT' : 'NETWORK_ERROR'
       // Only the cause's code: undici's messages can carry the request URL, and so the secret.
-      const reason = timeout.aborted ? `no answer within ${timeoutMs} ms` : ((error as { cause?: { code?: string } }).cause?.code ?? 'the connection failed')
+      const reason = call.timedOut ? `no answer within ${timeoutMs} ms` : ((error as { cause?: { code?: string } }).cause?.code ?? 'the connection failed')
       this.#log(method, null, started, code)
       throw new BitrixError(method, code, null, reason)
+    } finally {
+      call.release()
     }
     const body = readJsonObject(text)
     const { status } = response

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { callSignal } from '../call-signal.ts'
 import type { Wait } from '../wait.ts'
 import { BitrixError } from './bitrix-error.ts'
 import type { Pacer } from './pacer.ts'
@@ -88,7 +89,7 @@ export class RestClient {
   async #send(method: string, params: RestParams, signal: AbortSignal | undefined): Promise<Answer> {
     const target = this.#target
     const body = target.kind === 'oauth' ? { ...params, auth: target.accessToken } : params
-    const timeout = AbortSignal.timeout(this.#options.timeoutMs)
+    const call = callSignal(this.#options.timeoutMs, signal)
     const started = performance.now()
     let response: Response
     let text: string
@@ -97,17 +98,19 @@ export class RestClient {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify(body),
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        signal: call.signal,
       })
       text = await response.text()
     } catch (error) {
       if (signal?.aborted) throw signal.reason
-      const code = timeout.aborted ? 'TIMEOUT' : 'NETWORK_ERROR'
+      const code = call.timedOut ? 'TIMEOUT' : 'NETWORK_ERROR'
       const cause = error as Error & { cause?: { code?: string } }
       // Only the error's code: undici's messages can carry the request URL.
-      const reason = timeout.aborted ? `no answer within ${this.#options.timeoutMs} ms` : (cause.cause?.code ?? 'the connection failed')
+      const reason = call.timedOut ? `no answer within ${this.#options.timeoutMs} ms` : (cause.cause?.code ?? 'the connection failed')
       this.#log(method, null, started, code)
       return { error: new BitrixError(method, code, null, reason), result: undefined, time: undefined }
+    } finally {
+      call.release()
     }
     const reply = readJsonObject(text)
     const time = reply?.time
