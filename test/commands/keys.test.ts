@@ -8,6 +8,9 @@ import { samplePayload } from '../../src/simulate/sample-payload.ts'
 import { openDatabase } from '../../src/store/sqlite/open-database.ts'
 import { openSqliteStore } from '../../src/store/sqlite/open-sqlite-store.ts'
 import { SqliteSealedValues } from '../../src/store/sqlite/sqlite-sealed-values.ts'
+import { PostgresDatabase } from '../../src/store/postgres/postgres-database.ts'
+import { PostgresSealedValues } from '../../src/store/postgres/postgres-sealed-values.ts'
+import type { SealedValues } from '../../src/store/sealed-values.ts'
 import { postgresStore } from '../../src/store/postgres/postgres-store.ts'
 import { openPostgresStore } from '../../src/store/postgres/open-postgres-store.ts'
 import type { StoreFactory } from '../../src/store/store-factory.ts'
@@ -85,14 +88,20 @@ t.test('SQLite: rotated with the service stopped; the events stored under the ol
   t.ok(handled.every(({ token }) => token === APP_TOKEN), 'each handler given its credentials, opened by the new key')
 })
 
-t.test('SQLite: killed (kill -9) in the middle, run again: it finishes, every value under the new key', async (t) => {
-  const dataDir = t.testdir()
-  const store = openSqliteStore({ dataDir, durability: 'process', dedupWindowMs: 60000 })
+/** A store of either kind as the kill test uses it: opened, its sealed values read apart, and the environment the command is run with. */
+interface KilledStore {
+  open(): Store
+  values(t: Test): SealedValues
+  env: Record<string, string>
+}
+
+async function killedAndRunAgain(t: Test, kind: KilledStore): Promise<void> {
+  const store = kind.open()
   await checkSealKey(store, oldSealer)
   const count = 3000
   await Promise.all(Array.from({ length: count }, (_, i) => store.append(newRecord(i, `m${i}`, { credentials: oldSealer.seal(`credentials ${i}`) }))))
   await store.close()
-  const env = { DATA_DIR: dataDir, B24_SECRET_KEY: NEW, B24_SECRET_KEY_PREVIOUS: OLD }
+  const env = { ...kind.env, B24_SECRET_KEY: NEW, B24_SECRET_KEY_PREVIOUS: OLD }
   const bin = fileURLToPath(new URL('../../bin/dev.ts', import.meta.url))
   const child = spawn(process.execPath, ['--import', import.meta.resolve('../loader/register.mjs'), bin, 'keys', 'rotate', '--batch-size', '1'], { env: userEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => void child.kill('SIGKILL'))
@@ -101,9 +110,7 @@ t.test('SQLite: killed (kill -9) in the middle, run again: it finishes, every va
   child.kill('SIGKILL')
   t.equal(await watched.exited, null, 'ended by the kill, not finished')
 
-  const db = openDatabase(dataDir)
-  t.teardown(() => db.close())
-  const values = new SqliteSealedValues(db)
+  const values = kind.values(t)
   const rotating = createSealer(Buffer.from(NEW, 'hex'), { previous: [Buffer.from(OLD, 'hex')] })
   const keyOfEach = (await values.page('inbox', null, count)).map(({ value }) => rotating.keyOf(value))
   const resealed = keyOfEach.filter((key) => key === 0).length
@@ -113,9 +120,35 @@ t.test('SQLite: killed (kill -9) in the middle, run again: it finishes, every va
   t.equal(code, 0)
   t.match(out, new RegExp(`\\ninbox and dead letters \\(credentials\\): ${2 * count} looked at, ${count - resealed} sealed again,`), 'only what was left')
   for (const { value } of await values.page('inbox', null, count)) if (rotating.keyOf(value) !== 0) t.fail('a value left under the old key')
-  const opened = await openSqliteStore({ dataDir, durability: 'process', dedupWindowMs: 60000 })
+  const opened = kind.open()
   t.equal(await checkSealKey(opened, newSealer), 0)
   await opened.close()
+}
+
+t.test('SQLite: killed (kill -9) in the middle, run again: it finishes, every value under the new key', async (t) => {
+  const dataDir = t.testdir()
+  await killedAndRunAgain(t, {
+    open: () => openSqliteStore({ dataDir, durability: 'process', dedupWindowMs: 60000 }),
+    values: (t) => {
+      const db = openDatabase(dataDir)
+      t.teardown(() => db.close())
+      return new SqliteSealedValues(db)
+    },
+    env: { DATA_DIR: dataDir },
+  })
+})
+
+t.test('PostgreSQL: killed (kill -9) in the middle, run again: it finishes, every value under the new key', async (t) => {
+  const url = await testDatabase(t)
+  await killedAndRunAgain(t, {
+    open: () => openPostgresStore({ connectionString: url }, 'test'),
+    values: (t) => {
+      const db = new PostgresDatabase({ connectionString: url })
+      t.teardown(() => db.pool.end())
+      return new PostgresSealedValues(db)
+    },
+    env: { DATABASE_URL: url },
+  })
 })
 
 t.test('PostgreSQL: rotated while a replica given both keys handles events and stores new ones; each handled once, with its credentials', async (t) => {
