@@ -46,10 +46,16 @@ export interface PostgresStoreOptions extends PostgresConnection {
    * uninstall. 30 days (`DLQ_RETENTION_DAYS`).
    */
   deadLetterRetentionMs?: number
+  /**
+   * Whether this store drops, every minute, the dedup keys past their window and what is past its
+   * retention: true. False for a store a command opens beside the running service (`dlq`,
+   * `portals`, `keys`): the service's own settings decide what goes, not the command's shell.
+   */
+  purges?: boolean
 }
 
 /** The defaults of {@link PostgresStoreOptions}. */
-export const POSTGRES_DEFAULTS = { dedupWindowMs: 86400000, claimTimeoutMs: 10000, pollIntervalMs: 1000, purgeIntervalMs: 60000, deadLetterRetentionMs: DEAD_LETTER_RETENTION_MS }
+export const POSTGRES_DEFAULTS = { dedupWindowMs: 86400000, claimTimeoutMs: 10000, pollIntervalMs: 1000, purgeIntervalMs: 60000, deadLetterRetentionMs: DEAD_LETTER_RETENTION_MS, purges: true }
 
 /**
  * The shared store: one PostgreSQL database for every replica, this one's claims named
@@ -74,13 +80,14 @@ export function openPostgresStore(options: PostgresStoreOptions, replica: string
   let closed = false
   const retain = retention({ deadLetters, portals }, settings.deadLetterRetentionMs, logger, () => closed)
   let purging: Promise<void> | undefined
-  const purge = setInterval(() => {
+  const purgeOnce = () => {
     purging ??= db
       .query(`DELETE FROM b24_seen WHERE expires_at <= ${NOW_MS}`)
       .then(retain)
       .catch(() => undefined)
       .finally(() => (purging = undefined))
-  }, settings.purgeIntervalMs).unref()
+  }
+  const purge = settings.purges ? setInterval(purgeOnce, settings.purgeIntervalMs).unref() : undefined
 
   let closing: Promise<void> | undefined
   return {

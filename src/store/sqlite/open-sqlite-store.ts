@@ -47,6 +47,8 @@ export interface OpenSqliteOptions {
   purgeIntervalMs?: number
   /** How long a dead letter is kept after its last attempt (an uninstalled portal's row, after its uninstall); 30 days. */
   deadLetterRetentionMs?: number
+  /** Whether it purges in the background (see `SqliteStoreOptions.purges`): true. */
+  purges?: boolean
 }
 
 /**
@@ -85,14 +87,15 @@ export function openSqliteStore(options: OpenSqliteOptions): Store {
   let closed = false
   const retain = retention({ deadLetters, portals }, options.deadLetterRetentionMs ?? DEAD_LETTER_RETENTION_MS, options.logger, () => closed)
   let purging: Promise<void> | undefined
-  const purge = setInterval(() => {
+  const purgeOnce = () => {
     purging ??= writer
       .write(() => sql.purge.run(Date.now()))
       .then(retain)
       .then(() => emptyWal(db, 0))
       .catch(() => undefined)
       .finally(() => (purging = undefined))
-  }, options.purgeIntervalMs ?? 60000).unref()
+  }
+  const purge = options.purges === false ? undefined : setInterval(purgeOnce, options.purgeIntervalMs ?? 60000).unref()
 
   let closing: Promise<void> | undefined
   return {

@@ -21,10 +21,16 @@ export interface SqliteStoreOptions {
    * once nothing stored refers to it, as long after its uninstall. 30 days (`DLQ_RETENTION_DAYS`).
    */
   deadLetterRetentionMs?: number
+  /**
+   * Whether this store drops, every minute, the dedup keys past their window and what is past its
+   * retention: true. False for a store a command opens beside the running service (`dlq`,
+   * `portals`, `keys`): the service's own settings decide what goes, not the command's shell.
+   */
+  purges?: boolean
 }
 
 /** The defaults of {@link SqliteStoreOptions}. */
-export const SQLITE_DEFAULTS: Required<SqliteStoreOptions> = { dataDir: './data', durability: 'process', dedupWindowMs: 86400000, deadLetterRetentionMs: DEAD_LETTER_RETENTION_MS }
+export const SQLITE_DEFAULTS: Required<SqliteStoreOptions> = { dataDir: './data', durability: 'process', dedupWindowMs: 86400000, deadLetterRetentionMs: DEAD_LETTER_RETENTION_MS, purges: true }
 
 /**
  * The embedded store, one process: a SQLite database under `dataDir`. One that cannot be opened

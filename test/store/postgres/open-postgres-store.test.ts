@@ -8,7 +8,7 @@ import { claimTexts, NONE_NEWER } from '../store-contract.ts'
 import { listening, newRecord, openPgStore, PORTAL, proxied, sql, testDatabase, textOf } from './postgres-fixture.ts'
 
 t.test('its defaults: a day of dedup, 10 s claims, a poll every second, a purge every minute, 30 days of dead letters', async (t) => {
-  t.same(POSTGRES_DEFAULTS, { dedupWindowMs: 86400000, claimTimeoutMs: 10000, pollIntervalMs: 1000, purgeIntervalMs: 60000, deadLetterRetentionMs: 30 * 86400000 })
+  t.same(POSTGRES_DEFAULTS, { dedupWindowMs: 86400000, claimTimeoutMs: 10000, pollIntervalMs: 1000, purgeIntervalMs: 60000, deadLetterRetentionMs: 30 * 86400000, purges: true })
   const url = await testDatabase(t)
   // Options left undefined (as the service passes what the environment does not set) keep the defaults.
   const store = openPostgresStore({ connectionString: url, dedupWindowMs: undefined, claimTimeoutMs: undefined }, 'replica-a')
@@ -50,6 +50,14 @@ t.test('forgets handled keys past their dedup window: the purge deletes them, an
   t.equal(await store.queue.seen('hook:kept'), true)
 })
 
+t.test("purges: false (a command's store beside the service) purges nothing in the background", async (t) => {
+  const store = await openPgStore(t, { purgeIntervalMs: 5, purges: false })
+  await store.stats() // migrated
+  await sql(store.connectionString, "INSERT INTO b24_seen (key, expires_at) VALUES ('hook:old', 1)")
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.same(await sql(store.connectionString, 'SELECT key FROM b24_seen'), [{ key: 'hook:old' }], 'past its window, still there: twenty intervals went by')
+})
+
 t.test('a purge that fails (the database away) is tried again at the next interval, and throws nowhere', async (t) => {
   const url = await testDatabase(t)
   const { proxy, url: through } = await proxied(t, url)
@@ -69,7 +77,7 @@ t.test('PostgreSQL unreachable: appends refused with 503 and nothing stored, una
   const url = await testDatabase(t)
   const { proxy, url: through } = await proxied(t, url)
   const store = await openPgStore(t, { connectionString: through, pollIntervalMs: 60000, timeoutMs: 2000 })
-  const other = await openPgStore(t, { connectionString: url })
+  const other = await openPgStore(t, { connectionString: url, replica: 'replica-b' })
   await store.append(newRecord(1, 'before'))
   t.equal(store.unavailable(), null)
   let told = 0

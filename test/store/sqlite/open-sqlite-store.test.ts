@@ -91,6 +91,16 @@ t.test('forgets a handled key once its dedup window is over: the purge deletes i
   t.equal(await store.queue.seen('hook:once'), false, 'the same key is a new event now')
 })
 
+t.test("purges: false (a command's store beside the service) purges nothing in the background", async (t) => {
+  const store = openStore(t, { dedupWindowMs: 1, purgeIntervalMs: 5, purges: false })
+  const db = otherConnection(t, store.dataDir)
+  await store.append(newRecord(1, 'once'))
+  const [record] = await store.queue.claim(10)
+  await store.queue.complete(record as ClaimedRecord, 'hook:once')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(db.prepare("SELECT COUNT(*) FROM seen WHERE key = 'hook:once'").pluck().get(), 1, 'past its window, still there: ten intervals went by')
+})
+
 t.test('keeps the key of a handled record through the purges of its dedup window', async (t) => {
   const store = openStore(t, { dedupWindowMs: 60000, purgeIntervalMs: 5 })
   const db = otherConnection(t, store.dataDir)

@@ -9,7 +9,7 @@ import { captureLogs, eventually } from '../../helpers.ts'
 const context = { replica: 'replica-a', logger: pino({ level: 'silent' }) }
 
 t.test('its defaults: ./data, process durability, a day of dedup, 30 days of dead letters; options left undefined keep them', async (t) => {
-  t.same(SQLITE_DEFAULTS, { dataDir: './data', durability: 'process', dedupWindowMs: 86400000, deadLetterRetentionMs: 30 * 86400000 })
+  t.same(SQLITE_DEFAULTS, { dataDir: './data', durability: 'process', dedupWindowMs: 86400000, deadLetterRetentionMs: 30 * 86400000, purges: true })
   t.match(sqliteStore(), { kind: 'sqlite', keyDir: './data' })
   t.equal(sqliteStore({ dataDir: undefined }).keyDir, './data')
   t.equal(sqliteStore({ dataDir: '/srv/b24' }).keyDir, '/srv/b24', 'the key file lives beside inbox.db')
