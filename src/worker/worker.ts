@@ -95,8 +95,9 @@ export interface WorkerStats {
 }
 
 /**
- * Takes records from the store's queue and hands each to `dispatch`: up to `concurrency` at once,
- * one chat's records in arrival order (the queue's claim sees to it), failures retried with
+ * Takes records from the store's queue and hands each to `dispatch`: up to `concurrency` at once
+ * (and while some wait for room outside them, their slots lent to others: up to eight times as
+ * many under way), one chat's records in arrival order (the queue's claim sees to it), failures retried with
  * exponential backoff and jitter, then dead-lettered. A record leaves the queue only once its
  * outcome is written; a crash leaves it pending for the next start. It knows nothing of what a
  * record holds or who handles it.
@@ -107,12 +108,14 @@ export class Worker {
   readonly #logger: Logger
   readonly #options: WorkerOptions
   readonly #running = new Map<number, Promise<void>>()
-  /** Attempts waiting for room outside them, by record id (how many waits each): their slots are lent. */
-  readonly #lent = new Map<number, number>()
+  /** Attempts waiting for room outside them: their slots are lent. */
+  readonly #lent = new Set<object>()
   /** Attempts under way (waiting or not) by portal: a portal at `concurrency` gets no more turns. */
   readonly #portals = new Map<string, number>()
   readonly #counts = { handled: 0, duplicates: 0, rejected: 0, failedAttempts: 0, deadLettered: 0 }
   #stopped = true
+  /** In `stop()`: nothing is lent (a slot lent now would start what cannot finish). */
+  #stopping = false
   #scheduled = false
   #pumping: Promise<void> | null = null
   /** The last claim failed: told once, until one goes through. */
@@ -139,6 +142,7 @@ export class Worker {
    */
   async stop(timeoutMs: number): Promise<boolean> {
     this.#unsubscribe?.()
+    this.#stopping = true
     const deadline = Date.now() + timeoutMs
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))
@@ -150,6 +154,7 @@ export class Worker {
     }
     clearTimeout(timer)
     this.#stopped = true
+    this.#stopping = false
     return this.#running.size === 0
   }
 
@@ -176,8 +181,9 @@ export class Worker {
 
   async #claim(): Promise<void> {
     const { concurrency } = this.#options
-    // Slots lent by waiting attempts are free; so many attempts under way in all, at most.
-    const free = Math.min(concurrency - (this.#running.size - this.#lent.size), concurrency * MAX_UNDER_WAY - this.#running.size)
+    // Slots lent by waiting attempts are free (not while stopping); so many attempts under way in all, at most.
+    const lent = this.#stopping ? 0 : this.#lent.size
+    const free = Math.min(concurrency - (this.#running.size - lent), concurrency * MAX_UNDER_WAY - this.#running.size)
     if (free <= 0 || this.#stopped) return
     try {
       const claimed = await this.#queue.claim(free, this.#fullPortals())
@@ -217,18 +223,31 @@ export class Worker {
   }
 
   // The attempt's waits for room outside it: its slot is lent meanwhile (another event may be
-  // claimed), and taken back as the wait ends, even past `concurrency` for a moment.
-  #waitFor(id: number): Wait {
-    return async (waiting) => {
-      this.#lent.set(id, (this.#lent.get(id) ?? 0) + 1)
-      this.#schedule()
+  // claimed), and taken back as the wait ends, even past `concurrency` for a moment. Once the
+  // attempt has settled, a wait of a handler still running past its timeout lends nothing: its
+  // slot is free already.
+  #lender(): { wait: Wait; settled(): void } {
+    const attempt = {}
+    let waits = 0
+    let settled = false
+    const wait: Wait = async (waiting) => {
+      if (settled) return waiting
+      if (waits++ === 0) {
+        this.#lent.add(attempt)
+        this.#schedule()
+      }
       try {
         return await waiting
       } finally {
-        const left = (this.#lent.get(id) as number) - 1
-        if (left === 0) this.#lent.delete(id)
-        else this.#lent.set(id, left)
+        if (--waits === 0) this.#lent.delete(attempt)
       }
+    }
+    return {
+      wait,
+      settled: () => {
+        settled = true
+        this.#lent.delete(attempt)
+      },
     }
   }
 
@@ -239,11 +258,13 @@ export class Worker {
     const startedAt = performance.now()
     let outcome: Outcome | null = null
     let failure: unknown = null
+    const lender = this.#lender()
     try {
-      outcome = await this.#dispatch(record, attempt, record.lost, this.#waitFor(record.id))
+      outcome = await this.#dispatch(record, attempt, record.lost, lender.wait)
     } catch (error) {
       failure = error ?? new Error('a handler failed without a reason')
     }
+    lender.settled()
     const ms = performance.now() - startedAt
     // Finished after the worker stopped: its outcome is not written (the store may be closed by
     // now); it stays pending, given back for whoever starts next.

@@ -4,6 +4,7 @@ import { backoff } from '../../src/backoff.ts'
 import type { NewRecord, Queue, StoredRecord } from '../../src/store/store.ts'
 import { StoreUnavailableError } from '../../src/store/store-unavailable-error.ts'
 import { Postponed, Undeliverable, Worker, type Dispatch, type Outcome, type Settlement, type WorkerOptions } from '../../src/worker/worker.ts'
+import type { Wait } from '../../src/wait.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
 import { newRecord, textOf } from '../fakes/new-record.ts'
 import { captureLogs, eventually } from '../helpers.ts'
@@ -801,4 +802,48 @@ t.test('attempts under way, waiting ones included, stay within eight times `conc
   t.equal(worker.stats().inFlight, 8, 'eight under way, all waiting; two left pending')
   room.resolve()
   await eventually(() => texts('done').length === 10)
+})
+
+t.test('a wait that begins after its attempt settled (a handler still running past its timeout) lends nothing', async (t) => {
+  let late: Wait | undefined
+  const { worker, add, texts } = setup(
+    t,
+    async (stored, _attempt, _signal, wait = (waiting) => waiting) => {
+      late = wait
+      return handledOutcome(stored)
+    },
+    { concurrency: 1 },
+  )
+  await add(1, 'first')
+  worker.start()
+  await eventually(() => texts('done').length === 1)
+  const room = deferred()
+  const waited = (late as Wait)(room.promise)
+  await turn()
+  t.equal(worker.stats().waiting, 0, 'its slot was free already: not lent again')
+  room.resolve()
+  await waited
+})
+
+t.test('while stopping, a waiting attempt lends its slot to nothing new', async (t) => {
+  const room = deferred()
+  const started: string[] = []
+  const { worker, add } = setup(
+    t,
+    async (stored, _attempt, _signal, wait = (waiting) => waiting) => {
+      started.push(textOf(stored))
+      if (textOf(stored) === 'waiting') await wait(room.promise)
+      return handledOutcome(stored)
+    },
+    { concurrency: 1 },
+  )
+  await add('a:1', 'waiting')
+  worker.start()
+  await eventually(() => worker.stats().waiting === 1)
+  const stopped = worker.stop(10_000)
+  await add('b:1', 'would start')
+  for (let i = 0; i < 5; i++) await turn()
+  t.same(started, ['waiting'], 'nothing claimed into the lent slot')
+  room.resolve()
+  t.equal(await stopped, true)
 })
