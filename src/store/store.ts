@@ -117,7 +117,8 @@ export interface DeadLetters {
   /**
    * Deletes up to `limit` dead letters whose last attempt came due before `before` (epoch ms),
    * oldest first, those a newer version wrote left alone; resolves to how many went (fewer than
-   * `limit`: none older is left). A dead letter's age counts from its last attempt, not its
+   * `limit`: none older is left, but for those another process is purging or replaying right
+   * now, which it skips). A dead letter's age counts from its last attempt, not its
    * arrival: one replayed and failed again is kept anew. Several processes purging at once
    * delete each letter once between them (see ./retention.ts, which calls it a batch at a time).
    */
