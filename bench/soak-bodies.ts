@@ -16,7 +16,7 @@ import { readPhpJson } from '../src/wire/read-php-json.ts'
 type PhpMap = Map<string, PhpValue>
 
 export const BOT_DELETED_EVERY = 5000
-export const DEAD_LETTER_EVERY = 2000
+export const DEAD_LETTER_EVERY = 20_000
 export const REPLY_EVERY = 20
 /** The application token every soak event carries. */
 export const SOAK_TOKEN = 'soak'.repeat(8)

@@ -8,8 +8,9 @@
 //
 // What months do to a store, minutes do here when the windows are minutes: the dedup window is
 // DEDUP_WINDOW_MS = 2 minutes (a day by default), so from minute 2 the store drops as many dedup
-// keys as it takes in, as it does from day 2 in production. Dead letters are kept (retention is
-// days; test/store/ tests its purge): SOAK_RATE / 2000 of them a second, a few KB each.
+// keys as it takes in, as it does from day 2 in production. Dead letters are not: their retention
+// is days (test/store/ tests its purge), and until it the store grows by each one (~8 KB), so
+// they come rarely here, one in 20 000 posts (every 100 s at 200 a second).
 //
 // Floors (issue #27), from minute SOAK_BASE_MINUTE (5) to the end: RSS grows ≤ 10%, the store's
 // size on disk stays within 1.25× of its size at that minute, each minute's post-to-handler p99
