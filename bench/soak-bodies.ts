@@ -141,4 +141,6 @@ function set(payload: PhpMap, portal: EventPortal, fields: { id: string; chat: s
   // A join or context request names no message: its user tells two of one chat in one second apart.
   const user = data.get('user') as PhpMap | undefined
   if (user !== undefined && message === undefined) user.set('id', fields.user)
+  // A bot deleted names nothing else: its bot does.
+  if (bot !== undefined && data.size === 1) bot.set('id', fields.user)
 }
