@@ -66,12 +66,15 @@ export async function proxied(t: Test, url: string): Promise<{ proxy: TcpProxy; 
 /** A PostgreSQL store, with the connection string it uses. */
 export type PgStore = Store & { connectionString: string }
 
+let opened = 0
+
 /**
  * A PostgreSQL store on a fresh database (or `options.connectionString`: another replica on the
- * same database; `replica` names its claims), closed at the end of the test unless the test closed it. Nothing is connected
- * before its first call, as in the service.
+ * same database; `replica` names its claims and its announcements: a name of its own by default,
+ * as each replica has), closed at the end of the test unless the test closed it. Nothing is
+ * connected before its first call, as in the service.
  */
-export async function openPgStore(t: Test, { replica = 'replica-a', ...options }: Partial<PostgresStoreOptions> & { replica?: string } = {}): Promise<PgStore> {
+export async function openPgStore(t: Test, { replica = `replica-${++opened}`, ...options }: Partial<PostgresStoreOptions> & { replica?: string } = {}): Promise<PgStore> {
   const connectionString = options.connectionString ?? (await testDatabase(t))
   const store = openPostgresStore({ ...options, connectionString }, replica)
   let closed = false
@@ -97,12 +100,12 @@ export const listening = async (url: string): Promise<number> =>
   Number((await sql<{ n: string }>(url, "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN b24_inbox' AND state = 'idle'"))[0]?.n)
 
 /** A connection of its own listening on the store's channel, as a replica's listener does; what it heard, counted. Closed at the end of `t`. */
-export async function eavesdrop(t: Test, url: string): Promise<{ heard: () => number }> {
+export async function eavesdrop(t: Test, url: string): Promise<{ heard: () => number; payloads: () => string[] }> {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   t.teardown(() => client.end())
-  let heard = 0
-  client.on('notification', () => heard++)
+  const payloads: string[] = []
+  client.on('notification', (message) => void payloads.push(message.payload ?? ''))
   await client.query('LISTEN b24_inbox')
-  return { heard: () => heard }
+  return { heard: () => payloads.length, payloads: () => [...payloads] }
 }
