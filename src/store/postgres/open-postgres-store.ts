@@ -14,6 +14,7 @@ import { PostgresPortals } from './postgres-portals.ts'
 import { PostgresQueue } from './postgres-queue.ts'
 import { PostgresRestBuckets } from './postgres-rest-buckets.ts'
 import { postgresStats } from './postgres-stats.ts'
+import { vacuumBusyTables } from './vacuum-busy-tables.ts'
 
 export interface PostgresStoreOptions extends PostgresConnection {
   /** How long a handled event's key recognises a double delivery; 24 hours. */
@@ -35,8 +36,8 @@ export interface PostgresStoreOptions extends PostgresConnection {
   /** Records of one chat a claim takes at most, handed out in turn; 8. */
   perChat?: number
   /**
-   * How often dedup keys past their window are forgotten, and dead letters and uninstalled portals
-   * past their retention dropped; a minute.
+   * How often dedup keys past their window are forgotten, dead letters and uninstalled portals
+   * past their retention dropped, and the tables every event turns over vacuumed; a minute.
    */
   purgeIntervalMs?: number
   /**
@@ -84,6 +85,7 @@ export function openPostgresStore(options: PostgresStoreOptions, replica: string
     purging ??= db
       .query(`DELETE FROM b24_seen WHERE expires_at <= ${NOW_MS}`)
       .then(retain)
+      .then(() => (closed ? undefined : vacuumBusyTables(db)))
       .catch(() => undefined)
       .finally(() => (purging = undefined))
   }
