@@ -36,10 +36,15 @@ export interface PostgresStoreOptions extends PostgresConnection {
   /** Records of one chat a claim takes at most, handed out in turn; 8. */
   perChat?: number
   /**
-   * How often dedup keys past their window are forgotten, dead letters and uninstalled portals
-   * past their retention dropped, and the tables every event turns over vacuumed; a minute.
+   * How often dedup keys past their window are forgotten, and dead letters and uninstalled portals
+   * past their retention dropped; a minute.
    */
   purgeIntervalMs?: number
+  /**
+   * How often the tables every event turns over are vacuumed (./vacuum-busy-tables.ts), so that
+   * their dead rows' room is used again before the next ones pile up; 10 s.
+   */
+  vacuumIntervalMs?: number
   /**
    * How long a dead letter is kept after its last attempt, then dropped in the background (checked
    * every minute by every replica, harmlessly at once; one log line per purge that dropped
@@ -49,14 +54,14 @@ export interface PostgresStoreOptions extends PostgresConnection {
   deadLetterRetentionMs?: number
   /**
    * Whether this store drops, every minute, the dedup keys past their window and what is past its
-   * retention: true. False for a store a command opens beside the running service (`dlq`,
+   * retention, and vacuums its busy tables: true. False for a store a command opens beside the running service (`dlq`,
    * `portals`, `keys`): the service's own settings decide what goes, not the command's shell.
    */
   purges?: boolean
 }
 
 /** The defaults of {@link PostgresStoreOptions}. */
-export const POSTGRES_DEFAULTS = { dedupWindowMs: 86400000, claimTimeoutMs: 10000, pollIntervalMs: 1000, purgeIntervalMs: 60000, deadLetterRetentionMs: DEAD_LETTER_RETENTION_MS, purges: true }
+export const POSTGRES_DEFAULTS = { dedupWindowMs: 86400000, claimTimeoutMs: 10000, pollIntervalMs: 1000, purgeIntervalMs: 60000, vacuumIntervalMs: 10000, deadLetterRetentionMs: DEAD_LETTER_RETENTION_MS, purges: true }
 
 /**
  * The shared store: one PostgreSQL database for every replica, this one's claims named
@@ -85,11 +90,17 @@ export function openPostgresStore(options: PostgresStoreOptions, replica: string
     purging ??= db
       .query(`DELETE FROM b24_seen WHERE expires_at <= ${NOW_MS}`)
       .then(retain)
-      .then(() => (closed ? undefined : vacuumBusyTables(db)))
       .catch(() => undefined)
       .finally(() => (purging = undefined))
   }
   const purge = settings.purges ? setInterval(purgeOnce, settings.purgeIntervalMs).unref() : undefined
+  let vacuuming: Promise<void> | undefined
+  const vacuumOnce = () => {
+    vacuuming ??= vacuumBusyTables(db)
+      .catch(() => undefined)
+      .finally(() => (vacuuming = undefined))
+  }
+  const vacuum = settings.purges ? setInterval(vacuumOnce, settings.vacuumIntervalMs).unref() : undefined
 
   let closing: Promise<void> | undefined
   return {
@@ -106,9 +117,11 @@ export function openPostgresStore(options: PostgresStoreOptions, replica: string
     close: () =>
       (closing ??= (async () => {
         clearInterval(purge)
+        clearInterval(vacuum)
         // A purge under way stops after its batch, before the pool closes.
         closed = true
         await purging
+        await vacuuming
         // What was appended before close is committed (or refused) first: the pool closes after it.
         await batcher.drain()
         await queue.close()

@@ -8,7 +8,7 @@ import { claimTexts, NONE_NEWER } from '../store-contract.ts'
 import { listening, newRecord, openPgStore, PORTAL, proxied, sql, testDatabase, textOf } from './postgres-fixture.ts'
 
 t.test('its defaults: a day of dedup, 10 s claims, a poll every second, a purge every minute, 30 days of dead letters', async (t) => {
-  t.same(POSTGRES_DEFAULTS, { dedupWindowMs: 86400000, claimTimeoutMs: 10000, pollIntervalMs: 1000, purgeIntervalMs: 60000, deadLetterRetentionMs: 30 * 86400000, purges: true })
+  t.same(POSTGRES_DEFAULTS, { dedupWindowMs: 86400000, claimTimeoutMs: 10000, pollIntervalMs: 1000, purgeIntervalMs: 60000, vacuumIntervalMs: 10000, deadLetterRetentionMs: 30 * 86400000, purges: true })
   const url = await testDatabase(t)
   // Options left undefined (as the service passes what the environment does not set) keep the defaults.
   const store = openPostgresStore({ connectionString: url, dedupWindowMs: undefined, claimTimeoutMs: undefined }, 'replica-a')

@@ -25,8 +25,8 @@ t.test("the busy tables' dead rows are vacuumed away, whatever the server's auto
   t.pass('no dead row left in the inbox or the dedup keys')
 })
 
-t.test("the store vacuums them at each purge", async (t) => {
-  const store = await openPgStore(t, { purgeIntervalMs: 20 })
+t.test('the store vacuums them every vacuumIntervalMs', async (t) => {
+  const store = await openPgStore(t, { vacuumIntervalMs: 20 })
   const url = store.connectionString
   for (let i = 0; i < 20; i++) await store.append(newRecord(i, `m${i}`))
   for (const record of await store.queue.claim(20)) await store.queue.complete(record, null)
