@@ -94,8 +94,12 @@ export function openPostgresStore(options: PostgresStoreOptions, replica: string
       .finally(() => (purging = undefined))
   }
   const purge = settings.purges ? setInterval(purgeOnce, settings.purgeIntervalMs).unref() : undefined
+  // Only after appends: an idle replica spends no transaction on it (nor a connection).
+  let appended = false
   let vacuuming: Promise<void> | undefined
   const vacuumOnce = () => {
+    if (!appended) return
+    appended = false
     vacuuming ??= vacuumBusyTables(db)
       .catch(() => undefined)
       .finally(() => (vacuuming = undefined))
@@ -104,7 +108,10 @@ export function openPostgresStore(options: PostgresStoreOptions, replica: string
 
   let closing: Promise<void> | undefined
   return {
-    append: (record) => batcher.append(record),
+    append: (record) => {
+      appended = true
+      return batcher.append(record)
+    },
     queue,
     deadLetters,
     meta: new PostgresMeta(db),

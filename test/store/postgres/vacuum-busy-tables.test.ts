@@ -30,6 +30,12 @@ t.test('the store vacuums them every vacuumIntervalMs', async (t) => {
   const url = store.connectionString
   for (let i = 0; i < 20; i++) await store.append(newRecord(i, `m${i}`))
   for (const record of await store.queue.claim(20)) await store.queue.complete(record, null)
-  await eventually(async () => (await sql<{ n: number }>(url, "SELECT vacuum_count::int AS n FROM pg_stat_user_tables WHERE relname = 'b24_inbox'"))[0]?.n as number > 0)
+  const vacuums = async () => (await sql<{ n: number }>(url, "SELECT vacuum_count::int AS n FROM pg_stat_user_tables WHERE relname = 'b24_inbox'"))[0]?.n as number
+  await eventually(async () => (await vacuums()) > 0)
   t.pass('vacuumed by the store')
+  // Idle: vacuumed once more at most (an append may have come after the last), then no more.
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const idle = await vacuums()
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.equal(await vacuums(), idle, 'nothing appended since: not vacuumed again')
 })
