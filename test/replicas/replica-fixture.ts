@@ -145,6 +145,8 @@ export interface Post {
 
 export interface Load {
   posts: Post[]
+  /** Resolves once `count` more posts than now are acknowledged (200); fails after 30 s naming `what`. */
+  moreAcknowledged(count: number, what: string): Promise<void>
   /** Ends the load; resolves once every chat's last post is answered. */
   stop(): Promise<Post[]>
 }
@@ -188,9 +190,14 @@ export function startLoad(t: Test, options: { targets: () => string[]; chats: nu
     await Promise.all(loops)
     return posts
   }
+  const acknowledged = () => posts.filter((post) => post.status === 200).length
+  const moreAcknowledged = async (count: number, what: string) => {
+    const before = acknowledged()
+    await waitUntil(() => acknowledged() >= before + count, 30000, what)
+  }
   // A test that fails half way stops its load too.
   t.teardown(stop)
-  return { posts, stop }
+  return { posts, moreAcknowledged, stop }
 }
 
 /** A line of EVENTS_FILE, as far as these tests read it. */
@@ -246,6 +253,17 @@ export function checkHandled(t: Test, posts: Post[], lines: HandledLine[]): void
     const order = texts.map((text) => posted.get(text)).filter((post) => post?.chat === chat).map((post) => (post as Post).seq)
     t.same(order, [...order].sort((a, b) => a - b), `chat ${chat}: handled in the order posted`)
   }
+}
+
+/**
+ * The checks of a load that went on while replicas stopped and started: most posts acknowledged,
+ * the others answered 503 or not at all (a replica stopping), then {@link checkHandled}.
+ */
+export function checkAcrossRestarts(t: Test, posts: Post[], lines: HandledLine[]): void {
+  const refused = posts.filter((post) => post.status !== 200)
+  t.ok(posts.length > refused.length, `${posts.length - refused.length} of ${posts.length} posts acknowledged; the others answered ${[...new Set(refused.map((post) => post.status))].join(', ') || '-'}`)
+  t.same(new Set(refused.map((post) => post.status).filter((status) => status !== 503 && status !== 0)), new Set(), 'a post that is not acknowledged got a 503 or no answer (a replica stopping)')
+  checkHandled(t, posts, lines)
 }
 
 /** Waits until every acknowledged post is in EVENTS_FILE; returns the lines (the checks tell what is missing). */
