@@ -188,3 +188,18 @@ t.test('the token fences a holder of the same name too: a replica restarted unde
   t.same((await rows(url)).map((row) => row.status), ['pending'])
   t.equal(await after.queue.complete(fresh, null), true)
 })
+
+t.test('a renewal whose statement fails judges nothing: the claims stay held, their signals quiet, and the next renewal keeps them', async (t) => {
+  const url = await testDatabase(t)
+  const { proxy, url: through } = await proxied(t, url)
+  const a = await openPgStore(t, { connectionString: through, claimTimeoutMs: CLAIM_MS, renewEveryMs: 3_600_000 })
+  await a.append(newRecord(1, 'one'))
+  const [held] = (await a.queue.claim(1)) as [ClaimedRecord]
+  proxy.cut()
+  await (a.queue as PostgresQueue).renew()
+  t.equal(held.lost.aborted, false, 'not lost for a statement that could not be sent')
+  proxy.restore()
+  await (a.queue as PostgresQueue).renew()
+  t.equal(held.lost.aborted, false)
+  t.equal(await a.queue.complete(held, null), true, 'still this replica’s')
+})
