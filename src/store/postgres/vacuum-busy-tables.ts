@@ -9,9 +9,8 @@ export const BUSY_TABLES = ['b24_inbox', 'b24_seen', 'b24_rest_buckets'] as cons
  * (an event leaves two or three behind). PostgreSQL's autovacuum would, when it is on and comes
  * round (a minute apart by default); a server with it off would let them grow without end (the
  * soak measured 20 MB a minute at 200 events a second), and vacuumed once a minute they swell
- * between two vacuums. On a connection of its own, unbounded by
- * the store's statement timeout (a day of dedup keys may take a while), skipping a table another
- * replica is vacuuming at that moment.
+ * between two vacuums. On a connection of its own, unbounded by the store's statement timeout (a
+ * day of dedup keys may take a while), skipping a table another replica is vacuuming right then.
  */
 export async function vacuumBusyTables(db: PostgresDatabase): Promise<void> {
   await db.ready()
